@@ -39,6 +39,9 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// CredentialsRejected reports whether Tableau refused the personal access token (exit 4).
+func (e *APIError) CredentialsRejected() bool { return e.Code == "401001" }
+
 // IsCredentialsRejected reports whether err is Tableau refusing the personal access
 // token at sign-in (401001), as opposed to an expired session or a network failure.
 func IsCredentialsRejected(err error) bool {
@@ -72,6 +75,9 @@ type UnsupportedError struct {
 	Have    string
 	Minimum string
 }
+
+// UsageError marks an unsupported version as a configuration problem (exit 2).
+func (e *UnsupportedError) UsageError() bool { return true }
 
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("%s needs REST API %s or later; the server speaks %s (upgrade Tableau Server or pass a newer --api-version)", e.Op, e.Minimum, e.Have)

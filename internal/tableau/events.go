@@ -59,6 +59,9 @@ func EventNames() []string {
 // UnknownEventError is returned by ParseEvent for a name that is not in the catalogue.
 type UnknownEventError struct{ Name string }
 
+// UsageError marks an unknown event as the caller's mistake (exit 2).
+func (e *UnknownEventError) UsageError() bool { return true }
+
 func (e *UnknownEventError) Error() string {
 	return fmt.Sprintf("unknown event %q; valid events: %s", e.Name, strings.Join(EventNames(), ", "))
 }

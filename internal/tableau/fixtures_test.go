@@ -60,9 +60,13 @@ func TestEveryFixtureParses(t *testing.T) {
 		},
 		"workbook_get_empty.xml":      func(t *testing.T, r tsResponse) { eq(t, len(r.Workbooks), 0) },
 		"workbook_populate_views.xml": func(t *testing.T, r tsResponse) { eq(t, len(r.Views), 3) },
-		"view_get.xml":                func(t *testing.T, r tsResponse) { eq(t, r.Views[0].model().WorkbookID, "3cc6cd06-89ce-4fdc-b935-5294135d6d42") },
-		"view_get_all_fields.xml":     func(t *testing.T, r tsResponse) { eq(t, len(r.Views), 3) },
-		"view_get_id.xml":             func(t *testing.T, r tsResponse) { eq(t, r.View.model().ProjectID, "5241e88d-d384-4fd7-9c2f-648b5247efc5") },
+		"view_get.xml": func(t *testing.T, r tsResponse) {
+			eq(t, r.Views[0].model().WorkbookID, "3cc6cd06-89ce-4fdc-b935-5294135d6d42")
+		},
+		"view_get_all_fields.xml": func(t *testing.T, r tsResponse) { eq(t, len(r.Views), 3) },
+		"view_get_id.xml": func(t *testing.T, r tsResponse) {
+			eq(t, r.View.model().ProjectID, "5241e88d-d384-4fd7-9c2f-648b5247efc5")
+		},
 		"datasource_get_by_id.xml": func(t *testing.T, r tsResponse) {
 			m := r.Datasource.model()
 			eq(t, m.Name, "Sample datasource")
@@ -74,7 +78,9 @@ func TestEveryFixtureParses(t *testing.T) {
 			eq(t, r.User.SiteRole, "Publisher")
 		},
 		"site_get_by_id.xml": func(t *testing.T, r tsResponse) { eq(t, r.Site.Name, "Default") },
-		"project_get.xml":    func(t *testing.T, r tsResponse) { eq(t, r.Projects[2].ParentProjectID, "1d0304cd-3796-429f-b815-7258370b9b74") },
+		"project_get.xml": func(t *testing.T, r tsResponse) {
+			eq(t, r.Projects[2].ParentProjectID, "1d0304cd-3796-429f-b815-7258370b9b74")
+		},
 		"job_get_by_id_failed.xml": func(t *testing.T, r tsResponse) {
 			eq(t, r.Job.model().DatasourceID, "03b9fbec-81f6-4160-ae49-5f9f6d412758")
 		},

@@ -207,9 +207,9 @@ type xmlJob struct {
 // The request shapes.
 
 type tsRequest struct {
-	XMLName     xml.Name     `xml:"tsRequest"`
-	Credentials *xmlSignIn   `xml:"credentials,omitempty"`
-	Webhook     *xmlWebhook  `xml:"webhook,omitempty"`
+	XMLName     xml.Name    `xml:"tsRequest"`
+	Credentials *xmlSignIn  `xml:"credentials,omitempty"`
+	Webhook     *xmlWebhook `xml:"webhook,omitempty"`
 }
 
 type xmlSignIn struct {

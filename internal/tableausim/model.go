@@ -6,25 +6,25 @@ import "encoding/xml"
 // way the REST API serves both.
 
 type response struct {
-	XMLName    xml.Name     `xml:"tsResponse" json:"-"`
-	Xmlns      string       `xml:"xmlns,attr" json:"-"`
-	Error      *apiError    `xml:"error,omitempty" json:"error,omitempty"`
-	Creds      *credentials `xml:"credentials,omitempty" json:"credentials,omitempty"`
-	ServerInfo *serverInfo  `xml:"serverInfo,omitempty" json:"serverInfo,omitempty"`
-	Pagination *pagination  `xml:"pagination,omitempty" json:"pagination,omitempty"`
-	Webhook    *webhookWire `xml:"webhook,omitempty" json:"webhook,omitempty"`
-	Webhooks   *webhookList `xml:"webhooks,omitempty" json:"webhooks,omitempty"`
-	TestResult *testResult  `xml:"webhookTestResult,omitempty" json:"webhookTestResult,omitempty"`
-	Workbook   *Workbook    `xml:"workbook,omitempty" json:"workbook,omitempty"`
+	XMLName    xml.Name      `xml:"tsResponse" json:"-"`
+	Xmlns      string        `xml:"xmlns,attr" json:"-"`
+	Error      *apiError     `xml:"error,omitempty" json:"error,omitempty"`
+	Creds      *credentials  `xml:"credentials,omitempty" json:"credentials,omitempty"`
+	ServerInfo *serverInfo   `xml:"serverInfo,omitempty" json:"serverInfo,omitempty"`
+	Pagination *pagination   `xml:"pagination,omitempty" json:"pagination,omitempty"`
+	Webhook    *webhookWire  `xml:"webhook,omitempty" json:"webhook,omitempty"`
+	Webhooks   *webhookList  `xml:"webhooks,omitempty" json:"webhooks,omitempty"`
+	TestResult *testResult   `xml:"webhookTestResult,omitempty" json:"webhookTestResult,omitempty"`
+	Workbook   *Workbook     `xml:"workbook,omitempty" json:"workbook,omitempty"`
 	Workbooks  *workbookList `xml:"workbooks,omitempty" json:"workbooks,omitempty"`
-	View       *View        `xml:"view,omitempty" json:"view,omitempty"`
-	Views      *viewList    `xml:"views,omitempty" json:"views,omitempty"`
-	Datasource *Datasource  `xml:"datasource,omitempty" json:"datasource,omitempty"`
-	Flow       *Datasource  `xml:"flow,omitempty" json:"flow,omitempty"`
-	User       *User        `xml:"user,omitempty" json:"user,omitempty"`
-	Site       *Site        `xml:"site,omitempty" json:"site,omitempty"`
-	Projects   *projectList `xml:"projects,omitempty" json:"projects,omitempty"`
-	Job        *jobWire     `xml:"job,omitempty" json:"job,omitempty"`
+	View       *View         `xml:"view,omitempty" json:"view,omitempty"`
+	Views      *viewList     `xml:"views,omitempty" json:"views,omitempty"`
+	Datasource *Datasource   `xml:"datasource,omitempty" json:"datasource,omitempty"`
+	Flow       *Datasource   `xml:"flow,omitempty" json:"flow,omitempty"`
+	User       *User         `xml:"user,omitempty" json:"user,omitempty"`
+	Site       *Site         `xml:"site,omitempty" json:"site,omitempty"`
+	Projects   *projectList  `xml:"projects,omitempty" json:"projects,omitempty"`
+	Job        *jobWire      `xml:"job,omitempty" json:"job,omitempty"`
 }
 
 type apiError struct {

@@ -224,3 +224,14 @@ func versionAtLeast(have, want string) bool {
 	d, _ := strconv.Atoi(wMin)
 	return a > c || (a == c && b >= d)
 }
+
+// DisableWebhook disables a webhook with a reason, as Tableau does after failures.
+func (s *Sim) DisableWebhook(id, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.webhooks[id]
+	if ok {
+		h.Enabled, h.StatusChangeReason = false, reason
+	}
+	return ok
+}

@@ -1,0 +1,48 @@
+// Command tabhook manages Tableau webhooks and relays their events to Slack.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tabhook/tabhook/cmd"
+	"github.com/tabhook/tabhook/internal/cli"
+)
+
+// Stamped by the linker: -X main.version=... -X main.commit=... -X main.date=...
+var (
+	version string
+	commit  string
+	date    string
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	// The one place signals are handled: the first SIGINT/SIGTERM cancels the context so
+	// long-running commands shut down cleanly; a second one ends the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore default handling: the next signal kills the process
+	}()
+
+	ios := cli.System()
+	f := &cmd.Factory{IO: ios, Env: os.LookupEnv, Build: cmd.ResolveBuild(cmd.BuildInfo{Version: version, Commit: commit, Date: date})}
+	root := cmd.NewRootCmd(f)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		var ee *cli.ExitError
+		if !errors.As(err, &ee) || ee.Err != nil {
+			fmt.Fprintln(ios.ErrOut, "Error:", err)
+		}
+	}
+	return cli.ExitCode(err)
+}

@@ -1,0 +1,190 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+// webhookClient is what the webhook commands need from a signed-in session.
+type webhookClient interface {
+	admin.API
+	SignOut(ctx context.Context) error
+}
+
+func newCmdWebhook(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "webhook <command>",
+		Aliases: []string{"webhooks"},
+		Short:   "Create, list, inspect, change, test and delete the site's webhooks",
+		Long: `Manage the webhooks of one Tableau site.
+
+Events are accepted in any of three spellings, case-insensitively (WorkbookUpdated,
+workbook-updated, webhook-source-event-workbook-updated); see 'tabhook events'.
+Tableau only delivers to https destinations.`,
+	}
+	cmd.AddCommand(
+		newCmdWebhookCreate(f, nil),
+		newCmdWebhookList(f, nil),
+		newCmdWebhookGet(f, nil),
+		newCmdWebhookUpdate(f, nil),
+		newCmdWebhookDelete(f, nil),
+		newCmdWebhookTest(f, nil),
+		newCmdWebhookPrune(f, nil),
+	)
+	return cmd
+}
+
+// clientFunc returns a function that signs in on the command's settings.
+func clientFunc(f *Factory, cmd *cobra.Command) func(context.Context) (webhookClient, error) {
+	return func(ctx context.Context) (webhookClient, error) {
+		c, err := f.Tableau(ctx, cmd.Flags())
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// withClient signs in, runs fn and signs out, so each command uses one session.
+func withClient(ctx context.Context, connect func(context.Context) (webhookClient, error), fn func(webhookClient) error) error {
+	c, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = c.SignOut(sctx)
+	}()
+	return fn(c)
+}
+
+// parseEvents turns event names in any spelling into API names.
+func parseEvents(names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		for _, part := range strings.Split(n, ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			ev, err := tableau.ParseEvent(part)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ev.Name)
+		}
+	}
+	return out, nil
+}
+
+func exactlyOneArg(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return cli.Usagef("%s takes one webhook %s (got %d)\nRun '%s --help' for usage.", cmd.CommandPath(), name, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func status(w tableau.Webhook) string {
+	if w.Enabled {
+		return "enabled"
+	}
+	if w.StatusChangeReason != "" {
+		return "disabled: " + w.StatusChangeReason
+	}
+	return "disabled"
+}
+
+// printWebhooks writes a list as a table or JSON array.
+func printWebhooks(ios *cli.IOStreams, format string, hooks []tableau.Webhook) error {
+	if format == cli.FormatJSON {
+		if hooks == nil {
+			hooks = []tableau.Webhook{}
+		}
+		return cli.PrintJSON(ios.Out, hooks)
+	}
+	t := cli.NewTable(ios.Out, ios.OutTTY, "ID", "NAME", "EVENT", "STATUS", "URL")
+	for _, w := range hooks {
+		t.Row(w.ID, w.Name, w.Event, status(w), w.URL)
+	}
+	return t.Render()
+}
+
+// printWebhook writes one webhook in full.
+func printWebhook(ios *cli.IOStreams, format string, w tableau.Webhook) error {
+	if format == cli.FormatJSON {
+		return cli.PrintJSON(ios.Out, w)
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Local().Format(time.RFC3339)
+	}
+	owner := w.Owner.Name
+	if owner == "" {
+		owner = w.Owner.ID
+	} else if w.Owner.ID != "" {
+		owner += " (" + w.Owner.ID + ")"
+	}
+	t := cli.NewTable(ios.Out, true)
+	for _, kv := range [][2]string{
+		{"ID:", w.ID}, {"Name:", w.Name}, {"Event:", w.Event}, {"URL:", w.URL},
+		{"Status:", status(w)}, {"Owner:", owner}, {"Created:", ts(w.CreatedAt)}, {"Updated:", ts(w.UpdatedAt)},
+	} {
+		t.Row(kv[0], kv[1])
+	}
+	return t.RenderRows()
+}
+
+// confirm asks before a destructive action that was not named by ID. Without a
+// terminal it refuses: scripts must say --yes.
+func confirm(ios *cli.IOStreams, canPrompt bool, question string) error {
+	if !canPrompt {
+		return cli.Usagef("%s: refusing without confirmation; pass --yes (or --dry-run to only see what would happen)", question)
+	}
+	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)
+	answer, err := bufio.NewReader(ios.In).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf("cancelled; nothing was deleted")}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// addFilterFlags registers the selection flags shared by list, delete and prune.
+func addFilterFlags(cmd *cobra.Command, withEvent bool) {
+	if withEvent {
+		cmd.Flags().StringSlice("event", nil, "only webhooks for this event (repeatable)")
+		_ = cmd.RegisterFlagCompletionFunc("event", completeEvents)
+	}
+	cmd.Flags().String("name-prefix", "", "only webhooks whose name starts with this")
+	cmd.Flags().String("url-prefix", "", "only webhooks whose destination URL starts with this")
+}
+
+func completeEvents(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return tableau.EventNames(), cobra.ShellCompDirectiveNoFileComp
+}
+
+func outputFormat(cmd *cobra.Command) string { return stringFlag(cmd.Flags(), "output") }

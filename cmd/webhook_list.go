@@ -1,0 +1,79 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/cli"
+)
+
+type listOptions struct {
+	IO      *cli.IOStreams
+	Connect func(context.Context) (webhookClient, error)
+	Format  string
+	Filter  admin.Filter
+}
+
+func newCmdWebhookList(f *Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:     "list [--event E] [--name-prefix P] [--url-prefix U]",
+		Aliases: []string{"ls"},
+		Short:   "List the site's webhooks",
+		Long: `List the site's webhooks. STATUS shows why Tableau disabled a webhook, when it did.
+
+On a terminal the output is an aligned table; otherwise tab-separated values without a
+header, for scripts. -o json prints an array (empty when nothing matches).`,
+		Example: `  tabhook webhook list
+  tabhook webhook list --event WorkbookUpdated --name-prefix tabhook- -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			filter, err := readFilter(cmd, true)
+			if err != nil {
+				return err
+			}
+			opts.Filter, opts.Connect, opts.Format = filter, clientFunc(f, cmd), outputFormat(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	addFilterFlags(cmd, true)
+	return cmd
+}
+
+func readFilter(cmd *cobra.Command, withEvent bool) (admin.Filter, error) {
+	var f admin.Filter
+	if withEvent {
+		names, _ := cmd.Flags().GetStringSlice("event")
+		events, err := parseEvents(names)
+		if err != nil {
+			return f, err
+		}
+		f.Events = events
+	}
+	f.NamePrefix = stringFlag(cmd.Flags(), "name-prefix")
+	f.URLPrefix = stringFlag(cmd.Flags(), "url-prefix")
+	return f, nil
+}
+
+func listRun(ctx context.Context, opts *listOptions) error {
+	return withClient(ctx, opts.Connect, func(c webhookClient) error {
+		hooks, err := admin.Select(ctx, c, opts.Filter)
+		if err != nil {
+			return err
+		}
+		if len(hooks) == 0 && opts.Format != cli.FormatJSON {
+			if opts.Filter.Empty() {
+				fmt.Fprintln(opts.IO.ErrOut, "The site has no webhooks.")
+			} else {
+				fmt.Fprintln(opts.IO.ErrOut, "No webhooks match.")
+			}
+		}
+		return printWebhooks(opts.IO, opts.Format, hooks)
+	})
+}
