@@ -1,0 +1,242 @@
+// Package enrich turns a webhook payload into the facts a message reports, looking the
+// resource up through the Tableau REST API. Lookups that fail are retried, then the
+// event goes on with what the payload says: enrichment degrades, it never drops.
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+// Facts are what is known about one event.
+type Facts struct {
+	Payload  payload.Payload
+	Event    string // API name as delivered
+	Known    bool   // the event is in Tableau's catalogue
+	Kind     string // workbook, datasource, flow, user, view, label, site
+	Name     string
+	Project  string
+	Owner    string // full name when known
+	URL      string
+	Tags     []string
+	SiteRole string
+	Preview  []byte // PNG to upload into the message's thread
+	// Degraded says why Tableau's details are missing, when they are.
+	Degraded string
+}
+
+// Source is the part of the Tableau client enrichment reads.
+type Source interface {
+	Workbook(ctx context.Context, id string) (tableau.Workbook, error)
+	WorkbookPreview(ctx context.Context, id string) ([]byte, error)
+	Datasource(ctx context.Context, id string) (tableau.Datasource, error)
+	Flow(ctx context.Context, id string) (tableau.Flow, error)
+	User(ctx context.Context, id string) (tableau.User, error)
+}
+
+// Options tune the enricher.
+type Options struct {
+	Attempts  int           // tries per lookup; default 3
+	Backoff   time.Duration // first wait between tries, doubled each time; default 500ms
+	CacheTTL  time.Duration // how long a looked-up item is reused; default 60s
+	NoPreview bool          // skip preview images
+	Logger    *slog.Logger
+}
+
+// Enricher looks events up. It is safe for concurrent use.
+type Enricher struct {
+	src   Source
+	opts  Options
+	log   *slog.Logger
+	cache *cache
+}
+
+// New builds an enricher over src.
+func New(src Source, o Options) *Enricher {
+	if o.Attempts <= 0 {
+		o.Attempts = 3
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 500 * time.Millisecond
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Enricher{src: src, opts: o, log: o.Logger, cache: newCache(o.CacheTTL)}
+}
+
+// Base returns the facts the payload alone gives.
+func Base(p payload.Payload) Facts {
+	f := Facts{Payload: p, Event: p.EventType, Name: p.ResourceName}
+	if ev, err := tableau.ParseEvent(p.EventType); err == nil {
+		f.Event, f.Known = ev.Name, true
+		f.Kind = kindOf(ev)
+	} else {
+		f.Kind = strings.ToLower(p.Resource)
+	}
+	return f
+}
+
+func kindOf(ev tableau.Event) string {
+	switch {
+	case strings.HasPrefix(ev.Name, "Workbook"):
+		return "workbook"
+	case strings.HasPrefix(ev.Name, "Datasource"):
+		return "datasource"
+	}
+	return strings.ToLower(ev.Resource)
+}
+
+// Enrich looks up what the event refers to. It always returns facts; Degraded says
+// what could not be learned.
+func (e *Enricher) Enrich(ctx context.Context, p payload.Payload) Facts {
+	f := Base(p)
+	if !f.Known || strings.HasSuffix(f.Event, "Deleted") {
+		return f // a deleted resource cannot be looked up; the payload names it
+	}
+	var err error
+	switch f.Kind {
+	case "workbook":
+		err = e.workbook(ctx, &f)
+	case "datasource":
+		err = e.datasource(ctx, &f)
+	case "flow":
+		err = e.flow(ctx, &f)
+	case "user":
+		err = e.user(ctx, &f)
+	}
+	if err != nil {
+		f.Degraded = degradedReason(err)
+		e.log.Warn("enrichment degraded; posting the payload's facts", "event", f.Event, "resource_luid", p.ResourceLUID, "err", err)
+	}
+	return f
+}
+
+func degradedReason(err error) string {
+	if tableau.IsNotFound(err) {
+		return "Tableau no longer has this item"
+	}
+	if tableau.IsTemporary(err) {
+		return "Tableau did not answer"
+	}
+	return "Tableau refused the lookup"
+}
+
+func (e *Enricher) workbook(ctx context.Context, f *Facts) error {
+	id := f.Payload.ResourceLUID
+	var preview []byte
+	var wg sync.WaitGroup
+	if !e.opts.NoPreview && !strings.Contains(f.Event, "Refresh") {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			img, err := e.retry(ctx, "preview of workbook "+id, func(ctx context.Context) (any, error) { return e.src.WorkbookPreview(ctx, id) })
+			if err == nil {
+				preview = img.([]byte)
+			}
+		}()
+	}
+	v, err := e.cached(ctx, "workbook/"+id, func(ctx context.Context) (any, error) { return e.src.Workbook(ctx, id) })
+	wg.Wait()
+	f.Preview = preview
+	if err != nil {
+		return err
+	}
+	wb := v.(tableau.Workbook)
+	f.Name, f.Project, f.URL, f.Tags = wb.Name, wb.Project.Name, wb.WebpageURL, wb.Tags
+	if f.Project == "" && wb.Location == "PersonalSpace" {
+		f.Project = "Personal Space"
+	}
+	return e.owner(ctx, f, wb.Owner)
+}
+
+func (e *Enricher) datasource(ctx context.Context, f *Facts) error {
+	id := f.Payload.ResourceLUID
+	v, err := e.cached(ctx, "datasource/"+id, func(ctx context.Context) (any, error) { return e.src.Datasource(ctx, id) })
+	if err != nil {
+		return err
+	}
+	ds := v.(tableau.Datasource)
+	f.Name, f.Project, f.URL, f.Tags = ds.Name, ds.Project.Name, ds.WebpageURL, ds.Tags
+	return e.owner(ctx, f, ds.Owner)
+}
+
+func (e *Enricher) flow(ctx context.Context, f *Facts) error {
+	id := f.Payload.ResourceLUID
+	v, err := e.cached(ctx, "flow/"+id, func(ctx context.Context) (any, error) { return e.src.Flow(ctx, id) })
+	if err != nil {
+		return err
+	}
+	fl := v.(tableau.Flow)
+	f.Name, f.Project, f.URL, f.Tags = fl.Name, fl.Project.Name, fl.WebpageURL, fl.Tags
+	return e.owner(ctx, f, fl.Owner)
+}
+
+func (e *Enricher) user(ctx context.Context, f *Facts) error {
+	id := f.Payload.ResourceLUID
+	v, err := e.cached(ctx, "user/"+id, func(ctx context.Context) (any, error) { return e.src.User(ctx, id) })
+	if err != nil {
+		return err
+	}
+	u := v.(tableau.User)
+	f.Name, f.SiteRole = u.DisplayName(), u.SiteRole
+	return nil
+}
+
+// owner fills the owner's full name, from the item when the server embedded it.
+func (e *Enricher) owner(ctx context.Context, f *Facts, o tableau.User) error {
+	if o.FullName != "" {
+		f.Owner = o.FullName
+		return nil
+	}
+	if o.ID == "" {
+		return nil
+	}
+	v, err := e.cached(ctx, "user/"+o.ID, func(ctx context.Context) (any, error) { return e.src.User(ctx, o.ID) })
+	if err != nil {
+		return fmt.Errorf("owner: %w", err)
+	}
+	f.Owner = v.(tableau.User).DisplayName()
+	return nil
+}
+
+func (e *Enricher) cached(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {
+	return e.cache.get(key, func() (any, error) { return e.retry(ctx, key, fetch) })
+}
+
+// retry calls fetch until it succeeds, fails for good, or runs out of attempts, waiting
+// with exponential backoff and jitter between tries.
+func (e *Enricher) retry(ctx context.Context, what string, fetch func(context.Context) (any, error)) (any, error) {
+	wait := e.opts.Backoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		var v any
+		v, err = fetch(ctx)
+		if err == nil {
+			return v, nil
+		}
+		if !tableau.IsTemporary(err) || attempt >= e.opts.Attempts {
+			return nil, err
+		}
+		e.log.Debug("Tableau lookup failed; retrying", "lookup", what, "attempt", attempt, "err", err)
+		jittered := wait/2 + rand.N(wait/2+1)
+		select {
+		case <-time.After(jittered):
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		}
+		wait *= 2
+	}
+}

@@ -1,0 +1,197 @@
+// Package render turns an event's facts into a Slack Block Kit message with a plain
+// text fallback.
+package render
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+)
+
+// Slack's limits.
+const (
+	maxHeader  = 150
+	maxSection = 3000
+	maxField   = 2000
+	maxText    = 4000
+)
+
+// Message is what is posted.
+type Message struct {
+	Text   string // notification fallback (mrkdwn-escaped)
+	Blocks []slack.Block
+}
+
+type phrase struct {
+	words, emoji string
+}
+
+var phrases = map[string]phrase{
+	"WorkbookCreated":            {"Workbook created", ":new:"},
+	"WorkbookUpdated":            {"Workbook updated", ":pencil2:"},
+	"WorkbookDeleted":            {"Workbook deleted", ":wastebasket:"},
+	"WorkbookRefreshStarted":     {"Workbook extract refresh started", ":hourglass_flowing_sand:"},
+	"WorkbookRefreshSucceeded":   {"Workbook extract refresh succeeded", ":white_check_mark:"},
+	"WorkbookRefreshFailed":      {"Workbook extract refresh failed", ":x:"},
+	"DatasourceCreated":          {"Data source created", ":new:"},
+	"DatasourceUpdated":          {"Data source updated", ":pencil2:"},
+	"DatasourceDeleted":          {"Data source deleted", ":wastebasket:"},
+	"DatasourceRefreshStarted":   {"Data source extract refresh started", ":hourglass_flowing_sand:"},
+	"DatasourceRefreshSucceeded": {"Data source extract refresh succeeded", ":white_check_mark:"},
+	"DatasourceRefreshFailed":    {"Data source extract refresh failed", ":x:"},
+	"ViewDeleted":                {"View deleted", ":wastebasket:"},
+	"UserDeleted":                {"User deleted", ":wastebasket:"},
+	"AdminPromoted":              {"User promoted to site administrator", ":arrow_up:"},
+	"AdminDemoted":               {"User demoted from site administrator", ":arrow_down:"},
+	"LabelCreated":               {"Label created", ":label:"},
+	"LabelUpdated":               {"Label updated", ":label:"},
+	"LabelDeleted":               {"Label deleted", ":label:"},
+	"SiteCreated":                {"Site created", ":office:"},
+	"SiteUpdated":                {"Site updated", ":office:"},
+	"SiteDeleted":                {"Site deleted", ":office:"},
+}
+
+// Words says the event in words: "Workbook extract refresh failed".
+func Words(event string) string {
+	if p, ok := phrases[event]; ok {
+		return p.words
+	}
+	return "Tableau event " + event
+}
+
+func emoji(event string) string {
+	if p, ok := phrases[event]; ok {
+		return p.emoji
+	}
+	return ":bell:"
+}
+
+// Escape makes text safe where Slack reads mrkdwn.
+func Escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func link(url, text string) string {
+	if url == "" {
+		return "*" + Escape(text) + "*"
+	}
+	// "|" ends a link's URL part; the text is escaped and may not contain it either.
+	return "*<" + Escape(strings.ReplaceAll(url, "|", "%7C")) + "|" + Escape(strings.ReplaceAll(text, "|", "¦")) + ">*"
+}
+
+func truncate(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
+
+// name is the resource name, or a stand-in when Tableau sent none.
+func name(f enrich.Facts) string {
+	if strings.TrimSpace(f.Name) != "" {
+		return f.Name
+	}
+	return "(unnamed " + strings.ToLower(f.Payload.Resource) + " " + f.Payload.ResourceLUID + ")"
+}
+
+// Render builds the message for one event.
+func Render(f enrich.Facts) Message {
+	n := name(f)
+	words := Words(f.Event)
+
+	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(emoji(f.Event)+" "+words+": "+n, maxHeader), true, false))
+
+	body := link(f.URL, n)
+	if f.Payload.Text != "" {
+		body += "\n" + Escape(f.Payload.Text)
+	}
+	var fields []*slack.TextBlockObject
+	add := func(label, value string) {
+		if value != "" {
+			fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+label+"*\n"+Escape(value), maxField), false, false))
+		}
+	}
+	add("Project", f.Project)
+	add("Owner", f.Owner)
+	add("Site role", f.SiteRole)
+	if len(f.Tags) > 0 {
+		add("Tags", strings.Join(f.Tags, ", "))
+	}
+	section := slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(body, maxSection), false, false), fields, nil)
+	blocks := []slack.Block{header, section}
+
+	if f.URL != "" {
+		btn := slack.NewButtonBlockElement("open", "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Tableau", false, false))
+		btn.URL = f.URL
+		blocks = append(blocks, slack.NewActionBlock("", btn))
+	}
+	ctx := []slack.MixedElement{slack.NewTextBlockObject(slack.MarkdownType, Escape(contextLine(f)), false, false)}
+	if f.Degraded != "" {
+		ctx = append(ctx, slack.NewTextBlockObject(slack.MarkdownType, ":warning: "+Escape(f.Degraded)+"; showing what the webhook said.", false, false))
+	}
+	blocks = append(blocks, slack.NewContextBlock("", ctx...))
+	return Message{Text: truncate(Fallback(f), maxText), Blocks: blocks}
+}
+
+// Fallback is the notification text: the event in words, the name, project and owner.
+func Fallback(f enrich.Facts) string {
+	s := Words(f.Event) + ": " + name(f)
+	var extra []string
+	if f.Project != "" {
+		extra = append(extra, "project "+f.Project)
+	}
+	if f.Owner != "" {
+		extra = append(extra, "owner "+f.Owner)
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return Escape(s)
+}
+
+func contextLine(f enrich.Facts) string {
+	parts := []string{f.Event}
+	if t, err := time.Parse(time.RFC3339, f.Payload.CreatedAt); err == nil {
+		parts = append(parts, t.UTC().Format("2006-01-02 15:04:05 MST"))
+	} else if f.Payload.CreatedAt != "" {
+		parts = append(parts, f.Payload.CreatedAt)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Digest is one message that stands for several events of one channel.
+func Digest(facts []enrich.Facts) Message {
+	title := fmt.Sprintf(":package: %d Tableau events", len(facts))
+	var lines []string
+	for _, f := range facts {
+		lines = append(lines, "• "+Words(f.Event)+": "+link(f.URL, name(f)))
+	}
+	var blocks []slack.Block
+	blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(title, maxHeader), true, false)))
+	// Split the list over sections so no section passes Slack's limit; 50 blocks at most.
+	var chunk strings.Builder
+	flush := func() {
+		if chunk.Len() > 0 && len(blocks) < 49 {
+			blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, chunk.String(), false, false), nil, nil))
+		}
+		chunk.Reset()
+	}
+	for _, l := range lines {
+		l = truncate(l, maxSection)
+		if chunk.Len()+len(l)+1 > maxSection {
+			flush()
+		}
+		if chunk.Len() > 0 {
+			chunk.WriteByte('\n')
+		}
+		chunk.WriteString(l)
+	}
+	flush()
+	return Message{Text: Escape(fmt.Sprintf("%d Tableau events", len(facts))), Blocks: blocks}
+}
