@@ -53,7 +53,8 @@ func (r Record) IDString() string { return strconv.FormatUint(r.ID, 10) }
 
 var (
 	bucketEvents = []byte("events")
-	bucketKeys   = []byte("keys") // dedup key → event ID
+	bucketKeys   = []byte("keys")    // dedup key → event ID
+	bucketQueue  = []byte("pending") // IDs of pending events, so a sweep reads only those
 )
 
 // ErrNotFound is returned for an unknown event ID.
@@ -97,7 +98,7 @@ func Open(dir string, o Options) (*Spool, error) {
 	s := &Spool{db: db}
 	if !o.ReadOnly {
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketEvents, bucketKeys} {
+			for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -151,6 +152,9 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 		if err := events.Put(idKey(id), b); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketQueue).Put(idKey(id), nil); err != nil {
+			return err
+		}
 		return keys.Put([]byte(key), idKey(id))
 	})
 	if err != nil {
@@ -191,9 +195,29 @@ func (s *Spool) Update(id uint64, fn func(*Record) error) (Record, error) {
 		if err != nil {
 			return err
 		}
+		if rec.State == Pending {
+			err = tx.Bucket(bucketQueue).Put(idKey(id), nil)
+		} else {
+			err = tx.Bucket(bucketQueue).Delete(idKey(id))
+		}
+		if err != nil {
+			return err
+		}
 		return b.Put(idKey(id), out)
 	})
 	return rec, err
+}
+
+// PendingIDs returns the IDs of pending events, oldest first.
+func (s *Spool) PendingIDs() ([]uint64, error) {
+	var ids []uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
+			ids = append(ids, binary.BigEndian.Uint64(k))
+			return nil
+		})
+	})
+	return ids, err
 }
 
 // List returns the records in a state (all states when state is ""), oldest first.

@@ -108,6 +108,9 @@ func TestPruneKeepsPendingAndDead(t *testing.T) {
 	_, _ = s.Update(ids[0], func(r *Record) error { r.State, r.DeliveredAt = Delivered, old; return nil })
 	_, _ = s.Update(ids[1], func(r *Record) error { r.State, r.DeliveredAt = Delivered, time.Now(); return nil })
 	_, _ = s.Update(ids[2], func(r *Record) error { r.State, r.DeadReason = Dead, "channel_not_found"; return nil })
+	if p, _ := s.PendingIDs(); len(p) != 1 || p[0] != ids[3] {
+		t.Fatalf("pending ids = %v, want [%d]", p, ids[3])
+	}
 	n, err := s.Prune(time.Now().Add(-24 * time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v", n, err)

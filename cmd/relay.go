@@ -1,0 +1,161 @@
+package cmd
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+// addRelayFlags registers the flags serve and run share.
+func addRelayFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.String("slack-token", "", "Slack bot token; prefer --slack-token-file (env SLACK_TOKEN)")
+	fs.String("slack-token-file", "", "file holding the Slack bot token (env SLACK_TOKEN_FILE)")
+	fs.String("slack-channel", "", "channel to post to: #name or ID (env SLACK_CHANNEL)")
+	fs.String("slack-api-url", slackout.DefaultAPIURL, "Slack Web API URL, for proxies and tests (env SLACK_API_URL)")
+	fs.String("listen", ":8443", "address to listen on (env TABHOOK_LISTEN)")
+	fs.String("public-url", "", "https URL Tableau posts to; its path is the listener path (env TABHOOK_PUBLIC_URL)")
+	fs.String("tls-cert", "", "TLS certificate (PEM), reloaded when it changes (env TABHOOK_TLS_CERT)")
+	fs.String("tls-key", "", "TLS private key (PEM) (env TABHOOK_TLS_KEY)")
+	fs.Bool("insecure-http", false, "serve plain HTTP behind a TLS-terminating proxy (env TABHOOK_INSECURE_HTTP)")
+	fs.String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
+	fs.Duration("drain-timeout", 10*time.Second, "how long to keep delivering after a stop signal")
+	fs.Int("workers", 4, "deliveries in parallel")
+	_ = fs.MarkHidden("workers")
+}
+
+// relaySettings resolves what serve and run need, in the order a person would fix
+// them: listener first (no network needed), then credentials.
+func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.Config, error) {
+	fs := cmd.Flags()
+	var cfg relay.Config
+	path, public, err := listenerPath(fs, needPublicURL)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Path, cfg.PublicURL = path, public
+	if err := checkTLS(fs); err != nil {
+		return cfg, err
+	}
+	cfg.Server = relay.ServerConfig{Listen: stringFlag(fs, "listen"), CertFile: stringFlag(fs, "tls-cert"), KeyFile: stringFlag(fs, "tls-key")}
+	cfg.Server.Insecure, _ = fs.GetBool("insecure-http")
+	cfg.StateDir = stringFlag(fs, "state-dir")
+	if cfg.StateDir == "" {
+		env := f.Env
+		cfg.StateDir = creds.DefaultStateDir(env)
+	}
+	if cfg.StateDir == "" {
+		return cfg, &creds.MissingError{Label: "state directory", Flag: "state-dir"}
+	}
+	cfg.DrainTimeout, _ = fs.GetDuration("drain-timeout")
+	cfg.Service.Workers, _ = fs.GetInt("workers")
+
+	tc, err := f.TableauSettings(fs)
+	if err != nil {
+		return cfg, err
+	}
+	client, err := tableau.New(tc)
+	if err != nil {
+		return cfg, &cli.UsageError{Err: err}
+	}
+	cfg.Tableau = client
+	r := f.Resolver()
+	token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", true)
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.Channel, err = r.Require(fs, "slack-channel", "Slack channel"); err != nil {
+		return cfg, err
+	}
+	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url")})
+	cfg.Logger = f.Logger()
+	return cfg, nil
+}
+
+// listenerPath takes the path from --public-url, else --path.
+func listenerPath(fs *pflag.FlagSet, needPublicURL bool) (path, public string, err error) {
+	public = stringFlag(fs, "public-url")
+	if public == "" {
+		if needPublicURL {
+			return "", "", &creds.MissingError{Label: "public URL (the https URL Tableau posts to)", Flag: "public-url"}
+		}
+		path = stringFlag(fs, "path")
+		if path == "" {
+			return "", "", cli.Usagef("missing listener path: pass --public-url (the https URL Tableau posts to) or --path, or set TABHOOK_PUBLIC_URL or TABHOOK_PATH")
+		}
+		return path, "", checkPath(path)
+	}
+	u, err := url.Parse(public)
+	if err != nil || u.Host == "" {
+		return "", "", cli.Usagef("invalid --public-url %q: want an https URL such as https://relay.example.com/tableau/8cf0e1d3b6a24c9f", public)
+	}
+	if u.Scheme != "https" {
+		return "", "", cli.Usagef("--public-url %q must be https: Tableau delivers webhooks only to https URLs", public)
+	}
+	return u.Path, public, checkPath(u.Path)
+}
+
+func checkPath(p string) error {
+	if p == "" || p == "/" || !strings.HasPrefix(p, "/") {
+		return cli.Usagef("the listener path %q must be a path below /, e.g. /tableau/8cf0e1d3b6a24c9f", p)
+	}
+	switch p {
+	case "/healthz", "/readyz":
+		return cli.Usagef("the listener path may not be %s: that path reports health", p)
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/-._~", r)) {
+			return cli.Usagef("the listener path %q may hold only letters, digits and / - . _ ~", p)
+		}
+	}
+	return nil
+}
+
+// GuessablePath reports whether the last segment of the path is too short or too
+// plain to keep strangers from posting fake events (deliveries are not signed).
+func GuessablePath(p string) bool {
+	seg := p[strings.LastIndex(p, "/")+1:]
+	if len(seg) < 16 {
+		return true
+	}
+	var letters, digits bool
+	for _, r := range seg {
+		letters = letters || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		digits = digits || (r >= '0' && r <= '9')
+	}
+	return !(letters && digits)
+}
+
+func checkTLS(fs *pflag.FlagSet) error {
+	insecure, _ := fs.GetBool("insecure-http")
+	cert, key := stringFlag(fs, "tls-cert"), stringFlag(fs, "tls-key")
+	switch {
+	case insecure && (cert != "" || key != ""):
+		return cli.Usagef("--insecure-http and --tls-cert/--tls-key exclude each other")
+	case insecure:
+		return nil
+	case cert == "" && key == "":
+		return cli.Usagef("no TLS certificate: Tableau delivers only to https, so pass --tls-cert and --tls-key, or --insecure-http when a proxy in front terminates TLS")
+	case cert == "" || key == "":
+		return cli.Usagef("--tls-cert and --tls-key go together")
+	}
+	return nil
+}
+
+// relayError maps the relay's failures to exit codes: rejected credentials already
+// say so themselves (exit 4); a channel that does not exist is configuration (exit 2).
+func relayError(err error) error {
+	if slackout.Code(err) == "channel_not_found" {
+		return &cli.UsageError{Err: err}
+	}
+	return err
+}

@@ -1,0 +1,76 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/relay"
+)
+
+func newCmdRun(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
+	opts := &serveOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "run --event E [--event E2...] --public-url URL",
+		Short: "Listen, register the webhooks, relay events to Slack; delete the webhooks on exit",
+		Long: `Everything in one foreground process: start the listener, create one webhook per
+--event pointing at --public-url (named <name-prefix>-<event>, e.g.
+tabhook-workbook-updated), verify that Tableau can reach the listener, and relay every
+event to Slack until SIGINT or SIGTERM. Then: stop accepting, delete exactly the webhooks
+this run created or adopted, keep delivering for up to --drain-timeout, sign out, exit 0.
+A second Ctrl-C exits at once.
+
+After a crash (kill -9, power loss), the next run adopts the webhooks with the same name
+and URL instead of creating duplicates, and delivers what the spool still holds.
+Webhooks of other instances (same name, another URL) are never touched.`,
+		Example: `  tabhook run --event WorkbookUpdated --event DatasourceRefreshFailed \
+    --public-url https://relay.example.com/tableau/8cf0e1d3b6a24c9f \
+    --tls-cert /etc/tabhook/tls.crt --tls-key /etc/tabhook/tls.key --slack-channel '#tableau'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, _ := cmd.Flags().GetStringSlice("event")
+			events, err := parseEvents(names)
+			if err != nil {
+				return err
+			}
+			if len(events) == 0 {
+				return cli.Usagef("missing events: pass --event (repeatable), set TABHOOK_EVENT, or set event in the config file; see 'tabhook events'")
+			}
+			cfg, err := f.relaySettings(cmd, true)
+			if err != nil {
+				return err
+			}
+			cfg.Manage, cfg.Events = true, events
+			cfg.NamePrefix = stringFlag(cmd.Flags(), "name-prefix")
+			cfg.KeepWebhooks, _ = cmd.Flags().GetBool("keep-webhooks")
+			cfg.Verify, _ = cmd.Flags().GetBool("verify")
+			opts.Config, opts.Format = cfg, outputFormat(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runRun(cmd.Context(), opts)
+		},
+	}
+	addRelayFlags(cmd)
+	cmd.Flags().StringSlice("event", nil, "event to subscribe to (repeatable; see 'tabhook events')")
+	cmd.Flags().String("name-prefix", "tabhook", "prefix of the webhooks' names")
+	cmd.Flags().Bool("keep-webhooks", false, "leave the webhooks in place on exit")
+	cmd.Flags().Bool("verify", true, "ask Tableau to test each webhook once it exists and report whether the delivery arrived")
+	_ = cmd.RegisterFlagCompletionFunc("event", completeEvents)
+	return cmd
+}
+
+func runRun(ctx context.Context, opts *serveOptions) error {
+	view := newRelayView(opts.IO.Out, opts.Format)
+	cfg := opts.Config
+	cfg.Observe = view.observe
+	printSummary(opts.IO, opts.Format, cfg)
+	cfg.Ready = func(addr string) {
+		if opts.Format != cli.FormatJSON {
+			fmt.Fprintln(opts.IO.ErrOut, "Ready: webhooks registered, waiting for events (Ctrl-C to stop and delete them).")
+		}
+	}
+	return relayError(relay.Run(ctx, cfg))
+}

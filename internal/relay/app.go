@@ -1,0 +1,378 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+// TableauAPI is what the relay needs from Tableau; *tableau.Client implements it.
+type TableauAPI interface {
+	admin.API
+	enrich.Source
+	SignIn(ctx context.Context) error
+	SignOut(ctx context.Context) error
+	SiteID() string
+}
+
+// SlackAPI is what the relay needs from Slack; *slackout.Client implements it.
+type SlackAPI interface {
+	Slack
+	AuthTest(ctx context.Context) (slackout.Auth, error)
+}
+
+// Config configures serve and run.
+type Config struct {
+	Tableau  TableauAPI
+	Slack    SlackAPI
+	Channel  string
+	StateDir string
+	Server   ServerConfig // Handler is set by the relay
+	Path     string       // listener path
+
+	// run only: the webhooks to create (or adopt) at start and delete at exit.
+	Manage       bool
+	PublicURL    string
+	Events       []string // API names
+	NamePrefix   string
+	KeepWebhooks bool
+	Verify       bool
+
+	DrainTimeout time.Duration // default 10s
+	Service      ServiceConfig // tuning; Spool, Enricher, Slack, Channel, SiteID are set here
+	Enrich       enrich.Options
+	Observe      Observer
+	Logger       *slog.Logger
+	// Ready, when set, is called once the listener is up and, for run, the webhooks
+	// exist: the moment to tell systemd or a test that the relay is serving.
+	Ready func(addr string)
+}
+
+// StartupError is a failure at start-up that retrying cannot fix (rejected
+// credentials, a channel that does not exist). Its cause tells the exit code.
+type StartupError struct{ Err error }
+
+func (e *StartupError) Error() string { return e.Err.Error() }
+func (e *StartupError) Unwrap() error { return e.Err }
+
+type relay struct {
+	cfg     Config
+	log     *slog.Logger
+	health  *Health
+	sp      *spool.Spool
+	svc     *Service
+	srv     *Server
+	mu      sync.Mutex
+	siteID  string
+	managed []admin.Managed
+	bg      sync.WaitGroup
+}
+
+// Run serves until ctx ends, then shuts down in order: stop accepting, delete the
+// managed webhooks, drain deliveries for up to DrainTimeout, sign out.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth()}
+	sp, err := spool.Open(cfg.StateDir, spool.Options{})
+	if err != nil {
+		return err
+	}
+	r.sp = sp
+	r.health.Set(CompSpool, "")
+	defer sp.Close()
+
+	// Rejected credentials end the start-up; an unreachable service does not.
+	tableauUp, slackUp, err := r.checkCredentials(ctx)
+	if err != nil {
+		return &StartupError{Err: err}
+	}
+	if err := r.listen(); err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- r.srv.Serve() }()
+	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "listening on " + r.srv.Addr().String()})
+
+	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSvc()
+	r.svc.Start(svcCtx)
+
+	bgCtx, stopBg := context.WithCancel(ctx)
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		r.connectLater(bgCtx, tableauUp, slackUp)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopBg()
+		r.bg.Wait()
+		return fmt.Errorf("listener: %w", err)
+	}
+	stopBg()
+	r.bg.Wait()
+	return r.shutdown()
+}
+
+func (r *relay) site() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.siteID
+}
+
+func (r *relay) listen() error {
+	svcCfg := r.cfg.Service
+	svcCfg.Spool, svcCfg.Slack, svcCfg.Channel, svcCfg.SiteID = r.sp, r.cfg.Slack, r.cfg.Channel, r.site
+	eo := r.cfg.Enrich
+	if eo.Logger == nil {
+		eo.Logger = r.log
+	}
+	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
+	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
+	r.svc = NewService(svcCfg)
+	sc := r.cfg.Server
+	sc.Logger = r.log
+	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.sp, Notify: r.svc.Notify, Health: r.health, Observe: r.cfg.Observe, Logger: r.log})
+	srv, err := Listen(sc)
+	if err != nil {
+		return err
+	}
+	r.srv = srv
+	return nil
+}
+
+// checkCredentials makes the first sign-in and auth.test, each bounded in time.
+func (r *relay) checkCredentials(ctx context.Context) (tableauUp, slackUp bool, err error) {
+	var wg sync.WaitGroup
+	var terr, serr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		terr = r.signIn(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		serr = r.checkSlack(ctx)
+	}()
+	wg.Wait()
+	for _, e := range []error{terr, serr} {
+		var se *StartupError
+		if errors.As(e, &se) {
+			return false, false, se.Err
+		}
+	}
+	return terr == nil, serr == nil, nil
+}
+
+func (r *relay) signIn(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := r.cfg.Tableau.SignIn(ctx)
+	if err == nil {
+		r.mu.Lock()
+		r.siteID = r.cfg.Tableau.SiteID()
+		r.mu.Unlock()
+		r.health.Set(CompTableau, "")
+		return nil
+	}
+	var ue *tableau.UnsupportedError
+	if tableau.IsCredentialsRejected(err) || errors.As(err, &ue) || !tableau.IsTemporary(err) {
+		return &StartupError{Err: err}
+	}
+	r.health.Set(CompTableau, err.Error())
+	r.log.Warn("Tableau is not reachable; accepting events and retrying in the background", "err", err)
+	return err
+}
+
+func (r *relay) checkSlack(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	auth, err := r.cfg.Slack.AuthTest(ctx)
+	if err == nil {
+		err = checkScopes(auth)
+	}
+	if err == nil {
+		_, err = r.cfg.Slack.ChannelID(ctx, r.cfg.Channel)
+	}
+	if err == nil {
+		r.health.Set(CompSlack, "")
+		return nil
+	}
+	if slackout.IsPermanent(err) {
+		return &StartupError{Err: err}
+	}
+	r.health.Set(CompSlack, err.Error())
+	r.log.Warn("Slack is not reachable; accepting events and retrying in the background", "err", err)
+	return err
+}
+
+// checkScopes fails when the token cannot post at all. Slack reports scopes only for
+// some token types; none reported means nothing to check.
+func checkScopes(a slackout.Auth) error {
+	if len(a.Scopes) == 0 {
+		return nil
+	}
+	for _, s := range a.Scopes {
+		if s == "chat:write" {
+			return nil
+		}
+	}
+	return &slackout.Error{Op: "auth.test", Code: "missing_scope", Permanent: true, Err: errors.New("the token lacks chat:write")}
+}
+
+// connectLater retries what was unreachable at start-up, then (for run) registers the
+// webhooks and verifies them.
+func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
+	wait := time.Second
+	for !tableauUp || !slackUp {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		wait = min(wait*2, time.Minute)
+		if !tableauUp {
+			err := r.signIn(ctx)
+			tableauUp = err == nil
+			r.fatalLater(err)
+		}
+		if !slackUp {
+			err := r.checkSlack(ctx)
+			slackUp = err == nil
+			r.fatalLater(err)
+		}
+	}
+	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "connected to Tableau and Slack"})
+	if r.cfg.Manage {
+		r.registerWebhooks(ctx)
+	}
+	if r.cfg.Ready != nil {
+		r.cfg.Ready(r.srv.Addr().String())
+	}
+}
+
+// fatalLater logs a start-up error found after start-up (e.g. the token was revoked
+// while Slack was unreachable); the relay keeps accepting events meanwhile.
+func (r *relay) fatalLater(err error) {
+	var se *StartupError
+	if errors.As(err, &se) {
+		r.log.Error("credentials rejected; events are stored but cannot be delivered until this is fixed", "err", se.Err)
+	}
+}
+
+func (r *relay) registerWebhooks(ctx context.Context) {
+	managed, err := admin.EnsureWebhooks(ctx, r.cfg.Tableau, r.cfg.NamePrefix, r.cfg.PublicURL, r.cfg.Events)
+	r.mu.Lock()
+	r.managed = managed
+	r.mu.Unlock()
+	for _, m := range managed {
+		what := "created"
+		if m.Adopted {
+			what = "adopted"
+		}
+		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: true, Detail: what})
+	}
+	if err != nil {
+		r.log.Error("could not register the webhooks", "err", err)
+		r.cfg.Observe.emit(Event{Type: EvWebhook, Detail: err.Error()})
+		return
+	}
+	if r.cfg.Verify {
+		r.verify(ctx, managed)
+	}
+}
+
+// verify asks Tableau to send its test delivery to each webhook and reports whether
+// it arrived, with what to fix when it did not.
+func (r *relay) verify(ctx context.Context, managed []admin.Managed) {
+	hooks := make([]tableau.Webhook, len(managed))
+	for i, m := range managed {
+		hooks[i] = m.Webhook
+	}
+	for _, o := range admin.TestAll(ctx, r.cfg.Tableau, hooks) {
+		ev := Event{Type: EvVerify, ID: o.Webhook.ID, Name: o.Webhook.Name, EventType: o.Webhook.Event}
+		switch {
+		case o.Err != nil:
+			ev.Detail = "could not ask Tableau to test: " + o.Err.Error()
+		case o.Result.OK:
+			ev.OK, ev.Detail = true, "Tableau reached the listener"
+		default:
+			ev.Detail = VerifyHint(r.cfg.PublicURL, o.Result)
+		}
+		r.cfg.Observe.emit(ev)
+		if !ev.OK {
+			r.log.Warn("Tableau cannot deliver to the listener", "webhook", o.Webhook.Name, "problem", ev.Detail)
+		}
+	}
+}
+
+// VerifyHint explains a failed test delivery in terms of what to fix.
+func VerifyHint(publicURL string, res tableau.TestResult) string {
+	host := publicURL
+	if u, err := url.Parse(publicURL); err == nil {
+		host = u.Host
+	}
+	body := strings.ToLower(res.Body)
+	switch {
+	case strings.Contains(body, "certificate") || strings.Contains(body, "x509") || strings.Contains(body, "tls"):
+		return fmt.Sprintf("Tableau does not trust the certificate served at %s: use a certificate from a CA Tableau trusts, valid for that host", host)
+	case res.Status == http.StatusNotFound:
+		return fmt.Sprintf("Tableau reached %s but got 404: the path of --public-url must be the listener's path", host)
+	case res.Status == http.StatusRequestTimeout || strings.Contains(body, "timed out"):
+		return fmt.Sprintf("Tableau timed out reaching %s: check DNS, firewalls and that --public-url points at this listener", host)
+	case strings.Contains(body, "refused") || strings.Contains(body, "no such host") || strings.Contains(body, "could not reach"):
+		return fmt.Sprintf("Tableau could not connect to %s: check DNS, firewalls and port forwarding to this listener", host)
+	}
+	return fmt.Sprintf("Tableau's test delivery to %s got HTTP %d %s", publicURL, res.Status, strings.TrimSpace(res.Body))
+}
+
+func (r *relay) shutdown() error {
+	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "shutting down"})
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = r.srv.Shutdown(sctx)
+	cancel()
+	var errs []error
+	r.mu.Lock()
+	managed := r.managed
+	r.mu.Unlock()
+	if r.cfg.Manage && !r.cfg.KeepWebhooks && len(managed) > 0 {
+		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		gone, err := admin.RemoveWebhooks(dctx, r.cfg.Tableau, managed)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		for _, m := range gone {
+			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: true, Detail: "deleted"})
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), r.cfg.DrainTimeout)
+	r.svc.Stop(dctx)
+	cancel()
+	if n, err := r.sp.PendingIDs(); err == nil && len(n) > 0 {
+		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("%d undelivered events stay in the spool for the next start", len(n))})
+	}
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = r.cfg.Tableau.SignOut(octx)
+	cancel()
+	return errors.Join(errs...)
+}

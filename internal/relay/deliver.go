@@ -1,0 +1,205 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+// errWaiting marks a delivery that cannot proceed yet (Tableau not signed in, Slack
+// not reachable): retried, not counted against the event.
+type waitError struct{ reason string }
+
+func (e *waitError) Error() string { return e.reason }
+
+// permanentError is a failure that no retry can cure.
+type permanentError struct{ reason string }
+
+func (e *permanentError) Error() string { return e.reason }
+
+// process delivers one event: check the site, enrich, render, post (once), upload the
+// preview into the thread (once), mark delivered. Each step that reaches Slack is
+// recorded in the spool before the next, so a retry resumes rather than repeats.
+func (s *Service) process(ctx context.Context, id uint64) {
+	rec, err := s.cfg.Spool.Get(id)
+	if err != nil || rec.State != spool.Pending {
+		return
+	}
+	if wait := time.Until(rec.NextTry); wait > 0 {
+		s.later(id, wait)
+		return
+	}
+	if err := s.deliver(ctx, &rec); err != nil {
+		s.failed(ctx, rec, err)
+	}
+}
+
+func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
+	site := s.cfg.SiteID()
+	if site == "" {
+		return &waitError{"waiting for the Tableau sign-in to learn the site"}
+	}
+	if rec.Payload.SiteLUID != site {
+		return &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", rec.Payload.SiteLUID, site)}
+	}
+	ch, err := s.cfg.Slack.ChannelID(ctx, s.cfg.Channel)
+	if err != nil {
+		return err
+	}
+	facts := s.cfg.Enricher.Enrich(ctx, rec.Payload)
+	msg := render.Render(facts)
+	if err := s.ensurePosted(ctx, rec, ch, msg); err != nil {
+		return err
+	}
+	s.ensurePreview(ctx, rec, facts)
+	now := time.Now()
+	_, err = s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error {
+		r.State, r.DeliveredAt, r.LastError, r.Attempts = spool.Delivered, now, rec.LastError, r.Attempts+1
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	s.cfg.Observe.emit(Event{Type: EvDelivered, ID: rec.IDString(), EventType: facts.Event, Resource: rec.Payload.Resource, Name: facts.Name, Channel: s.cfg.Channel, Latency: now.Sub(rec.ReceivedAt), Attempt: rec.Attempts + 1, Detail: facts.Degraded})
+	s.log.Info("event delivered", "event_id", rec.ID, "event", facts.Event, "channel", ch, "ts", rec.MessageTS, "latency", now.Sub(rec.ReceivedAt))
+	return nil
+}
+
+// ensurePosted posts the message unless an earlier attempt already did. When an earlier
+// post was sent but its answer never came, the channel's history is searched for it
+// first, so a lost answer does not become a second message.
+func (s *Service) ensurePosted(ctx context.Context, rec *spool.Record, ch string, msg render.Message) error {
+	if rec.MessageTS != "" {
+		return nil
+	}
+	if rec.PostStarted {
+		ts, found, err := s.cfg.Slack.FindPosted(ctx, ch, rec.IDString(), rec.ReceivedAt.Add(-time.Minute))
+		switch {
+		case err != nil && slackout.IsPermanent(err):
+			// Without history access (channels:history) the only choices are a possible
+			// duplicate or a possible loss; a duplicate is the lesser harm.
+			s.log.Warn("cannot check whether an interrupted post arrived; posting again", "event_id", rec.ID, "err", err)
+		case err != nil:
+			return err
+		case found:
+			return s.recordPost(rec, ch, ts)
+		}
+	}
+	if !rec.PostStarted {
+		if _, err := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error { r.PostStarted = true; return nil }); err != nil {
+			return fmt.Errorf("record post attempt: %w", err)
+		}
+		rec.PostStarted = true
+	}
+	if err := s.cfg.Slack.Wait(ctx, ch); err != nil {
+		return err
+	}
+	ts, err := s.cfg.Slack.Post(ctx, ch, msg, rec.IDString())
+	if err != nil {
+		return err
+	}
+	return s.recordPost(rec, ch, ts)
+}
+
+func (s *Service) recordPost(rec *spool.Record, ch, ts string) error {
+	rec.Channel, rec.MessageTS = ch, ts
+	_, err := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error {
+		r.Channel, r.MessageTS = ch, ts
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record posted message: %w", err)
+	}
+	return nil
+}
+
+// ensurePreview uploads the preview into the message's thread. A failure does not undo
+// the delivered message: transient failures are retried a few times here, and a
+// preview that cannot be uploaded is noted on the record.
+func (s *Service) ensurePreview(ctx context.Context, rec *spool.Record, f enrich.Facts) {
+	if len(f.Preview) == 0 || rec.PreviewDone {
+		return
+	}
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = s.cfg.Slack.Wait(ctx, rec.Channel); err != nil {
+			break
+		}
+		err = s.cfg.Slack.Upload(ctx, rec.Channel, rec.MessageTS, previewName(f.Name), "Preview of "+f.Name, f.Preview)
+		if err == nil || slackout.IsPermanent(err) {
+			break
+		}
+		select {
+		case <-time.After(s.backoff(attempt) + slackout.RetryAfter(err)):
+		case <-ctx.Done():
+		}
+	}
+	if err != nil {
+		rec.LastError = "preview not uploaded: " + err.Error()
+		s.log.Warn("preview not uploaded; the message was posted without it", "event_id", rec.ID, "err", err)
+	}
+	_, uerr := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error { r.PreviewDone = true; return nil })
+	if uerr != nil {
+		s.log.Error("record preview upload", "event_id", rec.ID, "err", uerr)
+	}
+}
+
+func previewName(name string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+	if clean == "" {
+		clean = "workbook"
+	}
+	return clean + ".png"
+}
+
+// failed records a failed attempt: a permanent failure makes a dead letter, logged
+// once; anything else is retried after a backoff (or Slack's Retry-After).
+func (s *Service) failed(ctx context.Context, rec spool.Record, err error) {
+	if ctx.Err() != nil {
+		return // stopping: the event stays pending for the next start
+	}
+	var pe *permanentError
+	permanent := errors.As(err, &pe) || slackout.IsPermanent(err)
+	var we *waitError
+	waiting := errors.As(err, &we)
+	attempts := rec.Attempts
+	if !waiting {
+		attempts++
+	}
+	wait := max(slackout.RetryAfter(err), s.backoff(max(attempts, 1)))
+	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: s.cfg.Channel, Attempt: attempts, Detail: err.Error()}
+	_, uerr := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error {
+		r.Attempts, r.LastError = attempts, err.Error()
+		if permanent {
+			r.State, r.DeadReason = spool.Dead, err.Error()
+		} else {
+			r.NextTry = time.Now().Add(wait)
+		}
+		return nil
+	})
+	if uerr != nil {
+		s.log.Error("record failed attempt", "event_id", rec.ID, "err", uerr)
+	}
+	if permanent {
+		ev.Type = EvDead
+		s.cfg.Observe.emit(ev)
+		s.log.Error("event dead-lettered", "event_id", rec.ID, "event", rec.Payload.EventType, "reason", err)
+		return
+	}
+	ev.Type, ev.RetryIn = EvRetrying, wait
+	s.cfg.Observe.emit(ev)
+	s.log.Warn("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
+	s.later(rec.ID, wait)
+}

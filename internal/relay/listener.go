@@ -1,0 +1,115 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+// Intake stores an accepted event; *spool.Spool implements it.
+type Intake interface {
+	Accept(p payload.Payload, now time.Time) (spool.Record, bool, error)
+}
+
+// HandlerConfig configures the listener's handler.
+type HandlerConfig struct {
+	Path    string        // the one path deliveries are accepted on
+	SiteID  func() string // the signed-in site's LUID; "" while unknown
+	Intake  Intake
+	Notify  func(id uint64) // a new event is ready for delivery
+	Health  *Health
+	Observe Observer
+	Logger  *slog.Logger
+}
+
+// NewHandler builds the listener's HTTP handler: deliveries on Path, /healthz, /readyz.
+func NewHandler(c HandlerConfig) http.Handler {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	if c.Health != nil {
+		mux.HandleFunc("/readyz", c.Health.serveReady)
+	}
+	h := &ingest{c}
+	mux.Handle(c.Path, h)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	})
+	return mux
+}
+
+type ingest struct{ HandlerConfig }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *ingest) reject(w http.ResponseWriter, status int, msg string) {
+	h.Observe.emit(Event{Type: EvRejected, Detail: msg})
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed: Tableau delivers with POST"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, payload.MaxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.reject(w, http.StatusRequestEntityTooLarge, "body larger than 64 KiB")
+			return
+		}
+		h.reject(w, http.StatusBadRequest, "could not read the body")
+		return
+	}
+	p, err := payload.Parse(body)
+	if errors.Is(err, payload.ErrEmpty) {
+		h.Observe.emit(Event{Type: EvTest, Detail: r.UserAgent()})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "test delivery received"})
+		return
+	}
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if site := h.SiteID(); site != "" && p.SiteLUID != site {
+		h.reject(w, http.StatusForbidden, "site_luid is not the site this relay serves")
+		return
+	}
+	rec, dup, err := h.Intake.Accept(p, time.Now())
+	if err != nil {
+		// Not stored, so not acknowledged: Tableau will deliver it again.
+		h.Logger.Error("could not store a delivery; answering 503 so Tableau retries", "event", p.EventType, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"})
+		return
+	}
+	ev := Event{ID: rec.IDString(), EventType: p.EventType, Resource: p.Resource, Name: p.ResourceName}
+	if dup {
+		ev.Type = EvDuplicate
+		h.Observe.emit(ev)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "id": rec.IDString()})
+		return
+	}
+	ev.Type = EvReceived
+	h.Observe.emit(ev)
+	h.Logger.Debug("event stored", "event_id", rec.ID, "event", p.EventType, "resource_luid", p.ResourceLUID)
+	if h.Notify != nil {
+		h.Notify(rec.ID)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted", "id": rec.IDString()})
+}

@@ -1,0 +1,50 @@
+// Package relay receives Tableau's webhook deliveries, stores each durably before
+// acknowledging it, and delivers it to Slack: listener → spool → worker → enrich →
+// render → send.
+package relay
+
+import "time"
+
+// What an Event reports.
+const (
+	EvReceived  = "received"  // stored; Tableau got its 200
+	EvDuplicate = "duplicate" // a delivery of an event already stored
+	EvTest      = "test"      // Tableau's empty test delivery
+	EvRejected  = "rejected"  // refused: bad payload, wrong site, too large
+	EvDelivered = "delivered" // posted to Slack
+	EvRetrying  = "retrying"  // failed for now; will be tried again
+	EvDead      = "dead"      // failed for good; kept as a dead letter
+	EvWebhook   = "webhook"   // a webhook was created, adopted or deleted (run)
+	EvVerify    = "verify"    // result of Tableau's test delivery to the listener (run --verify)
+	EvStatus    = "status"    // a change of state of the relay itself
+)
+
+// Event is something the relay did, for the foreground display and JSON lines. The
+// relay emits; the command decides how it looks.
+type Event struct {
+	Type      string        `json:"type"`
+	At        time.Time     `json:"at"`
+	ID        string        `json:"id,omitempty"` // spool ID, or webhook ID for webhook/verify
+	EventType string        `json:"event,omitempty"`
+	Resource  string        `json:"resource,omitempty"`
+	Name      string        `json:"name,omitempty"`
+	Channel   string        `json:"channel,omitempty"`
+	Latency   time.Duration `json:"latency_ns,omitempty"`
+	Attempt   int           `json:"attempt,omitempty"`
+	RetryIn   time.Duration `json:"retry_in_ns,omitempty"`
+	OK        bool          `json:"ok,omitempty"`
+	Detail    string        `json:"detail,omitempty"`
+}
+
+// Observer receives events. It must not block for long.
+type Observer func(Event)
+
+func (o Observer) emit(e Event) {
+	if o == nil {
+		return
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	o(e)
+}

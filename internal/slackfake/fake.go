@@ -1,0 +1,442 @@
+// Package slackfake is an in-process Slack Web API for tests and the demo: it records
+// every message and file so tests can read them back, hands out upload URLs on its own
+// host (as slack-go requires), pages conversations.list, and has switches for rate
+// limits, outages and per-channel errors.
+package slackfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Channel is a conversation the fake knows.
+type Channel struct {
+	ID, Name  string
+	IsPrivate bool
+	IsMember  bool
+	Archived  bool
+}
+
+// Message is a posted message.
+type Message struct {
+	Channel  string // ID
+	TS       string
+	ThreadTS string
+	Text     string
+	Blocks   json.RawMessage
+	Metadata json.RawMessage
+	At       time.Time
+}
+
+// File is an uploaded file, complete once shared with files.completeUploadExternal.
+type File struct {
+	ID, Name, Title string
+	Bytes           []byte
+	Channel         string
+	ThreadTS        string
+	Completed       bool
+}
+
+// Call is one API call received.
+type Call struct {
+	Method string
+	Status int
+	At     time.Time
+}
+
+// Fake is the server. Create with New, then Start.
+type Fake struct {
+	Token  string
+	Scopes string // X-OAuth-Scopes of auth.test
+
+	mu         sync.Mutex
+	srv        *httptest.Server
+	channels   []Channel
+	messages   []Message
+	files      map[string]*File
+	calls      []Call
+	seq        int
+	outage     bool
+	limited    map[string]int // method → 429s still to answer
+	retryAfter int
+	chanErr    map[string]string // channel ID → error for chat.postMessage
+	dropPosts  int               // posts to store but answer with a dropped connection
+	pageSize   int
+	revoked    bool
+}
+
+// New builds a fake accepting token, with #general (C0GENERAL) and #alerts
+// (C0ALERTS), the bot a member of both.
+func New(token string) *Fake {
+	return &Fake{
+		Token:    token,
+		Scopes:   "chat:write,chat:write.public,files:write,channels:read,groups:read,channels:history,groups:history",
+		channels: []Channel{{ID: "C0GENERAL", Name: "general", IsMember: true}, {ID: "C0ALERTS", Name: "alerts", IsMember: true}},
+		files:    map[string]*File{},
+		limited:  map[string]int{},
+		chanErr:  map[string]string{},
+		pageSize: 100,
+	}
+}
+
+// Start serves the fake on loopback and returns it for chaining.
+func (f *Fake) Start() *Fake {
+	f.srv = httptest.NewServer(f)
+	return f
+}
+
+// Close stops the server.
+func (f *Fake) Close() { f.srv.Close() }
+
+// APIURL is the URL to give slack-go (OptionAPIURL); it ends in "/".
+func (f *Fake) APIURL() string { return f.srv.URL + "/api/" }
+
+// AddChannel adds a conversation.
+func (f *Fake) AddChannel(c Channel) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels = append(f.channels, c)
+}
+
+// SetPageSize makes conversations.list answer n channels a page.
+func (f *Fake) SetPageSize(n int) {
+	f.mu.Lock()
+	f.pageSize = n
+	f.mu.Unlock()
+}
+
+// SetOutage makes every call answer 503 while on.
+func (f *Fake) SetOutage(on bool) {
+	f.mu.Lock()
+	f.outage = on
+	f.mu.Unlock()
+}
+
+// RateLimit makes the next n calls of method answer 429 with Retry-After: seconds.
+func (f *Fake) RateLimit(method string, n, seconds int) {
+	f.mu.Lock()
+	f.limited[method] = n
+	f.retryAfter = seconds
+	f.mu.Unlock()
+}
+
+// FailChannel makes chat.postMessage to a channel ID answer ok:false with code ("" clears).
+func (f *Fake) FailChannel(id, code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if code == "" {
+		delete(f.chanErr, id)
+		return
+	}
+	f.chanErr[id] = code
+}
+
+// DropPostResponses stores the next n posted messages but cuts the connection before
+// answering, as a network failure after Slack accepted the message would.
+func (f *Fake) DropPostResponses(n int) {
+	f.mu.Lock()
+	f.dropPosts = n
+	f.mu.Unlock()
+}
+
+// RevokeToken makes every call answer token_revoked.
+func (f *Fake) RevokeToken() {
+	f.mu.Lock()
+	f.revoked = true
+	f.mu.Unlock()
+}
+
+// Messages returns the posted messages in order.
+func (f *Fake) Messages() []Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Message(nil), f.messages...)
+}
+
+// Files returns the completed uploads.
+func (f *Fake) Files() []File {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []File
+	for _, fl := range f.files {
+		if fl.Completed {
+			out = append(out, *fl)
+		}
+	}
+	return out
+}
+
+// Calls returns the calls received.
+func (f *Fake) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Call(nil), f.calls...)
+}
+
+// CountCalls counts calls of one method, with the given status (0: any).
+func (f *Fake) CountCalls(method string, status int) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if c.Method == method && (status == 0 || c.Status == status) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *Fake) nextTS() string {
+	f.seq++
+	return fmt.Sprintf("%d.%06d", time.Now().Unix(), f.seq)
+}
+
+func (f *Fake) channel(idOrName string) (Channel, bool) {
+	name := strings.TrimPrefix(idOrName, "#")
+	for _, c := range f.channels {
+		if c.ID == idOrName || c.Name == name {
+			return c, true
+		}
+	}
+	return Channel{}, false
+}
+
+func (f *Fake) record(method string, status int) {
+	f.calls = append(f.calls, Call{Method: method, Status: status, At: time.Now()})
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, code string) {
+	reply(w, map[string]any{"ok": false, "error": code})
+}
+
+// ServeHTTP routes /api/<method> and /upload/<file id>.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := strings.CutPrefix(r.URL.Path, "/upload/"); ok {
+		f.upload(w, r, id)
+		return
+	}
+	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+		_ = r.ParseForm()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.outage {
+		f.record(method, http.StatusServiceUnavailable)
+		http.Error(w, "<html>service unavailable</html>", http.StatusServiceUnavailable)
+		return
+	}
+	if n := f.limited[method]; n > 0 {
+		f.limited[method] = n - 1
+		f.record(method, http.StatusTooManyRequests)
+		w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+		w.WriteHeader(http.StatusTooManyRequests)
+		reply(w, map[string]any{"ok": false, "error": "ratelimited"})
+		return
+	}
+	f.record(method, http.StatusOK)
+	token := r.FormValue("token")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = bearer
+	}
+	if f.revoked {
+		fail(w, "token_revoked")
+		return
+	}
+	if token != f.Token {
+		fail(w, "invalid_auth")
+		return
+	}
+	switch method {
+	case "auth.test":
+		w.Header().Set("X-OAuth-Scopes", f.Scopes)
+		reply(w, map[string]any{"ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "tabhook", "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT"})
+	case "chat.postMessage":
+		f.postMessage(w, r)
+	case "conversations.list":
+		f.list(w, r)
+	case "conversations.history":
+		f.history(w, r)
+	case "files.getUploadURLExternal":
+		f.getUploadURL(w, r)
+	case "files.completeUploadExternal":
+		f.completeUpload(w, r)
+	default:
+		fail(w, "unknown_method")
+	}
+}
+
+func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request) {
+	c, ok := f.channel(r.FormValue("channel"))
+	switch {
+	case !ok:
+		fail(w, "channel_not_found")
+		return
+	case c.Archived:
+		fail(w, "is_archived")
+		return
+	case f.chanErr[c.ID] != "":
+		fail(w, f.chanErr[c.ID])
+		return
+	case !c.IsMember && c.IsPrivate:
+		fail(w, "not_in_channel")
+		return
+	}
+	if r.FormValue("text") == "" && r.FormValue("blocks") == "" {
+		fail(w, "no_text")
+		return
+	}
+	m := Message{Channel: c.ID, TS: f.nextTS(), ThreadTS: r.FormValue("thread_ts"), Text: r.FormValue("text"), At: time.Now()}
+	if b := r.FormValue("blocks"); b != "" {
+		var blocks []json.RawMessage
+		if json.Unmarshal([]byte(b), &blocks) != nil || len(blocks) > 50 {
+			fail(w, "invalid_blocks")
+			return
+		}
+		m.Blocks = json.RawMessage(b)
+	}
+	if md := r.FormValue("metadata"); md != "" {
+		m.Metadata = json.RawMessage(md)
+	}
+	f.messages = append(f.messages, m)
+	if f.dropPosts > 0 {
+		f.dropPosts--
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+	}
+	reply(w, map[string]any{"ok": true, "channel": c.ID, "ts": m.TS, "message": map[string]any{"text": m.Text, "ts": m.TS}})
+}
+
+func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
+	start, _ := strconv.Atoi(r.FormValue("cursor"))
+	types := r.FormValue("types")
+	var visible []Channel
+	for _, c := range f.channels {
+		if c.IsPrivate && !strings.Contains(types, "private_channel") {
+			continue
+		}
+		if c.Archived && r.FormValue("exclude_archived") == "true" {
+			continue
+		}
+		visible = append(visible, c)
+	}
+	end := min(start+f.pageSize, len(visible))
+	start = min(start, end)
+	var page []map[string]any
+	for _, c := range visible[start:end] {
+		page = append(page, map[string]any{"id": c.ID, "name": c.Name, "is_channel": !c.IsPrivate, "is_private": c.IsPrivate, "is_member": c.IsMember, "is_archived": c.Archived})
+	}
+	next := ""
+	if end < len(visible) {
+		next = strconv.Itoa(end)
+	}
+	reply(w, map[string]any{"ok": true, "channels": page, "response_metadata": map[string]any{"next_cursor": next}})
+}
+
+func (f *Fake) history(w http.ResponseWriter, r *http.Request) {
+	c, ok := f.channel(r.FormValue("channel"))
+	if !ok {
+		fail(w, "channel_not_found")
+		return
+	}
+	oldest, _ := strconv.ParseFloat(r.FormValue("oldest"), 64)
+	withMeta := r.FormValue("include_all_metadata") == "true" || r.FormValue("include_all_metadata") == "1"
+	var msgs []map[string]any
+	for i := len(f.messages) - 1; i >= 0; i-- { // newest first, as Slack answers
+		m := f.messages[i]
+		ts, _ := strconv.ParseFloat(m.TS, 64)
+		if m.Channel != c.ID || ts < oldest || m.ThreadTS != "" {
+			continue
+		}
+		msg := map[string]any{"type": "message", "ts": m.TS, "text": m.Text}
+		if withMeta && m.Metadata != nil {
+			msg["metadata"] = m.Metadata
+		}
+		msgs = append(msgs, msg)
+	}
+	reply(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
+}
+
+func (f *Fake) getUploadURL(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.FormValue("length"))
+	if r.FormValue("filename") == "" || err != nil || n <= 0 {
+		fail(w, "invalid_arguments")
+		return
+	}
+	f.seq++
+	id := fmt.Sprintf("F%07d", f.seq)
+	f.files[id] = &File{ID: id, Name: r.FormValue("filename")}
+	reply(w, map[string]any{"ok": true, "upload_url": f.srv.URL + "/upload/" + id, "file_id": id})
+}
+
+func (f *Fake) upload(w http.ResponseWriter, r *http.Request, id string) {
+	var data []byte
+	if file, _, err := r.FormFile("file"); err == nil {
+		data, _ = io.ReadAll(file)
+	} else {
+		data, _ = io.ReadAll(r.Body)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("upload", http.StatusOK)
+	fl, ok := f.files[id]
+	if !ok || f.outage {
+		http.Error(w, "no such upload", http.StatusNotFound)
+		return
+	}
+	fl.Bytes = data
+	_, _ = w.Write([]byte("OK - " + strconv.Itoa(len(data))))
+}
+
+func (f *Fake) completeUpload(w http.ResponseWriter, r *http.Request) {
+	var files []struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	if err := json.Unmarshal([]byte(r.FormValue("files")), &files); err != nil || len(files) == 0 {
+		fail(w, "invalid_arguments")
+		return
+	}
+	chID := r.FormValue("channel_id")
+	// completeUploadExternal takes a channel ID; a name is not found.
+	var c Channel
+	found := false
+	for _, ch := range f.channels {
+		if ch.ID == chID {
+			c, found = ch, true
+		}
+	}
+	if chID != "" && !found {
+		fail(w, "channel_not_found")
+		return
+	}
+	var out []map[string]any
+	for _, fs := range files {
+		fl, ok := f.files[fs.ID]
+		if !ok || fl.Bytes == nil {
+			fail(w, "file_not_found")
+			return
+		}
+		fl.Title, fl.Channel, fl.ThreadTS, fl.Completed = fs.Title, c.ID, r.FormValue("thread_ts"), true
+		out = append(out, map[string]any{"id": fl.ID, "title": fl.Title})
+	}
+	reply(w, map[string]any{"ok": true, "files": out})
+}

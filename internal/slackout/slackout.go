@@ -1,0 +1,229 @@
+// Package slackout posts rendered events to Slack through slack-go, paced per channel,
+// and classifies every failure as one to retry (and when) or one to give up on.
+package slackout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+
+	"github.com/tabhook/tabhook/internal/render"
+)
+
+// DefaultAPIURL is Slack's Web API.
+const DefaultAPIURL = "https://slack.com/api/"
+
+// metadataType marks tabhook's messages so a lost answer can be recovered from history.
+const metadataType = "tabhook_event"
+
+// Options configure a Client.
+type Options struct {
+	Token      string
+	APIURL     string // must end in "/"; default Slack's
+	HTTPClient *http.Client
+	// PerChannel is the pace of posts to one channel (default 1/s, Slack's guidance)
+	// and Burst the short burst tolerated (default 3).
+	PerChannel rate.Limit
+	Burst      int
+}
+
+// Client talks to one workspace as one bot.
+type Client struct {
+	api  *slack.Client
+	pace rate.Limit
+	burst int
+
+	mu       sync.Mutex
+	ids      map[string]string // channel name → ID
+	limiters map[string]*rate.Limiter
+	blocked  map[string]time.Time // channel → no posts before (after a 429)
+}
+
+// New builds a client; it makes no call.
+func New(o Options) *Client {
+	if o.APIURL == "" {
+		o.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(o.APIURL, "/") {
+		o.APIURL += "/"
+	}
+	if o.HTTPClient == nil {
+		// slack-go's default client has no timeout: a hung connection would hold a worker.
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.PerChannel == 0 {
+		o.PerChannel = 1
+	}
+	if o.Burst == 0 {
+		o.Burst = 3
+	}
+	return &Client{
+		api:      slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)),
+		pace:     o.PerChannel,
+		burst:    o.Burst,
+		ids:      map[string]string{},
+		limiters: map[string]*rate.Limiter{},
+		blocked:  map[string]time.Time{},
+	}
+}
+
+// Auth is who the token belongs to.
+type Auth struct {
+	Team, User, BotID string
+	Scopes            []string
+}
+
+// AuthTest checks the token and reads its scopes.
+func (c *Client) AuthTest(ctx context.Context) (Auth, error) {
+	r, err := c.api.AuthTestContext(ctx)
+	if err != nil {
+		return Auth{}, classify("auth.test", err)
+	}
+	a := Auth{Team: r.Team, User: r.User, BotID: r.BotID}
+	for _, s := range strings.Split(r.Header.Get("X-OAuth-Scopes"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			a.Scopes = append(a.Scopes, s)
+		}
+	}
+	return a, nil
+}
+
+var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
+
+// ChannelID resolves "#name", "name" or an ID to an ID. Names are looked up once via
+// conversations.list (all pages) and remembered.
+func (c *Client) ChannelID(ctx context.Context, channel string) (string, error) {
+	if channelID.MatchString(channel) {
+		return channel, nil
+	}
+	name := strings.TrimPrefix(channel, "#")
+	c.mu.Lock()
+	id, ok := c.ids[name]
+	c.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, Limit: 200, ExcludeArchived: true}
+	for {
+		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
+		if err != nil {
+			return "", classify("resolve channel "+channel, err)
+		}
+		c.mu.Lock()
+		for _, ch := range chans {
+			c.ids[ch.Name] = ch.ID
+		}
+		id, ok = c.ids[name]
+		c.mu.Unlock()
+		if ok {
+			return id, nil
+		}
+		if cursor == "" {
+			return "", &Error{Op: "resolve channel " + channel, Code: "channel_not_found", Permanent: true,
+				Err: fmt.Errorf("no channel named %q is visible to the bot (invite it, or give the channel ID)", name)}
+		}
+		params.Cursor = cursor
+	}
+}
+
+func (c *Client) limiter(ch string) *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.limiters[ch]
+	if !ok {
+		l = rate.NewLimiter(c.pace, c.burst)
+		c.limiters[ch] = l
+	}
+	return l
+}
+
+// Wait blocks until a post to the channel is within Slack's pace and after any
+// Retry-After Slack asked for.
+func (c *Client) Wait(ctx context.Context, ch string) error {
+	c.mu.Lock()
+	until := c.blocked[ch]
+	c.mu.Unlock()
+	if d := time.Until(until); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return c.limiter(ch).Wait(ctx)
+}
+
+func (c *Client) backOff(ch string, err error) {
+	var se *Error
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		c.mu.Lock()
+		if t := time.Now().Add(se.RetryAfter); t.After(c.blocked[ch]) {
+			c.blocked[ch] = t
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Post sends a message and returns its timestamp. eventID is stored as message
+// metadata so FindPosted can recognise the message later.
+func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventID string) (string, error) {
+	opts := []slack.MsgOption{
+		slack.MsgOptionText(m.Text, false),
+		slack.MsgOptionBlocks(m.Blocks...),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"event_id": eventID}}),
+	}
+	_, ts, err := c.api.PostMessageContext(ctx, ch, opts...)
+	if err != nil {
+		err = classify("post message", err)
+		c.backOff(ch, err)
+		return "", err
+	}
+	return ts, nil
+}
+
+// FindPosted looks for a message of this event posted since oldest, for when a post
+// was sent but its answer was lost. found is false when there is none.
+func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time.Time) (ts string, found bool, err error) {
+	params := &slack.GetConversationHistoryParameters{ChannelID: ch, Oldest: strconv.FormatInt(oldest.Unix(), 10), Limit: 200, IncludeAllMetadata: true}
+	for {
+		r, err := c.api.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			return "", false, classify("read channel history", err)
+		}
+		for _, m := range r.Messages {
+			if m.Metadata.EventType == metadataType && fmt.Sprint(m.Metadata.EventPayload["event_id"]) == eventID {
+				return m.Timestamp, true, nil
+			}
+		}
+		if !r.HasMore || r.ResponseMetaData.NextCursor == "" {
+			return "", false, nil
+		}
+		params.Cursor = r.ResponseMetaData.NextCursor
+	}
+}
+
+// Upload puts a file into a message's thread with the three-step external upload.
+func (c *Client) Upload(ctx context.Context, ch, threadTS, filename, title string, data []byte) error {
+	_, err := c.api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Reader: bytes.NewReader(data), FileSize: len(data), Filename: filename, Title: title,
+		Channel: ch, ThreadTimestamp: threadTS,
+	})
+	if err != nil {
+		err = classify("upload "+filename, err)
+		c.backOff(ch, err)
+		return err
+	}
+	return nil
+}
