@@ -1,19 +1,25 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/tabhook/tabhook/internal/selfsigned"
+	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
@@ -31,14 +37,20 @@ func TestMain(m *testing.M) {
 // (an https destination answering 200) and DEST_GONE (an https URL nobody listens on).
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir:      "testdata/script",
-		Setup:    setupSim,
-		Cmds:     map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable},
+		Dir:   "testdata/script",
+		Setup: setupSim,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable,
+			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack},
 		Deadline: time.Now().Add(2 * time.Minute),
 	})
 }
 
-type simKey struct{}
+type (
+	simKey   struct{}
+	slackKey struct{}
+)
+
+const scriptSlackToken = "xoxb-script-token-8d1f"
 
 func setupSim(e *testscript.Env) error {
 	dest := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,10 +59,26 @@ func setupSim(e *testscript.Env) error {
 	gone := httptest.NewTLSServer(http.NotFoundHandler())
 	goneURL := gone.URL
 	gone.Close()
+	// The listener's certificate, trusted by the simulator like the test destination's.
+	cert, err := selfsigned.Generate(time.Hour, "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	cert.Pool.AddCert(dest.Certificate())
+	for name, data := range map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM} {
+		if err := os.WriteFile(filepath.Join(e.WorkDir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
 	sim := tableausim.New(tableausim.Options{
-		DeliveryTLS: dest.Client().Transport.(*http.Transport).TLSClientConfig,
+		DeliveryTLS: &tls.Config{RootCAs: cert.Pool},
 		RetryDelay:  time.Millisecond,
 	})
+	slack := slackfake.New(scriptSlackToken).Start()
+	e.Defer(slack.Close)
+	e.Values[slackKey{}] = slack
+	e.Setenv("SLACK_TOKEN", scriptSlackToken)
+	e.Setenv("SLACK_API_URL", slack.APIURL())
 	sim.AddPAT(tableausim.PAT{Name: scriptPATName, Secret: scriptPATSecret})
 	srv := sim.Start()
 	e.Defer(func() { srv.Close(); dest.Close() })
@@ -122,5 +150,117 @@ func cmdSimDisable(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if !sim(ts).DisableWebhook(args[0], args[1]) {
 		ts.Fatalf("no webhook %s", args[0])
+	}
+}
+
+func slackFake(ts *testscript.TestScript) *slackfake.Fake {
+	return ts.Value(slackKey{}).(*slackfake.Fake)
+}
+
+// freeport VAR puts a free loopback port in $VAR.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ts.Fatalf("freeport: %v", err)
+	}
+	defer ln.Close()
+	ts.Setenv(args[0], fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+}
+
+// waitfor webhooks N | messages N | files N | ready URL: poll until the condition holds
+// (20 s at most). It waits for a condition, never for a fixed time.
+func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfor webhooks|messages|files N, or waitfor ready URL")
+	}
+	var cond func() (bool, string)
+	switch args[0] {
+	case "webhooks", "messages", "files":
+		want, _ := strconv.Atoi(args[1])
+		cond = func() (bool, string) {
+			n := 0
+			switch args[0] {
+			case "webhooks":
+				n = len(sim(ts).Webhooks())
+			case "messages":
+				n = len(slackFake(ts).Messages())
+			case "files":
+				n = len(slackFake(ts).Files())
+			}
+			return n == want, fmt.Sprintf("%d %s", n, args[0])
+		}
+	case "ready":
+		client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		cond = func() (bool, string) {
+			resp, err := client.Get(args[1])
+			if err != nil {
+				return false, err.Error()
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, resp.Status
+		}
+	default:
+		ts.Fatalf("waitfor: unknown condition %q", args[0])
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfor %s %s: still %s after 20s", args[0], args[1], state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fire EVENT LUID NAME [CREATED_AT]: the simulator delivers an event to its webhooks.
+func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: fire EVENT LUID NAME [CREATED_AT]")
+	}
+	ev := tableausim.Event{Type: args[0], ResourceLUID: args[1], ResourceName: args[2]}
+	if len(args) > 3 {
+		t, err := time.Parse(time.RFC3339, args[3])
+		if err != nil {
+			ts.Fatalf("fire: %v", err)
+		}
+		ev.CreatedAt = t
+	}
+	ds, err := sim(ts).Fire(context.Background(), ev)
+	if err != nil {
+		ts.Fatalf("fire: %v", err)
+	}
+	public := ts.Getenv("TABHOOK_PUBLIC_URL")
+	for _, d := range ds {
+		if !d.OK && (public == "" || d.URL == public) && !neg {
+			ts.Fatalf("delivery to %s failed after %d attempts: %d %s", d.URL, d.Attempts, d.Status, d.Err)
+		}
+	}
+}
+
+// slack outage on|off | messages-contain TEXT: switch the Slack fake or check it.
+func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: slack outage on|off")
+	}
+	switch args[0] {
+	case "outage":
+		slackFake(ts).SetOutage(args[1] == "on")
+	case "count":
+		// count TEXT=N: how many messages contain TEXT
+		text, n, _ := strings.Cut(args[1], "=")
+		got := 0
+		for _, m := range slackFake(ts).Messages() {
+			if strings.Contains(m.Text, text) {
+				got++
+			}
+		}
+		if fmt.Sprint(got) != n {
+			ts.Fatalf("%d messages contain %q, want %s", got, text, n)
+		}
+	default:
+		ts.Fatalf("slack: unknown subcommand %q", args[0])
 	}
 }

@@ -2,8 +2,8 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tabhook/tabhook/internal/tableau"
 )
@@ -66,17 +66,17 @@ func ensureOne(ctx context.Context, api API, existing []tableau.Webhook, name, e
 // RemoveWebhooks deletes the managed webhooks and returns those gone; one already
 // deleted by someone else counts as gone.
 func RemoveWebhooks(ctx context.Context, api API, managed []Managed) ([]Managed, error) {
-	var errs []error
+	var errs []string
 	var gone []Managed
 	for _, m := range managed {
 		if err := api.DeleteWebhook(ctx, m.Webhook.ID); err != nil && !tableau.IsNotFound(err) {
-			errs = append(errs, err)
+			errs = append(errs, err.Error())
 			continue
 		}
 		gone = append(gone, m)
 	}
 	if len(errs) > 0 {
-		return gone, fmt.Errorf("delete webhooks: %w", errors.Join(errs...))
+		return gone, fmt.Errorf("delete webhooks: %s", strings.Join(errs, "; "))
 	}
 	return gone, nil
 }

@@ -347,8 +347,12 @@ func VerifyHint(publicURL string, res tableau.TestResult) string {
 
 func (r *relay) shutdown() error {
 	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "shutting down"})
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = r.srv.Shutdown(sctx)
+	// Requests in flight are being stored and finish in milliseconds; Tableau itself
+	// gives up after 3 s, so waiting longer helps no one.
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	if err := r.srv.Shutdown(sctx); err != nil {
+		_ = r.srv.Close()
+	}
 	cancel()
 	var errs []error
 	r.mu.Lock()

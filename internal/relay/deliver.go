@@ -68,7 +68,7 @@ func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
 		return fmt.Errorf("record delivery: %w", err)
 	}
 	s.cfg.Observe.emit(Event{Type: EvDelivered, ID: rec.IDString(), EventType: facts.Event, Resource: rec.Payload.Resource, Name: facts.Name, Channel: s.cfg.Channel, Latency: now.Sub(rec.ReceivedAt), Attempt: rec.Attempts + 1, Detail: facts.Degraded})
-	s.log.Info("event delivered", "event_id", rec.ID, "event", facts.Event, "channel", ch, "ts", rec.MessageTS, "latency", now.Sub(rec.ReceivedAt))
+	s.log.Debug("event delivered", "event_id", rec.ID, "event", facts.Event, "channel", ch, "ts", rec.MessageTS, "latency", now.Sub(rec.ReceivedAt))
 	return nil
 }
 

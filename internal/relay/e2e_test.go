@@ -375,4 +375,3 @@ func asSlack(err error, target **slackout.Error) bool {
 	}
 	return false
 }
-

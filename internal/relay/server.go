@@ -24,8 +24,8 @@ type ServerConfig struct {
 	// Listener, when set, is used instead of binding Listen (the demo binds first to
 	// learn its port).
 	Listener net.Listener
-	Handler     http.Handler
-	Logger      *slog.Logger
+	Handler  http.Handler
+	Logger   *slog.Logger
 }
 
 // Server is the bound listener.
@@ -98,6 +98,9 @@ func (s *Server) Serve() error {
 	}
 	return err
 }
+
+// Close closes the listener and every connection at once.
+func (s *Server) Close() error { return s.srv.Close() }
 
 // Shutdown stops accepting and waits for requests in progress (they are being stored).
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }

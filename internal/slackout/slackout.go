@@ -39,8 +39,8 @@ type Options struct {
 
 // Client talks to one workspace as one bot.
 type Client struct {
-	api  *slack.Client
-	pace rate.Limit
+	api   *slack.Client
+	pace  rate.Limit
 	burst int
 
 	mu       sync.Mutex

@@ -1,0 +1,69 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/demo"
+	"github.com/tabhook/tabhook/internal/slackout"
+)
+
+type demoOptions struct {
+	IO      *cli.IOStreams
+	Format  string
+	Options demo.Options
+}
+
+func newCmdDemo(f *Factory, runF func(context.Context, *demoOptions) error) *cobra.Command {
+	opts := &demoOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole pipeline against a built-in Tableau simulator",
+		Long: `Start an in-process Tableau Server simulator and the real relay: register webhooks,
+verify them, let the simulator deliver a workbook update (with its preview image), a
+data source refresh failure, a workbook deletion and an admin promotion, and print the
+Slack messages the relay posts. Nothing outside this process is contacted.
+
+With --slack-token (or SLACK_TOKEN) and --slack-channel the messages are posted to
+Slack for real.`,
+		Example: `  tabhook demo
+  SLACK_TOKEN=xoxb-... tabhook demo --slack-channel '#tabhook-test'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			token, err := f.Resolver().Secret(cmd.Flags(), "slack-token", "slack-token-file", "Slack bot token", false)
+			if err != nil {
+				return err
+			}
+			opts.Format = outputFormat(cmd)
+			opts.Options = demo.Options{
+				Out: f.IO.Out, SlackToken: token, SlackChannel: stringFlag(cmd.Flags(), "slack-channel"),
+				SlackAPIURL: stringFlag(cmd.Flags(), "slack-api-url"), Logger: f.Logger(), UserAgent: "tabhook/" + f.Build.Version,
+			}
+			if token != "" && opts.Options.SlackChannel == "" {
+				return cli.Usagef("posting the demo to Slack needs --slack-channel (or SLACK_CHANNEL)")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return demoRun(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.String("slack-token", "", "post to Slack for real with this bot token (env SLACK_TOKEN)")
+	fs.String("slack-token-file", "", "file holding the Slack bot token (env SLACK_TOKEN_FILE)")
+	fs.String("slack-channel", "", "channel to post to when a token is given (env SLACK_CHANNEL)")
+	fs.String("slack-api-url", slackout.DefaultAPIURL, "Slack Web API URL (env SLACK_API_URL)")
+	return cmd
+}
+
+func demoRun(ctx context.Context, opts *demoOptions) error {
+	view := newRelayView(opts.IO.Out, opts.Format)
+	o := opts.Options
+	o.Observe = view.observe
+	if opts.Format == cli.FormatJSON {
+		o.Out = opts.IO.ErrOut // stdout carries only the JSON lines
+	}
+	return demo.Run(ctx, o)
+}

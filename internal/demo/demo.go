@@ -1,0 +1,204 @@
+// Package demo runs the whole relay against the built-in Tableau simulator: webhooks
+// are registered, real deliveries flow through the listener, the spool, enrichment and
+// rendering, and the messages are posted to a Slack fake (or to Slack for real).
+package demo
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/selfsigned"
+	"github.com/tabhook/tabhook/internal/slackfake"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+// Options configure the demo.
+type Options struct {
+	Out          io.Writer // what a person reads
+	Observe      relay.Observer
+	SlackToken   string // post for real when set
+	SlackChannel string
+	SlackAPIURL  string
+	Logger       *slog.Logger
+	UserAgent    string
+}
+
+// The events the demo sends: a workbook update with its preview, a refresh failure,
+// a deletion and a user event.
+func events() []tableausim.Event {
+	now := time.Now().UTC().Truncate(time.Second)
+	return []tableausim.Event{
+		{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: now},
+		{Type: "DatasourceRefreshFailed", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: now.Add(time.Second)},
+		{Type: "WorkbookDeleted", ResourceLUID: "5998aaaf-1abe-4d38-b4d9-bc53e85bdd13", ResourceName: "Superstore (Q3 draft)", CreatedAt: now.Add(2 * time.Second)},
+		{Type: "AdminPromoted", ResourceLUID: tableausim.AdminUserID, ResourceName: "alice", CreatedAt: now.Add(3 * time.Second)},
+	}
+}
+
+// Run runs the demo and returns once every event has been posted and the relay has
+// shut down (deleting its webhooks).
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cert, err := selfsigned.Generate(time.Hour, "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	sim := tableausim.New(tableausim.Options{DeliveryTLS: &tls.Config{RootCAs: cert.Pool}, RetryDelay: 200 * time.Millisecond})
+	sim.AddPAT(tableausim.PAT{Name: "demo", Secret: "demo-secret"})
+	tsrv := sim.Start()
+	defer tsrv.Close()
+	tc, err := tableau.New(tableau.Config{Server: tsrv.URL, PATName: "demo", PATSecret: "demo-secret", UserAgent: o.UserAgent, Logger: o.Logger})
+	if err != nil {
+		return err
+	}
+
+	channel := o.SlackChannel
+	var slackAPI relay.SlackAPI
+	if o.SlackToken == "" {
+		fake := slackfake.New("xoxb-demo").Start()
+		defer fake.Close()
+		channel = "#alerts"
+		slackAPI = slackout.New(slackout.Options{Token: "xoxb-demo", APIURL: fake.APIURL(), PerChannel: rate.Inf})
+	} else {
+		if channel == "" {
+			return errors.New("posting the demo to Slack needs --slack-channel")
+		}
+		slackAPI = slackout.New(slackout.Options{Token: o.SlackToken, APIURL: o.SlackAPIURL})
+	}
+	rec := &recorder{SlackAPI: slackAPI}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	stateDir, err := os.MkdirTemp("", "tabhook-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+
+	path := "/tableau/demo-7f3a9c1e5b2d4f60"
+	delivered := make(chan struct{}, 16)
+	ready := make(chan struct{})
+	observe := func(e relay.Event) {
+		if o.Observe != nil {
+			o.Observe(e)
+		}
+		if e.Type == relay.EvDelivered || e.Type == relay.EvDead {
+			delivered <- struct{}{}
+		}
+	}
+	cfg := relay.Config{
+		Tableau: tc, Slack: rec, Channel: channel, StateDir: stateDir,
+		Server: relay.ServerConfig{Certificate: &cert.TLS, Listener: ln}, Path: path,
+		Manage: true, PublicURL: "https://" + ln.Addr().String() + path, NamePrefix: "tabhook-demo", Verify: true,
+		Events:  []string{"WorkbookUpdated", "DatasourceRefreshFailed", "WorkbookDeleted", "AdminPromoted"},
+		Observe: observe, Logger: o.Logger, DrainTimeout: 5 * time.Second,
+		Ready: func(string) { close(ready) },
+	}
+	fmt.Fprintf(o.Out, "Tableau simulator at %s; relay listening at %s; Slack channel %s\n\n", tsrv.URL, cfg.PublicURL, channel)
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(rctx, cfg) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	for _, ev := range events() {
+		if _, err := sim.Fire(ctx, ev); err != nil {
+			return err
+		}
+		select {
+		case <-delivered:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("event %s was not delivered within 30s", ev.Type)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "\nThe messages, as Slack shows them:\n\n")
+	for _, p := range rec.posts() {
+		fmt.Fprint(o.Out, render.Plain(p.msg))
+		for _, u := range p.uploads {
+			fmt.Fprintf(o.Out, "    ↳ in thread: %s (%d-byte PNG preview)\n", u.name, u.size)
+		}
+		fmt.Fprintln(o.Out)
+	}
+	left := len(sim.Webhooks())
+	fmt.Fprintf(o.Out, "Done: %d events posted; the relay deleted its webhooks on exit (%d left on the simulated site).\n", len(rec.posts()), left)
+	return nil
+}
+
+type upload struct {
+	name string
+	size int
+}
+
+type post struct {
+	ts      string
+	msg     render.Message
+	uploads []upload
+}
+
+// recorder passes calls to Slack and remembers what was posted, to show it after.
+type recorder struct {
+	relay.SlackAPI
+	mu  sync.Mutex
+	log []post
+}
+
+func (r *recorder) Post(ctx context.Context, ch string, m render.Message, id string) (string, error) {
+	ts, err := r.SlackAPI.Post(ctx, ch, m, id)
+	if err == nil {
+		r.mu.Lock()
+		r.log = append(r.log, post{ts: ts, msg: m})
+		r.mu.Unlock()
+	}
+	return ts, err
+}
+
+func (r *recorder) Upload(ctx context.Context, ch, threadTS, filename, title string, data []byte) error {
+	err := r.SlackAPI.Upload(ctx, ch, threadTS, filename, title, data)
+	if err == nil {
+		r.mu.Lock()
+		for i := range r.log {
+			if r.log[i].ts == threadTS {
+				r.log[i].uploads = append(r.log[i].uploads, upload{filename, len(data)})
+			}
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *recorder) posts() []post {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]post(nil), r.log...)
+}
