@@ -98,9 +98,6 @@ func (s *Service) ensurePosted(ctx context.Context, rec *spool.Record, ch string
 		}
 		rec.PostStarted = true
 	}
-	if err := s.cfg.Slack.Wait(ctx, ch); err != nil {
-		return err
-	}
 	ts, err := s.cfg.Slack.Post(ctx, ch, msg, rec.IDString())
 	if err != nil {
 		return err
@@ -129,9 +126,6 @@ func (s *Service) ensurePreview(ctx context.Context, rec *spool.Record, f enrich
 	}
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		if err = s.cfg.Slack.Wait(ctx, rec.Channel); err != nil {
-			break
-		}
 		err = s.cfg.Slack.Upload(ctx, rec.Channel, rec.MessageTS, previewName(f.Name), "Preview of "+f.Name, f.Preview)
 		if err == nil || slackout.IsPermanent(err) {
 			break

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -374,4 +375,15 @@ func asSlack(err error, target **slackout.Error) bool {
 		err = u.Unwrap()
 	}
 	return false
+}
+
+// start2 starts the relay without waiting for readiness.
+func (w *world) start2(cfg relay.Config) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	go func() { w.done <- relay.Run(ctx, cfg) }()
+}
+
+func (w *world) httpsClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: w.cert.Pool}}}
 }

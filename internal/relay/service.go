@@ -16,7 +16,6 @@ import (
 // Slack is what delivery needs from Slack; *slackout.Client implements it.
 type Slack interface {
 	ChannelID(ctx context.Context, channel string) (string, error)
-	Wait(ctx context.Context, channelID string) error
 	Post(ctx context.Context, channelID string, m render.Message, eventID string) (string, error)
 	FindPosted(ctx context.Context, channelID, eventID string, oldest time.Time) (string, bool, error)
 	Upload(ctx context.Context, channelID, threadTS, filename, title string, data []byte) error

@@ -46,7 +46,8 @@ type Client struct {
 	mu       sync.Mutex
 	ids      map[string]string // channel name → ID
 	limiters map[string]*rate.Limiter
-	blocked  map[string]time.Time // channel → no posts before (after a 429)
+	blocked  map[string]time.Time     // channel → no posts before (after a 429)
+	turns    map[string]chan struct{} // channel → one call in flight at a time
 }
 
 // New builds a client; it makes no call.
@@ -74,6 +75,7 @@ func New(o Options) *Client {
 		ids:      map[string]string{},
 		limiters: map[string]*rate.Limiter{},
 		blocked:  map[string]time.Time{},
+		turns:    map[string]chan struct{}{},
 	}
 }
 
@@ -147,9 +149,23 @@ func (c *Client) limiter(ch string) *rate.Limiter {
 	return l
 }
 
-// Wait blocks until a post to the channel is within Slack's pace and after any
-// Retry-After Slack asked for.
-func (c *Client) Wait(ctx context.Context, ch string) error {
+// take waits for the channel's turn: one call to a channel is in flight at a time, at
+// Slack's pace, and none before a Retry-After Slack asked for has passed. Serialising
+// per channel is what makes a 429 stop the calls behind it, not only the next one.
+func (c *Client) take(ctx context.Context, ch string) (release func(), err error) {
+	c.mu.Lock()
+	turn, ok := c.turns[ch]
+	if !ok {
+		turn = make(chan struct{}, 1)
+		c.turns[ch] = turn
+	}
+	c.mu.Unlock()
+	select {
+	case turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	release = func() { <-turn }
 	c.mu.Lock()
 	until := c.blocked[ch]
 	c.mu.Unlock()
@@ -159,10 +175,16 @@ func (c *Client) Wait(ctx context.Context, ch string) error {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return ctx.Err()
+			release()
+			return nil, ctx.Err()
 		}
 	}
-	return c.limiter(ch).Wait(ctx)
+	// The pace counts from the end of any Retry-After wait.
+	if err := c.limiter(ch).Wait(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
 }
 
 func (c *Client) backOff(ch string, err error) {
@@ -184,6 +206,11 @@ func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventID 
 		slack.MsgOptionBlocks(m.Blocks...),
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"event_id": eventID}}),
 	}
+	release, err := c.take(ctx, ch)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	_, ts, err := c.api.PostMessageContext(ctx, ch, opts...)
 	if err != nil {
 		err = classify("post message", err)
@@ -216,7 +243,12 @@ func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time
 
 // Upload puts a file into a message's thread with the three-step external upload.
 func (c *Client) Upload(ctx context.Context, ch, threadTS, filename, title string, data []byte) error {
-	_, err := c.api.UploadFileContext(ctx, slack.UploadFileParameters{
+	release, err := c.take(ctx, ch)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = c.api.UploadFileContext(ctx, slack.UploadFileParameters{
 		Reader: bytes.NewReader(data), FileSize: len(data), Filename: filename, Title: title,
 		Channel: ch, ThreadTimestamp: threadTS,
 	})

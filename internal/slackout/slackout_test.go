@@ -105,6 +105,7 @@ func TestClassification(t *testing.T) {
 	if RetryAfter(err) != 7*time.Second || IsPermanent(err) {
 		t.Fatalf("429: %v", err)
 	}
+	c = New(Options{Token: token, APIURL: f.APIURL(), PerChannel: rate.Inf}) // not held by the Retry-After
 	f.SetOutage(true)
 	_, err = c.Post(ctx, "C0ALERTS", msg, "1")
 	if IsPermanent(err) || Code(err) != "http_503" {
@@ -129,17 +130,20 @@ func TestClassification(t *testing.T) {
 	}
 }
 
-func TestWaitHonoursRetryAfter(t *testing.T) {
+func TestRetryAfterHoldsTheChannel(t *testing.T) {
 	f, c := setup(t)
 	f.RateLimit("chat.postMessage", 1, 1)
 	ctx := context.Background()
 	_, _ = c.Post(ctx, "C0ALERTS", msg, "1")
 	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	if err := c.Wait(wctx, "C0ALERTS"); err == nil {
-		t.Fatal("Wait returned before Retry-After passed")
+	if _, err := c.Post(wctx, "C0ALERTS", msg, "2"); err == nil {
+		t.Fatal("posted before Retry-After passed")
 	}
-	if err := c.Wait(ctx, "C0GENERAL"); err != nil {
+	if _, err := c.Post(ctx, "C0GENERAL", msg, "3"); err != nil {
 		t.Fatalf("another channel was blocked: %v", err)
+	}
+	if n := len(f.Messages()); n != 1 {
+		t.Fatalf("%d messages", n)
 	}
 }

@@ -1,0 +1,217 @@
+package relay_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+func burst(w *world, n int, event, luid, name string) {
+	base := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	for i := range n {
+		w.fire(tableausim.Event{Type: event, ResourceLUID: luid, ResourceName: fmt.Sprintf("%s %d", name, i), CreatedAt: base.Add(time.Duration(i) * time.Second)})
+	}
+}
+
+// uniqueMessages checks that n messages were posted, one per event.
+func uniqueMessages(t *testing.T, w *world, n int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range w.slack.Messages() {
+		if seen[string(m.Metadata)] {
+			t.Errorf("event posted twice: %s", m.Metadata)
+		}
+		seen[string(m.Metadata)] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct messages, want %d", len(seen), n)
+	}
+}
+
+func TestSlackDownThenBack(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.config(t.TempDir(), "WorkbookUpdated"))
+	w.slack.SetOutage(true)
+	burst(w, 10, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	eventually(t, "retries while Slack is down", func() bool { return w.count(relay.EvRetrying) >= 10 })
+	if n := len(w.slack.Messages()); n != 0 {
+		t.Fatalf("%d messages during the outage", n)
+	}
+	w.slack.SetOutage(false)
+	eventually(t, "all 10 delivered", func() bool { return w.count(relay.EvDelivered) == 10 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	uniqueMessages(t, w, 10)
+}
+
+func TestRateLimitedBurstHonoursRetryAfter(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookRefreshSucceeded")
+	cfg.Slack = slackout.New(slackout.Options{Token: slackToken, APIURL: w.slack.APIURL(), PerChannel: rate.Limit(50), Burst: 1})
+	w.start(cfg)
+	w.slack.RateLimit("chat.postMessage", 2, 1)
+	burst(w, 8, "WorkbookRefreshSucceeded", tableausim.WorkbookID, "Extract")
+	eventually(t, "all 8 delivered", func() bool { return w.count(relay.EvDelivered) == 8 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	uniqueMessages(t, w, 8)
+	// After each 429, nothing was posted to the channel before Retry-After passed,
+	// and successful posts were never closer than the configured pace allows.
+	var limitedAt, lastOK time.Time
+	for _, c := range w.slack.Calls() {
+		if c.Method != "chat.postMessage" {
+			continue
+		}
+		if c.Status == http.StatusTooManyRequests {
+			limitedAt = c.At
+			continue
+		}
+		if !limitedAt.IsZero() && c.At.Sub(limitedAt) < time.Second-10*time.Millisecond {
+			t.Errorf("posted %s after a 429 asking for 1s", c.At.Sub(limitedAt))
+		}
+		if !lastOK.IsZero() && c.At.Sub(lastOK) < 15*time.Millisecond {
+			t.Errorf("posts %s apart, faster than 50/s", c.At.Sub(lastOK))
+		}
+		lastOK = c.At
+	}
+	if w.slack.CountCalls("chat.postMessage", http.StatusTooManyRequests) != 2 {
+		t.Error("the fake did not rate-limit")
+	}
+}
+
+func TestTableauDownPostsPayloadFacts(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.config(t.TempDir(), "WorkbookUpdated"))
+	w.sim.SetOutage(true)
+	// The relay's listener still answers Tableau: deliveries are not REST calls.
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample"})
+	eventually(t, "the degraded delivery", func() bool { return w.count(relay.EvDelivered) == 1 })
+	w.sim.SetOutage(false)
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	m := w.slack.Messages()[0]
+	if !strings.Contains(m.Text, "Workbook updated: SafariSample") || strings.Contains(m.Text, "Bob Smith") {
+		t.Errorf("degraded message: %s", m.Text)
+	}
+	if !strings.Contains(string(m.Blocks), "Tableau did not answer") {
+		t.Errorf("the message does not say details are missing: %s", m.Blocks)
+	}
+}
+
+func TestSessionExpiresMidBurst(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.config(t.TempDir(), "WorkbookUpdated"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		burst(w, 20, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	}()
+	eventually(t, "some deliveries", func() bool { return w.count(relay.EvDelivered) >= 3 })
+	before := w.sim.SignIns()
+	w.sim.ExpireSessions()
+	<-done
+	eventually(t, "all 20 delivered", func() bool { return w.count(relay.EvDelivered) == 20 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	uniqueMessages(t, w, 20)
+	if n := w.sim.SignIns() - before; n > 1 {
+		t.Errorf("%d sign-ins after one expiry", n)
+	}
+}
+
+func TestPermanentErrorDeadLettersWithoutBlocking(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	w.start(w.config(dir, "WorkbookUpdated"))
+	w.slack.FailChannel("C0ALERTS", "not_in_channel")
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "first"})
+	eventually(t, "a dead letter", func() bool { return w.count(relay.EvDead) == 1 })
+	w.slack.FailChannel("C0ALERTS", "")
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "second", CreatedAt: time.Now().Add(time.Hour)})
+	eventually(t, "the next event delivered", func() bool { return w.count(relay.EvDelivered) == 1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	dead := w.find(relay.EvDead)[0]
+	if !strings.Contains(dead.Detail, "not_in_channel") {
+		t.Errorf("dead letter reason: %s", dead.Detail)
+	}
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	recs, _ := sp.List(spool.Dead)
+	if len(recs) != 1 || !strings.Contains(recs[0].DeadReason, "not_in_channel") || recs[0].Attempts != 1 {
+		t.Fatalf("dead records = %+v", recs)
+	}
+}
+
+// TestLostAnswerIsNotPostedTwice: Slack stores the message but the answer never
+// arrives; the retry finds the message in the channel's history instead of posting again.
+func TestLostAnswerIsNotPostedTwice(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.config(t.TempDir(), "WorkbookUpdated"))
+	w.slack.DropPostResponses(1)
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample"})
+	eventually(t, "the delivery", func() bool { return w.count(relay.EvDelivered) == 1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w.count(relay.EvRetrying) == 0 {
+		t.Fatal("the dropped answer did not cause a retry")
+	}
+	if n := len(w.slack.Messages()); n != 1 {
+		t.Fatalf("%d messages after a lost answer, want 1", n)
+	}
+	if len(w.slack.Files()) != 1 || w.slack.Files()[0].ThreadTS != w.slack.Messages()[0].TS {
+		t.Error("the preview did not go into the recovered message's thread")
+	}
+}
+
+// TestStartsWhileServicesUnreachable: Tableau and Slack down at start: the relay starts,
+// reports not ready, accepts and stores events, and delivers once both are back.
+func TestStartsWhileServicesUnreachable(t *testing.T) {
+	w := newWorld(t)
+	w.slack.SetOutage(true)
+	w.sim.SetOutage(true)
+	cfg := w.config(t.TempDir())
+	cfg.Ready = nil
+	w.start2(cfg)
+	readyz := func() int {
+		resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually(t, "the listener", func() bool { return readyz() == http.StatusServiceUnavailable })
+	// A delivery while Tableau is unreachable: stored, acknowledged.
+	body := `{"resource":"WORKBOOK","event_type":"WorkbookUpdated","resource_name":"SafariSample","site_luid":"` + w.sim.SiteID() + `","resource_luid":"` + tableausim.WorkbookID + `","created_at":"2026-11-30T09:00:00Z"}`
+	resp, err := w.httpsClient().Post(w.public, "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("delivery while down: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	w.sim.SetOutage(false)
+	w.slack.SetOutage(false)
+	eventually(t, "ready", func() bool { return readyz() == http.StatusOK })
+	eventually(t, "the delivery", func() bool { return w.count(relay.EvDelivered) == 1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

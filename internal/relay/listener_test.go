@@ -1,0 +1,176 @@
+package relay
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+const path = "/tableau/3f9c2d7e8a1b4c60"
+
+type failingIntake struct{}
+
+func (failingIntake) Accept(payload.Payload, time.Time) (spool.Record, bool, error) {
+	return spool.Record{}, false, errors.New("disk full")
+}
+
+func newTestHandler(t *testing.T, intake Intake, site string) (http.Handler, *[]Event, *[]uint64) {
+	t.Helper()
+	var events []Event
+	var notified []uint64
+	h := NewHandler(HandlerConfig{
+		Path: path, SiteID: func() string { return site }, Intake: intake, Health: NewHealth(),
+		Notify:  func(id uint64) { notified = append(notified, id) },
+		Observe: func(e Event) { events = append(events, e) },
+	})
+	return h, &events, &notified
+}
+
+func openSpool(t *testing.T) *spool.Spool {
+	t.Helper()
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	return sp
+}
+
+func fixture(t *testing.T, name string) string {
+	b, err := os.ReadFile(filepath.Join("../tableausim/fixtures/payloads", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestListenerRules(t *testing.T) {
+	site := "8b2a95d8-52b9-40a4-8712-cd6da771bd1b"
+	valid := fixture(t, "payload_workbook_WorkbookCreated.json")
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		want                     string // in the body
+		stored                   bool
+	}{
+		{"documented payload", "POST", path, valid, 200, `"accepted"`, true},
+		{"datasource payload", "POST", path, fixture(t, "payload_datasource_DatasourceCreated.json"), 200, `"accepted"`, true},
+		{"test delivery", "POST", path, "", 200, "test delivery", false},
+		{"unknown event relayed", "POST", path, `{"event_type":"WorkbookTeleported","resource":"WORKBOOK","resource_luid":"1","site_luid":"` + site + `","created_at":"x"}`, 200, `"accepted"`, true},
+		{"other path", "POST", "/elsewhere", valid, 404, "not found", false},
+		{"path prefix", "POST", path + "x", valid, 404, "not found", false},
+		{"GET", "GET", path, "", 405, "method not allowed", false},
+		{"too large", "POST", path, strings.Repeat(" ", payload.MaxBytes+1), 413, "64 KiB", false},
+		{"malformed", "POST", path, `{"event_type":`, 400, "malformed JSON", false},
+		{"missing fields", "POST", path, `{"event_type":"WorkbookCreated"}`, 400, "missing resource_luid, site_luid", false},
+		{"other site", "POST", path, strings.Replace(valid, site, "00000000-0000-0000-0000-000000000000", 1), 403, "site", false},
+		{"healthz", "GET", "/healthz", "", 200, "ok", false},
+		{"readyz not ready", "GET", "/readyz", "", 503, `"ready":false`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := openSpool(t)
+			h, _, notified := newTestHandler(t, sp, site)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Fatalf("%d %s; want %d with %q", rec.Code, rec.Body, tc.status, tc.want)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			ids, _ := sp.PendingIDs()
+			if (len(ids) == 1) != tc.stored || len(*notified) != len(ids) {
+				t.Errorf("stored %d, notified %d; want stored=%v", len(ids), len(*notified), tc.stored)
+			}
+			if tc.status == 405 && rec.Header().Get("Allow") != "POST" {
+				t.Errorf("Allow = %q", rec.Header().Get("Allow"))
+			}
+		})
+	}
+}
+
+func TestListenerUnknownSiteAcceptsUntilSignedIn(t *testing.T) {
+	sp := openSpool(t)
+	h, _, _ := newTestHandler(t, sp, "")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(fixture(t, "payload_workbook_WorkbookCreated.json"))))
+	if rec.Code != 200 {
+		t.Fatalf("site unknown yet: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestListenerStoreFailureIs503(t *testing.T) {
+	h, events, notified := newTestHandler(t, failingIntake{}, "")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(fixture(t, "payload_workbook_WorkbookCreated.json"))))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503 so Tableau retries", rec.Code)
+	}
+	if len(*notified) != 0 {
+		t.Error("an event that was not stored was scheduled")
+	}
+	for _, e := range *events {
+		if e.Type == EvReceived {
+			t.Error("an event that was not stored was reported received")
+		}
+	}
+}
+
+func TestListenerDuplicate(t *testing.T) {
+	sp := openSpool(t)
+	h, events, notified := newTestHandler(t, sp, "")
+	body := fixture(t, "payload_workbook_WorkbookCreated.json")
+	for range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
+		if rec.Code != 200 {
+			t.Fatal(rec.Code)
+		}
+	}
+	if len(*notified) != 1 {
+		t.Errorf("notified %d times", len(*notified))
+	}
+	dups := 0
+	for _, e := range *events {
+		if e.Type == EvDuplicate {
+			dups++
+		}
+	}
+	if dups != 2 {
+		t.Errorf("%d duplicates reported", dups)
+	}
+}
+
+// FuzzHandler: no body makes the listener answer 5xx or panic (with a working spool).
+func FuzzHandler(f *testing.F) {
+	files, _ := filepath.Glob("../tableausim/fixtures/payloads/*.json")
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		f.Add(b)
+	}
+	f.Add([]byte(""))
+	f.Add([]byte(`{"event_type":"\u0000","resource_luid":"\ud800","site_luid":"s"}`))
+	dir := f.TempDir()
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer sp.Close()
+	h := NewHandler(HandlerConfig{Path: path, SiteID: func() string { return "" }, Intake: sp})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(string(body))))
+		if rec.Code >= 500 {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
+		}
+	})
+}
