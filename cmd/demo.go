@@ -50,6 +50,7 @@ Slack for real.`,
 			return demoRun(cmd.Context(), opts)
 		},
 	}
+	cmd.AddCommand(newCmdSimulator(f))
 	fs := cmd.Flags()
 	fs.String("slack-token", "", "post to Slack for real with this bot token (env SLACK_TOKEN)")
 	fs.String("slack-token-file", "", "file holding the Slack bot token (env SLACK_TOKEN_FILE)")

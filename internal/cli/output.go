@@ -49,6 +49,9 @@ func (t *Table) Row(cells ...string) { t.rows = append(t.rows, cells) }
 
 // Render writes the table.
 func (t *Table) Render() error {
+	if len(t.rows) == 0 {
+		return nil // a header over nothing says less than the "none" message on stderr
+	}
 	if !t.tty {
 		for _, r := range t.rows {
 			for i := range r {

@@ -2,9 +2,13 @@ package tableau_test
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -273,5 +277,94 @@ func TestUserAgentAndTimeout(t *testing.T) {
 	}
 	if ua := <-got; ua != "tabhook/1.2.3" {
 		t.Errorf("User-Agent = %q", ua)
+	}
+}
+
+func TestCACert(t *testing.T) {
+	sim := tableausim.New(tableausim.Options{})
+	sim.AddPAT(tableausim.PAT{Name: patName, Secret: patSecret})
+	srv := sim.StartTLS()
+	defer srv.Close()
+	ctx := context.Background()
+	plain, _ := tableau.New(tableau.Config{Server: srv.URL, PATName: patName, PATSecret: patSecret})
+	if err := plain.SignIn(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted certificate accepted: %v", err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := tableau.New(tableau.Config{Server: srv.URL, PATName: patName, PATSecret: patSecret, CACertFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trusted.SignIn(ctx); err != nil {
+		t.Fatalf("with --ca-cert: %v", err)
+	}
+	if _, err := tableau.New(tableau.Config{Server: srv.URL, CACertFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Error("a missing CA file was accepted")
+	}
+	empty := filepath.Join(t.TempDir(), "empty.pem")
+	_ = os.WriteFile(empty, []byte("not a certificate"), 0o600)
+	if _, err := tableau.New(tableau.Config{Server: srv.URL, CACertFile: empty}); err == nil {
+		t.Error("a CA file without certificates was accepted")
+	}
+}
+
+func TestNewRejectsBadServer(t *testing.T) {
+	for _, s := range []string{"", "tableau.example.com", "ftp://x", "https://"} {
+		if _, err := tableau.New(tableau.Config{Server: s}); err == nil {
+			t.Errorf("server %q accepted", s)
+		}
+	}
+}
+
+// TestSimulatorServesJSON: the simulator answers Accept: application/json as the REST
+// API does, with error codes as strings.
+func TestSimulatorServesJSON(t *testing.T) {
+	sim := tableausim.New(tableausim.Options{})
+	sim.AddPAT(tableausim.PAT{Name: patName, Secret: patSecret})
+	srv := sim.Start()
+	defer srv.Close()
+	do := func(method, path, token, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("X-Tableau-Auth", token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	status, out := do("POST", "/api/3.24/auth/signin", "", `{"credentials":{"personalAccessTokenName":"`+patName+`","personalAccessTokenSecret":"`+patSecret+`","site":{"contentUrl":""}}}`)
+	if status != 200 {
+		t.Fatalf("sign-in: %d %v", status, out)
+	}
+	creds := out["credentials"].(map[string]any)
+	token := creds["token"].(string)
+	site := creds["site"].(map[string]any)["id"].(string)
+	status, out = do("POST", "/api/3.24/sites/"+site+"/webhooks", token, `{"webhook":{"name":"j","event":"WorkbookCreated","webhook-destination":{"webhook-destination-http":{"method":"POST","url":"https://127.0.0.1:9/x"}}}}`)
+	if status != 201 || out["webhook"].(map[string]any)["event"] != "WorkbookCreated" {
+		t.Fatalf("create: %d %v", status, out)
+	}
+	status, out = do("GET", "/api/3.24/sites/"+site+"/webhooks", token, "")
+	list := out["webhooks"].(map[string]any)["webhook"].([]any)
+	if status != 200 || len(list) != 1 {
+		t.Fatalf("list: %d %v", status, out)
+	}
+	status, out = do("GET", "/api/3.24/sites/"+site+"/workbooks/nope", token, "")
+	if status != 404 || out["error"].(map[string]any)["code"] != "404006" {
+		t.Fatalf("error: %d %v", status, out)
+	}
+	status, _ = do("GET", "/api/3.24/sites/"+site+"/workbooks/nope", "stale-token", "")
+	if status != 401 {
+		t.Fatalf("bad token: %d", status)
 	}
 }
