@@ -173,8 +173,8 @@ type recorder struct {
 	log []post
 }
 
-func (r *recorder) Post(ctx context.Context, ch string, m render.Message, id string) (string, error) {
-	ts, err := r.SlackAPI.Post(ctx, ch, m, id)
+func (r *recorder) Post(ctx context.Context, ch string, m render.Message, ids ...string) (string, error) {
+	ts, err := r.SlackAPI.Post(ctx, ch, m, ids...)
 	if err == nil {
 		r.mu.Lock()
 		r.log = append(r.log, post{ts: ts, msg: m})

@@ -36,6 +36,10 @@ func (s *Service) process(ctx context.Context, id uint64) {
 		s.later(id, wait)
 		return
 	}
+	if digestable(rec) && len(s.queue) >= s.cfg.DigestAfter {
+		s.digest(ctx, rec)
+		return
+	}
 	if err := s.deliver(ctx, &rec); err != nil {
 		s.failed(ctx, rec, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,5 +214,61 @@ func TestStartsWhileServicesUnreachable(t *testing.T) {
 	eventually(t, "the delivery", func() bool { return w.count(relay.EvDelivered) == 1 })
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStormBecomesDigests: 200 refreshes at once, at Slack's real pace (1/s per
+// channel), reach Slack as a few digests naming every event; a trickle afterwards
+// still gets one message per event.
+func TestStormBecomesDigests(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookRefreshSucceeded")
+	cfg.Slack = slackout.New(slackout.Options{Token: slackToken, APIURL: w.slack.APIURL()}) // default pace: 1/s, burst 3
+	w.start(cfg)
+	id := func(g, i int) string { return fmt.Sprintf("0b5f4c1e-0000-4000-8000-%012d", g*100+i) }
+	for g := range 10 {
+		for i := range 20 {
+			w.sim.AddWorkbook(tableausim.Workbook{ID: id(g, i), Name: fmt.Sprintf("Extract-%02d-%02d", g, i), WebpageURL: "http://tableauserver/#/workbooks/" + id(g, i), Project: &tableausim.Ref{ID: "p", Name: "default"}, Owner: tableausim.Ref{ID: tableausim.OwnerUserID}})
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base := time.Date(2026, 11, 30, 10, g, 0, 0, time.UTC)
+			for i := range 20 {
+				w.fire(tableausim.Event{Type: "WorkbookRefreshSucceeded", ResourceLUID: id(g, i), ResourceName: fmt.Sprintf("Extract-%02d-%02d", g, i), CreatedAt: base.Add(time.Duration(i) * time.Second)})
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "all 200 delivered", func() bool { return w.count(relay.EvDelivered) == 200 })
+	msgs := w.slack.Messages()
+	if len(msgs) >= 50 {
+		t.Errorf("%d messages for a storm of 200: not coalesced", len(msgs))
+	}
+	all := ""
+	for _, m := range msgs {
+		all += string(m.Blocks)
+	}
+	for g := range 10 {
+		for i := range 20 {
+			if name := fmt.Sprintf("Extract-%02d-%02d", g, i); !strings.Contains(all, name) {
+				t.Errorf("%s is named in no message", name)
+			}
+		}
+	}
+	// The storm is over: a trickle gets one message per event.
+	before := len(msgs)
+	for i := range 3 {
+		w.fire(tableausim.Event{Type: "WorkbookRefreshSucceeded", ResourceLUID: tableausim.WorkbookID, ResourceName: fmt.Sprintf("Trickle-%d", i), CreatedAt: time.Date(2026, 11, 30, 11, 0, i, 0, time.UTC)})
+		eventually(t, "the trickle event", func() bool { return w.count(relay.EvDelivered) == 201+i })
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(w.slack.Messages()) - before; got != 3 {
+		t.Errorf("trickle of 3 got %d messages", got)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // Slack is what delivery needs from Slack; *slackout.Client implements it.
 type Slack interface {
 	ChannelID(ctx context.Context, channel string) (string, error)
-	Post(ctx context.Context, channelID string, m render.Message, eventID string) (string, error)
+	Post(ctx context.Context, channelID string, m render.Message, eventIDs ...string) (string, error)
 	FindPosted(ctx context.Context, channelID, eventID string, oldest time.Time) (string, bool, error)
 	Upload(ctx context.Context, channelID, threadTS, filename, title string, data []byte) error
 }
@@ -39,6 +39,9 @@ type ServiceConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	Retention              time.Duration // how long delivered records are kept; default 7 days
 	Sweep                  time.Duration // how often pending records are re-examined; default 15s
+	// When more than DigestAfter events wait for one channel (default 10: ten seconds
+	// of Slack's pace), they are posted together, up to DigestMax (default 50) a message.
+	DigestAfter, DigestMax int
 	Observe                Observer
 	Logger                 *slog.Logger
 }
@@ -73,6 +76,12 @@ func NewService(cfg ServiceConfig) *Service {
 	}
 	if cfg.Sweep <= 0 {
 		cfg.Sweep = 15 * time.Second
+	}
+	if cfg.DigestAfter <= 0 {
+		cfg.DigestAfter = 10
+	}
+	if cfg.DigestMax <= 1 {
+		cfg.DigestMax = 50
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

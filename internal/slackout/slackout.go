@@ -198,13 +198,14 @@ func (c *Client) backOff(ch string, err error) {
 	}
 }
 
-// Post sends a message and returns its timestamp. eventID is stored as message
-// metadata so FindPosted can recognise the message later.
-func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventID string) (string, error) {
+// Post sends a message and returns its timestamp. The event IDs it stands for (one,
+// or several for a digest) are stored as message metadata so FindPosted can recognise
+// the message later.
+func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventIDs ...string) (string, error) {
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(m.Text, false),
 		slack.MsgOptionBlocks(m.Blocks...),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"event_id": eventID}}),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"event_ids": "," + strings.Join(eventIDs, ",") + ","}}),
 	}
 	release, err := c.take(ctx, ch)
 	if err != nil {
@@ -230,7 +231,7 @@ func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time
 			return "", false, classify("read channel history", err)
 		}
 		for _, m := range r.Messages {
-			if m.Metadata.EventType == metadataType && fmt.Sprint(m.Metadata.EventPayload["event_id"]) == eventID {
+			if m.Metadata.EventType == metadataType && strings.Contains(fmt.Sprint(m.Metadata.EventPayload["event_ids"]), ","+eventID+",") {
 				return m.Timestamp, true, nil
 			}
 		}

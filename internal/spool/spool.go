@@ -45,6 +45,7 @@ type Record struct {
 	MessageTS   string    `json:"message_ts,omitempty"`
 	PostStarted bool      `json:"post_started,omitempty"` // a post was sent; its answer may have been lost
 	PreviewDone bool      `json:"preview_done,omitempty"`
+	Digest      bool      `json:"digest,omitempty"` // posted as part of a digest message
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 }
 
@@ -180,32 +181,51 @@ func (s *Spool) Get(id uint64) (Record, error) {
 func (s *Spool) Update(id uint64, fn func(*Record) error) (Record, error) {
 	var rec Record
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEvents)
-		v := b.Get(idKey(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return err
-		}
-		if err := fn(&rec); err != nil {
-			return err
-		}
-		out, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if rec.State == Pending {
-			err = tx.Bucket(bucketQueue).Put(idKey(id), nil)
-		} else {
-			err = tx.Bucket(bucketQueue).Delete(idKey(id))
-		}
-		if err != nil {
-			return err
-		}
-		return b.Put(idKey(id), out)
+		var err error
+		rec, err = update(tx, id, fn)
+		return err
 	})
 	return rec, err
+}
+
+// UpdateMany changes several records in one durable transaction.
+func (s *Spool) UpdateMany(ids []uint64, fn func(*Record) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			if _, err := update(tx, id, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func update(tx *bolt.Tx, id uint64, fn func(*Record) error) (Record, error) {
+	var rec Record
+	b := tx.Bucket(bucketEvents)
+	v := b.Get(idKey(id))
+	if v == nil {
+		return rec, ErrNotFound
+	}
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return rec, err
+	}
+	if err := fn(&rec); err != nil {
+		return rec, err
+	}
+	out, err := json.Marshal(rec)
+	if err != nil {
+		return rec, err
+	}
+	if rec.State == Pending {
+		err = tx.Bucket(bucketQueue).Put(idKey(id), nil)
+	} else {
+		err = tx.Bucket(bucketQueue).Delete(idKey(id))
+	}
+	if err != nil {
+		return rec, err
+	}
+	return rec, b.Put(idKey(id), out)
 }
 
 // PendingIDs returns the IDs of pending events, oldest first.
