@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.Bool("insecure-http", false, "serve plain HTTP behind a TLS-terminating proxy (env TABHOOK_INSECURE_HTTP)")
 	fs.String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
 	fs.Duration("drain-timeout", 10*time.Second, "how long to keep delivering after a stop signal")
+	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
 }
@@ -57,6 +59,14 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 		return cfg, &creds.MissingError{Label: "state directory", Flag: "state-dir"}
 	}
 	cfg.DrainTimeout, _ = fs.GetDuration("drain-timeout")
+	cidrs, _ := fs.GetStringSlice("allow-cidr")
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return cfg, cli.Usagef("invalid --allow-cidr %q: want a network such as 203.0.113.0/24", c)
+		}
+		cfg.Allow = append(cfg.Allow, p)
+	}
 	cfg.Service.Workers, _ = fs.GetInt("workers")
 
 	tc, err := f.TableauSettings(fs)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type Config struct {
 	StateDir string
 	Server   ServerConfig // Handler is set by the relay
 	Path     string       // listener path
+	Allow    []netip.Prefix
 
 	// run only: the webhooks to create (or adopt) at start and delete at exit.
 	Manage       bool
@@ -151,7 +153,7 @@ func (r *relay) listen() error {
 	r.svc = NewService(svcCfg)
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.sp, Notify: r.svc.Notify, Health: r.health, Observe: r.cfg.Observe, Logger: r.log})
+	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.sp, Notify: r.svc.Notify, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow})
 	srv, err := Listen(sc)
 	if err != nil {
 		return err

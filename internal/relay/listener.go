@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
@@ -26,6 +27,9 @@ type HandlerConfig struct {
 	Health  *Health
 	Observe Observer
 	Logger  *slog.Logger
+	// Allow, when not empty, is the list of networks deliveries may come from; others
+	// get 403. Behind a proxy, it is the proxy's address that is checked.
+	Allow []netip.Prefix
 }
 
 // NewHandler builds the listener's HTTP handler: deliveries on Path, /healthz, /readyz.
@@ -61,7 +65,28 @@ func (h *ingest) reject(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 
+func (h *ingest) allowed(remote string) bool {
+	if len(h.Allow) == 0 {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, p := range h.Allow {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.allowed(r.RemoteAddr) {
+		h.reject(w, http.StatusForbidden, "deliveries are not accepted from this address")
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed: Tableau delivers with POST"})

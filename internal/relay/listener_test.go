@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,4 +174,28 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
 		}
 	})
+}
+
+func TestAllowCIDR(t *testing.T) {
+	sp := openSpool(t)
+	h := NewHandler(HandlerConfig{Path: path, SiteID: func() string { return "" }, Intake: sp,
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}})
+	body := fixture(t, "payload_workbook_WorkbookCreated.json")
+	for remote, want := range map[string]int{"10.1.2.3:5555": 200, "[2001:db8::1]:443": 200, "[::ffff:10.1.9.9]:1": 200, "192.0.2.7:5555": 403, "garbage": 403} {
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("from %s: %d, want %d", remote, rec.Code, want)
+		}
+	}
+	// Health stays reachable for local probes.
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	req.RemoteAddr = "192.0.2.7:1"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("healthz from outside the allow list: %d", rec.Code)
+	}
 }
