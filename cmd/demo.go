@@ -61,8 +61,9 @@ Slack for real.`,
 
 func demoRun(ctx context.Context, opts *demoOptions) error {
 	view := newRelayView(opts.IO.Out, opts.Format)
+	defer view.close()
 	o := opts.Options
-	o.Observe = view.observe
+	o.Observe, o.Flush = view.observe, view.close
 	if opts.Format == cli.FormatJSON {
 		o.Out = opts.IO.ErrOut // stdout carries only the JSON lines
 	}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,30 +12,61 @@ import (
 )
 
 // relayView shows the relay's events: a line each for a person, or one JSON object
-// per line for scripts. Logs go to stderr; this goes to stdout.
+// per line for scripts. Logs go to stderr; this goes to stdout. Lines are formatted and
+// written by one goroutine, off the listener's path: under load they are written in
+// batches, and each is on screen as soon as nothing more is waiting.
 type relayView struct {
-	mu   sync.Mutex
-	out  io.Writer
-	json bool
-	now  func() time.Time
+	out     io.Writer
+	json    bool
+	events  chan relay.Event
+	stopped chan struct{}
+	mu      sync.Mutex // guards closed
+	closed  bool
 }
 
 func newRelayView(out io.Writer, format string) *relayView {
-	return &relayView{out: out, json: format == "json", now: time.Now}
+	v := &relayView{out: out, json: format == "json", events: make(chan relay.Event, 4096), stopped: make(chan struct{})}
+	go v.loop()
+	return v
 }
 
 func (v *relayView) observe(e relay.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.json {
-		_ = json.NewEncoder(v.out).Encode(e)
-		return
+	if !v.closed {
+		v.events <- e
 	}
-	line := describe(e)
-	if line == "" {
-		return
+}
+
+// close writes what is still queued and stops.
+func (v *relayView) close() {
+	v.mu.Lock()
+	if !v.closed {
+		v.closed = true
+		close(v.events)
 	}
-	fmt.Fprintf(v.out, "%s  %s\n", e.At.Local().Format("15:04:05"), line)
+	v.mu.Unlock()
+	<-v.stopped
+}
+
+func (v *relayView) loop() {
+	defer close(v.stopped)
+	buf := bufio.NewWriter(v.out)
+	enc := json.NewEncoder(buf)
+	for e := range v.events {
+		if v.json {
+			_ = enc.Encode(e)
+		} else if line := describe(e); line != "" {
+			buf.WriteString(e.At.Local().Format("15:04:05"))
+			buf.WriteString("  ")
+			buf.WriteString(line)
+			buf.WriteByte('\n')
+		}
+		if len(v.events) == 0 {
+			_ = buf.Flush()
+		}
+	}
+	_ = buf.Flush()
 }
 
 func describe(e relay.Event) string {

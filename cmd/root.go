@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,6 +36,14 @@ type Factory struct {
 
 	resolver *creds.Resolver
 	logger   *slog.Logger
+	finish   []func()
+}
+
+// Finish runs what must happen after the command, whatever its outcome.
+func (f *Factory) Finish() {
+	for _, fn := range f.finish {
+		fn()
+	}
 }
 
 // Resolver is the settings resolver, ready once the root command's pre-run has read the
@@ -87,6 +97,8 @@ interactive prompt, default.`,
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "text", "log format: text or json")
 	pf.Bool("no-input", false, "never prompt; fail when a required value is missing")
+	pf.String("cpu-profile", "", "write a CPU profile to this file (for diagnosing performance)")
+	_ = pf.MarkHidden("cpu-profile")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -121,6 +133,16 @@ func (f *Factory) prepare(cmd *cobra.Command) error {
 		return err
 	}
 	f.logger = logger
+	if p := stringFlag(flags, "cpu-profile"); p != "" {
+		out, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		f.finish = append(f.finish, func() { pprof.StopCPUProfile(); _ = out.Close() })
+	}
 	return nil
 }
 

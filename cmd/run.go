@@ -64,6 +64,7 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 
 func runRun(ctx context.Context, opts *serveOptions) error {
 	view := newRelayView(opts.IO.Out, opts.Format)
+	defer view.close()
 	cfg := opts.Config
 	cfg.Observe = view.observe
 	printSummary(opts.IO, opts.Format, cfg)

@@ -53,6 +53,7 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
 	view := newRelayView(opts.IO.Out, opts.Format)
+	defer view.close()
 	cfg := opts.Config
 	cfg.Observe = view.observe
 	printSummary(opts.IO, opts.Format, cfg)

@@ -38,6 +38,7 @@ func run() int {
 	f := &cmd.Factory{IO: ios, Env: os.LookupEnv, Build: cmd.ResolveBuild(cmd.BuildInfo{Version: version, Commit: commit, Date: date})}
 	root := cmd.NewRootCmd(f)
 	err := root.ExecuteContext(ctx)
+	f.Finish()
 	if err != nil {
 		var ee *cli.ExitError
 		if !errors.As(err, &ee) || ee.Err != nil {

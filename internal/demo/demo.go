@@ -30,6 +30,7 @@ import (
 type Options struct {
 	Out          io.Writer // what a person reads
 	Observe      relay.Observer
+	Flush        func() // called before the closing summary, to finish the event lines
 	SlackToken   string // post for real when set
 	SlackChannel string
 	SlackAPIURL  string
@@ -141,6 +142,9 @@ func Run(ctx context.Context, o Options) error {
 	cancel()
 	if err := <-done; err != nil {
 		return err
+	}
+	if o.Flush != nil {
+		o.Flush()
 	}
 	fmt.Fprintf(o.Out, "\nThe messages, as Slack shows them:\n\n")
 	for _, p := range rec.posts() {

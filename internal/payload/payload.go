@@ -68,11 +68,17 @@ func Parse(body []byte) (Payload, error) {
 
 // Key identifies an event for de-duplication: Tableau retries a delivery with an
 // identical payload, and the same site, event, resource and time is the same event.
+// It starts with the event's time (at most 32 bytes of it) so that keys of new events
+// sort after older ones and an index of them grows at one end, then a hash of all four.
 func (p Payload) Key() string {
 	h := sha256.New()
 	for _, s := range []string{p.SiteLUID, p.EventType, p.ResourceLUID, p.CreatedAt} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	prefix := p.CreatedAt
+	if len(prefix) > 32 {
+		prefix = prefix[:32]
+	}
+	return prefix + "/" + hex.EncodeToString(h.Sum(nil)[:16])
 }

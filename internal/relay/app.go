@@ -151,9 +151,11 @@ func (r *relay) listen() error {
 	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
 	r.svc = NewService(svcCfg)
+	// An event is scheduled once it is indexed, i.e. readable by the workers.
+	r.sp.OnIndexed(r.svc.Notify)
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.sp, Notify: r.svc.Notify, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow})
+	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.sp, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow})
 	srv, err := Listen(sc)
 	if err != nil {
 		return err

@@ -88,6 +88,7 @@ func TestListenerRules(t *testing.T) {
 			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
+			sp.Flush()
 			ids, _ := sp.PendingIDs()
 			if (len(ids) == 1) != tc.stored || len(*notified) != len(ids) {
 				t.Errorf("stored %d, notified %d; want stored=%v", len(ids), len(*notified), tc.stored)

@@ -115,19 +115,27 @@ func (s *Service) Start(ctx context.Context) {
 	go func() {
 		defer s.wg.Done()
 		s.sweep()
+		s.prune()
 		t := time.NewTicker(s.cfg.Sweep)
 		defer t.Stop()
+		lastPrune := time.Now()
 		for {
 			select {
 			case <-t.C:
 				s.sweep()
-				s.prune()
+				if time.Since(lastPrune) > pruneEvery {
+					s.prune()
+					lastPrune = time.Now()
+				}
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 }
+
+// pruneEvery is how often delivered records past their retention are deleted.
+const pruneEvery = 10 * time.Minute
 
 // Notify schedules a newly stored event. It never blocks: when the queue is full the
 // event waits in the spool for the next sweep.

@@ -70,6 +70,7 @@ type Fake struct {
 	dropPosts  int               // posts to store but answer with a dropped connection
 	pageSize   int
 	revoked    bool
+	latency    time.Duration
 }
 
 // New builds a fake accepting token, with #general (C0GENERAL) and #alerts
@@ -109,6 +110,13 @@ func (f *Fake) AddChannel(c Channel) {
 func (f *Fake) SetPageSize(n int) {
 	f.mu.Lock()
 	f.pageSize = n
+	f.mu.Unlock()
+}
+
+// SetLatency delays every answer by d, as a distant Slack would.
+func (f *Fake) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	f.latency = d
 	f.mu.Unlock()
 }
 
@@ -232,6 +240,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
 		_ = r.ParseForm()
+	}
+	f.mu.Lock()
+	latency := f.latency
+	f.mu.Unlock()
+	if latency > 0 {
+		time.Sleep(latency)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -152,7 +152,8 @@ func (c *Client) limiter(ch string) *rate.Limiter {
 // take waits for the channel's turn: one call to a channel is in flight at a time, at
 // Slack's pace, and none before a Retry-After Slack asked for has passed. Serialising
 // per channel is what makes a 429 stop the calls behind it, not only the next one.
-func (c *Client) take(ctx context.Context, ch string) (release func(), err error) {
+// Only messages count against the pace (paced); file uploads have limits of their own.
+func (c *Client) take(ctx context.Context, ch string, paced bool) (release func(), err error) {
 	c.mu.Lock()
 	turn, ok := c.turns[ch]
 	if !ok {
@@ -180,6 +181,9 @@ func (c *Client) take(ctx context.Context, ch string) (release func(), err error
 		}
 	}
 	// The pace counts from the end of any Retry-After wait.
+	if !paced {
+		return release, nil
+	}
 	if err := c.limiter(ch).Wait(ctx); err != nil {
 		release()
 		return nil, err
@@ -207,7 +211,7 @@ func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventIDs
 		slack.MsgOptionBlocks(m.Blocks...),
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"event_ids": "," + strings.Join(eventIDs, ",") + ","}}),
 	}
-	release, err := c.take(ctx, ch)
+	release, err := c.take(ctx, ch, true)
 	if err != nil {
 		return "", err
 	}
@@ -244,7 +248,7 @@ func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time
 
 // Upload puts a file into a message's thread with the three-step external upload.
 func (c *Client) Upload(ctx context.Context, ch, threadTS, filename, title string, data []byte) error {
-	release, err := c.take(ctx, ch)
+	release, err := c.take(ctx, ch, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
-// Package spool is the relay's durable store: every accepted event is committed to disk
-// (bbolt, fsync'd) before Tableau gets its 200, and keeps its delivery state until it
-// has been posted and its retention has passed.
+// Package spool is the relay's durable store: every accepted event is on disk (in the
+// intake log, fdatasync'd with group commit) before Tableau gets its 200, is indexed in
+// bbolt right after, and keeps its delivery state there until it has been posted and
+// its retention has passed.
 package spool
 
 import (
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,12 +67,48 @@ var ErrNotFound = errors.New("no such event in the spool")
 type Options struct {
 	ReadOnly bool          // open for inspection while a relay holds the spool
 	Timeout  time.Duration // how long to wait for another process's lock; default 1s
+	// Sync makes a file durable; default fdatasync. Tests inject failures here.
+	Sync func(*os.File) error
+	// OnError, when set, hears about index failures (the records stay in the log).
+	OnError func(error)
 }
 
-// Spool is an open spool file.
+// Spool is an open spool.
 type Spool struct {
-	db *bolt.DB
+	db   *bolt.DB
+	wal  *wal // nil when read-only
+	opts Options
+
+	mu       sync.Mutex
+	inflight map[string]*accepting // logged, not yet indexed, by dedup key
+	known    map[string]uint64     // every indexed dedup key → event ID: the index's keys, in memory
+	nextID   uint64
+	closed   bool
+	notify   func(id uint64)
+
+	index   chan logged
+	indexed uint64 // records indexed since the log was last reset (indexer only)
+	done    chan struct{}
 }
+
+// logged is a record in the intake log, with its encoding, on its way to the index.
+type logged struct {
+	rec  Record
+	data []byte
+}
+
+// accepting is a delivery being logged; identical deliveries wait for its outcome.
+type accepting struct {
+	id   uint64
+	done chan struct{}
+	err  error
+}
+
+// indexWindow is how long the indexer gathers records into one commit.
+const indexWindow = 100 * time.Millisecond
+
+// walResetSize is how large the intake log may grow before it is emptied (once indexed).
+const walResetSize = 1 << 20
 
 // FileName is the spool file inside the state directory.
 const FileName = "spool.db"
@@ -86,36 +124,110 @@ func Open(dir string, o Options) (*Spool, error) {
 		}
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
+	// The freelist is rebuilt at open rather than written at every commit: the index
+	// commits often and the intake log, not the index, carries durability at intake.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open spool %s: another tabhook process holds it", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
-	// Concurrent deliveries share one commit (and one fsync); a short delay keeps the
-	// acknowledgement fast while still grouping bursts.
-	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Spool{db: db}
-	if !o.ReadOnly {
-		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue} {
-				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("initialise spool: %w", err)
-		}
+	s := &Spool{db: db, opts: o, inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{})}
+	if o.ReadOnly {
+		return s, nil
+	}
+	if o.Sync == nil {
+		o.Sync = fdatasync
+		s.opts.Sync = fdatasync
+	}
+	if err := s.init(filepath.Join(dir, WALName)); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	return s, nil
 }
 
-// Close closes the file.
-func (s *Spool) Close() error { return s.db.Close() }
+// init creates the buckets, replays the intake log into the index, and starts the
+// indexer.
+func (s *Spool) init(walPath string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if k, _ := tx.Bucket(bucketEvents).Cursor().Last(); k != nil {
+			s.nextID = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("initialise spool: %w", err)
+	}
+	w, err := openWAL(walPath, s.opts.Sync)
+	if err != nil {
+		return err
+	}
+	recs, end, err := readWAL(w.f)
+	if err == nil && len(recs) > 0 {
+		items := make([]logged, len(recs))
+		for i, r := range recs {
+			items[i] = logged{rec: r}
+		}
+		err = s.db.Update(func(tx *bolt.Tx) error { return putNew(tx, items) })
+	}
+	if err == nil {
+		// Everything intact is indexed now; a torn tail goes with the rest.
+		_ = end
+		err = w.f.Truncate(0)
+	}
+	if err != nil {
+		_ = w.close()
+		return fmt.Errorf("replay intake log: %w", err)
+	}
+	for _, r := range recs {
+		s.nextID = max(s.nextID, r.ID)
+	}
+	// Deduplication asks memory, not the index, on the acknowledgement's path.
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
+			s.known[string(k)] = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	if err != nil {
+		_ = w.close()
+		return fmt.Errorf("load deduplication keys: %w", err)
+	}
+	s.wal = w
+	s.index = make(chan logged, 4096)
+	go s.indexLoop()
+	return nil
+}
+
+// OnIndexed sets a function called with each new event's ID once it can be read back
+// (Get, List): the moment to schedule its delivery.
+func (s *Spool) OnIndexed(fn func(id uint64)) {
+	s.mu.Lock()
+	s.notify = fn
+	s.mu.Unlock()
+}
+
+// Close stops the indexer after it has indexed everything, empties the intake log and
+// closes the files. No Accept may run during or after Close.
+func (s *Spool) Close() error {
+	if s.wal == nil {
+		return s.db.Close()
+	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	close(s.index)
+	<-s.done
+	err := s.wal.resetIfCaughtUp(&s.indexed, 0)
+	return errors.Join(err, s.wal.close(), s.db.Close())
+}
 
 // Path is the spool file.
 func (s *Spool) Path() string { return s.db.Path() }
@@ -126,43 +238,154 @@ func idKey(id uint64) []byte {
 	return b[:]
 }
 
+// ErrClosed is returned by Accept after Close.
+var ErrClosed = errors.New("spool is closed")
+
 // Accept stores a new event durably and returns its record. When an identical event is
-// already stored, it returns that record and dup=true and stores nothing.
+// already stored, it returns that record's ID with dup=true and stores nothing.
 func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, err error) {
-	key := p.Key()
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		events, keys := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys)
-		if v := keys.Get([]byte(key)); v != nil {
-			// Batch may run this function again; decide from the data, not from a flag.
-			if err := json.Unmarshal(events.Get(v), &rec); err != nil {
-				return fmt.Errorf("decode event: %w", err)
-			}
-			dup = true
-			return nil
-		}
-		dup = false
-		id, err := events.NextSequence()
-		if err != nil {
-			return err
-		}
-		rec = Record{ID: id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := events.Put(idKey(id), b); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketQueue).Put(idKey(id), nil); err != nil {
-			return err
-		}
-		return keys.Put([]byte(key), idKey(id))
-	})
-	if err != nil {
-		return Record{}, false, fmt.Errorf("store event: %w", err)
+	if s.wal == nil {
+		return Record{}, false, errors.New("spool is open read-only")
 	}
-	return rec, dup, nil
+	key := p.Key()
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return Record{}, false, ErrClosed
+		}
+		if a, ok := s.inflight[key]; ok {
+			s.mu.Unlock()
+			<-a.done
+			if a.err == nil {
+				return Record{ID: a.id, Key: key, Payload: p, State: Pending}, true, nil
+			}
+			continue // the first delivery was not stored: this one tries
+		}
+		if id, ok := s.known[key]; ok {
+			s.mu.Unlock()
+			return Record{ID: id, Key: key, Payload: p}, true, nil
+		}
+		s.nextID++
+		a := &accepting{id: s.nextID, done: make(chan struct{})}
+		s.inflight[key] = a
+		s.mu.Unlock()
+
+		rec = Record{ID: a.id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
+		data, err := json.Marshal(rec)
+		if err == nil {
+			err = s.wal.append(data)
+		}
+		if err != nil {
+			s.mu.Lock()
+			delete(s.inflight, key)
+			s.mu.Unlock()
+			a.err = err
+			close(a.done)
+			return Record{}, false, fmt.Errorf("store event: %w", err)
+		}
+		close(a.done)
+		s.index <- logged{rec, data}
+		return rec, false, nil
+	}
 }
+
+// Flush waits until every accepted event is indexed (readable with Get and List).
+func (s *Spool) Flush() {
+	for {
+		s.mu.Lock()
+		n := len(s.inflight)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+
+// putNew indexes records whose key is not indexed yet (replay may offer known ones).
+func putNew(tx *bolt.Tx, items []logged) error {
+	events, keys, queue := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys), tx.Bucket(bucketQueue)
+	for _, it := range items {
+		rec := it.rec
+		if keys.Get([]byte(rec.Key)) != nil {
+			continue
+		}
+		b := it.data
+		if b == nil {
+			var err error
+			if b, err = json.Marshal(rec); err != nil {
+				return err
+			}
+		}
+		if err := events.Put(idKey(rec.ID), b); err != nil {
+			return err
+		}
+		if err := queue.Put(idKey(rec.ID), nil); err != nil {
+			return err
+		}
+		if err := keys.Put([]byte(rec.Key), idKey(rec.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexLoop moves logged records into bbolt in batches. A failed commit is retried:
+// the records are safe in the log meanwhile, and replayed at the next start if need be.
+func (s *Spool) indexLoop() {
+	defer close(s.done)
+	var batch []logged
+	for first := range s.index {
+		// Gather for a moment: one commit for many records keeps the index's page
+		// writes and syncs from competing with the intake log's.
+		batch = append(batch[:0], first)
+		window := time.NewTimer(indexWindow)
+	gather:
+		for len(batch) < 4096 {
+			select {
+			case r, ok := <-s.index:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			case <-window.C:
+				break gather
+			}
+		}
+		window.Stop()
+		for wait := 10 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+			err := s.db.Update(func(tx *bolt.Tx) error { return putNew(tx, batch) })
+			if err == nil {
+				break
+			}
+			if s.opts.OnError != nil {
+				s.opts.OnError(fmt.Errorf("index events: %w", err))
+			}
+			time.Sleep(wait)
+		}
+		s.indexed += uint64(len(batch))
+		s.mu.Lock()
+		for _, it := range batch {
+			if a, ok := s.inflight[it.rec.Key]; ok && a.id == it.rec.ID {
+				delete(s.inflight, it.rec.Key)
+				s.known[it.rec.Key] = it.rec.ID
+			}
+		}
+		notify := s.notify
+		s.mu.Unlock()
+		if notify != nil {
+			for _, it := range batch {
+				notify(it.rec.ID)
+			}
+		}
+		if err := s.wal.resetIfCaughtUp(&s.indexed, walResetSize); err != nil && s.opts.OnError != nil {
+			s.opts.OnError(err)
+		}
+	}
+}
+
 
 // Get returns one record.
 func (s *Spool) Get(id uint64) (Record, error) {
@@ -272,9 +495,12 @@ func (s *Spool) Counts() (map[State]int, error) {
 }
 
 // Prune deletes delivered records (and their dedup keys) delivered before cutoff. Dead
-// records stay until retried or deleted by hand.
+// records stay until retried or deleted by hand. Records are kept in the order they
+// arrived, so the scan stops at the first one received after cutoff: none after it can
+// have been delivered before.
 func (s *Spool) Prune(cutoff time.Time) (int, error) {
 	n := 0
+	var gone []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		events, keys := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys)
 		c := events.Cursor()
@@ -282,6 +508,9 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 			var rec Record
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
+			}
+			if !rec.ReceivedAt.Before(cutoff) {
+				return nil
 			}
 			if rec.State != Delivered || !rec.DeliveredAt.Before(cutoff) {
 				continue
@@ -292,9 +521,18 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 			if err := keys.Delete([]byte(rec.Key)); err != nil {
 				return err
 			}
+			gone = append(gone, rec.Key)
 			n++
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err // nothing was deleted: the keys stay known
+	}
+	s.mu.Lock()
+	for _, k := range gone {
+		delete(s.known, k)
+	}
+	s.mu.Unlock()
+	return n, nil
 }

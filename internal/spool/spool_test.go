@@ -31,7 +31,12 @@ func TestAcceptDedupAndReopen(t *testing.T) {
 	if err != nil || dup || a.ID == 0 || a.State != Pending {
 		t.Fatalf("accept: %+v %v %v", a, dup, err)
 	}
-	again, dup, err := s.Accept(pl(1), now)
+	again, dup, err := s.Accept(pl(1), now) // not yet indexed: found among the in-flight
+	if err != nil || !dup || again.ID != a.ID {
+		t.Fatalf("duplicate in flight: %+v %v %v", again, dup, err)
+	}
+	s.Flush()
+	again, dup, err = s.Accept(pl(1), now) // indexed: found in bbolt
 	if err != nil || !dup || again.ID != a.ID {
 		t.Fatalf("duplicate: %+v %v %v", again, dup, err)
 	}
@@ -80,6 +85,7 @@ func TestConcurrentAcceptsAreUnique(t *testing.T) {
 	}
 	wg.Wait()
 	close(ids)
+	s.Flush()
 	seen := map[uint64]bool{}
 	for id := range ids {
 		if seen[id] {
@@ -105,6 +111,7 @@ func TestPruneKeepsPendingAndDead(t *testing.T) {
 		r, _, _ := s.Accept(pl(i), old)
 		ids = append(ids, r.ID)
 	}
+	s.Flush()
 	_, _ = s.Update(ids[0], func(r *Record) error { r.State, r.DeliveredAt = Delivered, old; return nil })
 	_, _ = s.Update(ids[1], func(r *Record) error { r.State, r.DeliveredAt = Delivered, time.Now(); return nil })
 	_, _ = s.Update(ids[2], func(r *Record) error { r.State, r.DeadReason = Dead, "channel_not_found"; return nil })

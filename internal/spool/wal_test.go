@@ -1,0 +1,147 @@
+package spool
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestReplayAfterCrash: records that reached the intake log but not the index (the
+// process died in between) are indexed at the next open; a torn write at the tail is
+// dropped; records the index already has are not duplicated.
+func TestReplayAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	indexed, _, _ := s.Accept(pl(0), time.Now())
+	s.Flush()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What a crashed process leaves: logged records, one already indexed, a torn tail.
+	var log []byte
+	for i, id := range []uint64{indexed.ID, 7, 8} {
+		rec := Record{ID: id, Key: pl(i).Key(), Payload: pl(i), State: Pending, ReceivedAt: time.Now()}
+		b, _ := json.Marshal(rec)
+		log = append(log, frame(b)...)
+	}
+	torn := frame([]byte(`{"id":9,"key":"x"}`))
+	log = append(log, torn[:len(torn)-3]...)
+	if err := os.WriteFile(filepath.Join(dir, WALName), log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	ids, err := s.PendingIDs()
+	if err != nil || len(ids) != 3 || ids[1] != 7 || ids[2] != 8 {
+		t.Fatalf("pending after replay = %v, %v", ids, err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, WALName)); st.Size() != 0 {
+		t.Errorf("intake log not emptied after replay: %d bytes", st.Size())
+	}
+	// New IDs continue after the replayed ones.
+	r, dup, err := s.Accept(pl(5), time.Now())
+	if err != nil || dup || r.ID != 9 {
+		t.Fatalf("next accept = %+v %v %v", r, dup, err)
+	}
+	if _, dup, _ := s.Accept(pl(1), time.Now()); !dup {
+		t.Error("a replayed event was accepted again")
+	}
+}
+
+// TestSyncFailureAcknowledgesNothing: when the log cannot be made durable, Accept fails
+// (the listener answers 503) and the event is not stored; once the disk recovers, the
+// same delivery is stored.
+func TestSyncFailureAcknowledgesNothing(t *testing.T) {
+	var failing atomic.Bool
+	s, err := Open(t.TempDir(), Options{Sync: func(f *os.File) error {
+		if failing.Load() {
+			return errors.New("input/output error")
+		}
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	failing.Store(true)
+	if _, _, err := s.Accept(pl(1), time.Now()); err == nil {
+		t.Fatal("accepted while the disk fails")
+	}
+	s.Flush()
+	if ids, _ := s.PendingIDs(); len(ids) != 0 {
+		t.Fatalf("stored %v while the disk failed", ids)
+	}
+	failing.Store(false)
+	r, dup, err := s.Accept(pl(1), time.Now())
+	if err != nil || dup {
+		t.Fatalf("after recovery: %+v %v %v", r, dup, err)
+	}
+}
+
+func TestNotifyAfterIndexing(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	got := make(chan Record, 1)
+	s.OnIndexed(func(id uint64) {
+		r, err := s.Get(id)
+		if err != nil {
+			t.Errorf("notified of %d before it was readable: %v", id, err)
+		}
+		got <- r
+	})
+	a, _, _ := s.Accept(pl(3), time.Now())
+	select {
+	case r := <-got:
+		if r.ID != a.ID || r.State != Pending {
+			t.Fatalf("notified %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification")
+	}
+}
+
+func TestLogResetOnceIndexed(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	for i := range 100 {
+		if _, _, err := s.Accept(pl(i), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Flush()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, WALName)); st.Size() != 0 {
+		t.Errorf("intake log holds %d bytes after a clean close", st.Size())
+	}
+	s = open(t, dir)
+	defer s.Close()
+	if ids, _ := s.PendingIDs(); len(ids) != 100 {
+		t.Fatalf("%d pending after reopen", len(ids))
+	}
+	if _, _, err := s.Accept(pl(1), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAcceptAfterCloseAndReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	_ = s.Close()
+	if _, _, err := s.Accept(pl(1), time.Now()); !errors.Is(err, ErrClosed) {
+		t.Errorf("accept after close: %v", err)
+	}
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, _, err := ro.Accept(pl(1), time.Now()); err == nil {
+		t.Error("read-only spool accepted")
+	}
+}

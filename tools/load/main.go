@@ -1,0 +1,404 @@
+// Command load measures the relay against the ceilings of the machine it runs on.
+//
+// Ingest: unique, valid deliveries are posted over TLS at a chosen concurrency to three
+// servers, each in its own process, one after the other: a bare net/http TLS handler;
+// the durable ceiling — a TLS handler that appends each body to a file and fdatasyncs
+// it with group commit before answering, the least work any design that is durable
+// before acknowledging can do; and the real `tabhook serve` binary, with a Tableau
+// simulator and a Slack fake in this process. It reports throughput, acknowledgement
+// latency percentiles, and tabhook's resident memory idle and after the burst.
+//
+// Event to Slack: with the simulator answering REST calls in 100 ms and Slack in 50 ms,
+// events are fired one by one and timed from Tableau's delivery to the message's arrival
+// in Slack.
+//
+//	go run ./tools/load -c 16 -d 10s
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/selfsigned"
+	"github.com/tabhook/tabhook/internal/slackfake"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+const path = "/tableau/load-3f9c2d7e8a1b4c60"
+
+func main() {
+	conc := flag.Int("c", 16, "concurrent senders")
+	dur := flag.Duration("d", 10*time.Second, "how long each server is loaded")
+	only := flag.String("only", "", "run one part: bare, ceiling, tabhook or e2e")
+	events := flag.Int("events", 30, "events timed end to end")
+	serve := flag.String("serve", "", "internal: serve a ceiling target (bare or ceiling) in this process")
+	dir := flag.String("dir", "", "internal: working directory of a served target")
+	flag.Parse()
+	var err error
+	if *serve != "" {
+		err = serveTarget(*serve, *dir)
+	} else {
+		err = run(*conc, *dur, *only, *events)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name             string
+	requests, errors int
+	elapsed          time.Duration
+	lat              []time.Duration
+	rssIdle, rssPeak int64 // KiB
+}
+
+func (r result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	return lat[int(float64(len(lat)-1)*p)]
+}
+
+func run(conc int, dur time.Duration, only string, events int) error {
+	work, err := os.MkdirTemp("", "tabhook-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	cert, err := selfsigned.Generate(time.Hour, "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM} {
+		if err := os.WriteFile(filepath.Join(work, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(os.Stderr, "building tabhook...")
+	bin := filepath.Join(work, "tabhook")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/tabhook").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	var results []result
+	for _, name := range []string{"bare", "ceiling", "tabhook"} {
+		if only != "" && only != name {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "loading %s for %s...\n", name, dur)
+		r, err := loadTarget(name, work, bin, cert, conc, dur)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		results = append(results, r)
+	}
+	if len(results) > 0 {
+		report(results, conc, dur)
+	}
+	if only == "" || only == "e2e" {
+		fmt.Fprintln(os.Stderr, "timing events end to end...")
+		if err := endToEnd(work, bin, cert, events); err != nil {
+			return fmt.Errorf("e2e: %w", err)
+		}
+	}
+	return nil
+}
+
+func report(results []result, conc int, dur time.Duration) {
+	fmt.Printf("Ingest: %d concurrent senders, %s per server, unique valid deliveries over TLS on loopback\n\n", conc, dur)
+	fmt.Printf("%-8s %9s %7s %9s %9s %9s %10s %10s\n", "server", "req/s", "errors", "p50", "p90", "p99", "RSS idle", "RSS peak")
+	rates := map[string]float64{}
+	for _, r := range results {
+		rates[r.name] = r.rate()
+		rss := func(k int64) string {
+			if k == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f MB", float64(k)/1024)
+		}
+		fmt.Printf("%-8s %9.0f %7d %9s %9s %9s %10s %10s\n", r.name, r.rate(), r.errors,
+			pct(r.lat, .5).Round(10*time.Microsecond), pct(r.lat, .9).Round(10*time.Microsecond), pct(r.lat, .99).Round(10*time.Microsecond),
+			rss(r.rssIdle), rss(r.rssPeak))
+	}
+	fmt.Println()
+	if rates["bare"] > 0 && rates["ceiling"] > 0 {
+		fmt.Printf("durable ceiling / bare     = %.2f\n", rates["ceiling"]/rates["bare"])
+	}
+	if rates["ceiling"] > 0 && rates["tabhook"] > 0 {
+		fmt.Printf("tabhook / durable ceiling  = %.2f  (target >= 0.80)\n", rates["tabhook"]/rates["ceiling"])
+	}
+	fmt.Println()
+}
+
+// child is a server process under load.
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// rss reads a process's resident set size in KiB (Linux; 0 elsewhere).
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// world is a Tableau simulator and a Slack fake for the tabhook child.
+type world struct {
+	sim   *tableausim.Sim
+	slack *slackfake.Fake
+	tsURL string
+	close func()
+}
+
+func newWorld(cert *selfsigned.Cert) *world {
+	sim := tableausim.New(tableausim.Options{DeliveryTLS: &tls.Config{RootCAs: cert.Pool}, RetryDelay: 100 * time.Millisecond})
+	sim.AddPAT(tableausim.PAT{Name: "load", Secret: "load-secret"})
+	srv := sim.Start()
+	slack := slackfake.New("xoxb-load").Start()
+	return &world{sim: sim, slack: slack, close: func() { srv.Close(); slack.Close() }, tsURL: srv.URL}
+}
+
+func startTabhook(bin, work string, w *world, extra ...string) (*child, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	state := filepath.Join(work, "state-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if p := os.Getenv("LOAD_CPU_PROFILE"); p != "" {
+		extra = append(extra, "--cpu-profile", p)
+	}
+	args := append([]string{"serve", "--listen", addr, "--path", path, "--tls-cert", filepath.Join(work, "tls.crt"), "--tls-key", filepath.Join(work, "tls.key"),
+		"--state-dir", state, "--slack-channel", "#alerts", "--log-level", "error"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TS_SERVER="+w.tsURL, "TS_PAT_NAME=load", "TS_PAT_SECRET=load-secret", "TS_SITE=",
+		"SLACK_TOKEN=xoxb-load", "SLACK_API_URL="+w.slack.APIURL(), "TABHOOK_CONFIG=/dev/null")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, addr: addr}
+	return c, waitReady(c)
+}
+
+func startCeiling(name, work string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve", name, "-dir", work)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("%s did not start: %w", name, err)
+	}
+	c := &child{cmd: cmd, addr: strings.TrimSpace(line)}
+	return c, waitReady(c)
+}
+
+func waitReady(c *child) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get("https://" + c.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.stop()
+	return errors.New("server not up within 20s")
+}
+
+func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur time.Duration) (result, error) {
+	var c *child
+	var err error
+	site := "load-site"
+	if name == "tabhook" {
+		w := newWorld(cert)
+		defer w.close()
+		site = w.sim.SiteID()
+		c, err = startTabhook(bin, work, w)
+	} else {
+		c, err = startCeiling(name, work)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	defer c.stop()
+	time.Sleep(500 * time.Millisecond) // let start-up settle before reading idle memory
+	res := result{name: name, rssIdle: rss(c.cmd.Process.Pid)}
+	var peak atomic.Int64
+	stopSampling := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if v := rss(c.cmd.Process.Pid); v > peak.Load() {
+					peak.Store(v)
+				}
+			case <-stopSampling:
+				return
+			}
+		}
+	}()
+	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur)
+	close(stopSampling)
+	res.rssPeak = peak.Load()
+	return res, err
+}
+
+func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur time.Duration) error {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc,
+	}}
+	var seq atomic.Int64
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs := 0
+			for ctx.Err() == nil {
+				n := seq.Add(1)
+				body := fmt.Sprintf(`{"resource":"EXTRACTS","event_type":"WorkbookRefreshSucceeded","resource_name":"Load %d","site_luid":"%s","resource_luid":"wb-%d","created_at":"%s"}`,
+					n, site, n, time.Now().UTC().Format(time.RFC3339))
+				t0 := time.Now()
+				resp, err := client.Post(url, "application/json", bytes.NewReader([]byte(body)))
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errors += errs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.requests = len(res.lat)
+	sort.Slice(res.lat, func(i, j int) bool { return res.lat[i] < res.lat[j] })
+	return nil
+}
+
+// endToEnd times events from Tableau's delivery to the message in Slack, with Tableau
+// answering in 100 ms and Slack in 50 ms.
+func endToEnd(work, bin string, cert *selfsigned.Cert, n int) error {
+	w := newWorld(cert)
+	defer w.close()
+	c, err := startTabhook(bin, work, w)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	for i := range n {
+		id := fmt.Sprintf("0b5f4c1e-0000-4000-8000-%012d", i)
+		w.sim.AddWorkbook(tableausim.Workbook{ID: id, Name: fmt.Sprintf("Workbook %d", i), WebpageURL: "http://tableauserver/#/workbooks/" + id,
+			Project: &tableausim.Ref{ID: "p", Name: "default"}, Owner: tableausim.Ref{ID: tableausim.OwnerUserID}})
+	}
+	// The listener's webhook, registered directly, as another tool would have.
+	w.sim.AddWebhook("load", "WorkbookUpdated", "https://"+c.addr+path)
+	w.sim.SetLatency(100 * time.Millisecond)
+	w.slack.SetLatency(50 * time.Millisecond)
+	var lat []time.Duration
+	for i := range n {
+		before := len(w.slack.Messages())
+		t0 := time.Now()
+		id := fmt.Sprintf("0b5f4c1e-0000-4000-8000-%012d", i)
+		if _, err := w.sim.Fire(context.Background(), tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: id, ResourceName: fmt.Sprintf("Workbook %d", i)}); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for len(w.slack.Messages()) == before {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("event %d did not reach Slack", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		lat = append(lat, w.slack.Messages()[before].At.Sub(t0))
+		time.Sleep(1100 * time.Millisecond) // one message a second: Slack's pace, no digests
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	unavoidable := 100*time.Millisecond + 100*time.Millisecond + 50*time.Millisecond
+	fmt.Printf("Event to Slack: %d workbook updates one by one, Tableau REST answering in 100 ms, Slack in 50 ms\n\n", n)
+	fmt.Printf("p50 %s   p90 %s   max %s\n", pct(lat, .5).Round(time.Millisecond), pct(lat, .9).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	fmt.Printf("unavoidable round trips: workbook 100 ms + owner 100 ms (cached after the first) + post 50 ms = %s\n", unavoidable)
+	fmt.Printf("p50 / unavoidable = %.2f  (target <= 2.00)\n", float64(pct(lat, .5))/float64(unavoidable))
+	return nil
+}
