@@ -303,7 +303,6 @@ func (s *Spool) Flush() {
 	}
 }
 
-
 // putNew indexes records whose key is not indexed yet (replay may offer known ones).
 func putNew(tx *bolt.Tx, items []logged) error {
 	events, keys, queue := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys), tx.Bucket(bucketQueue)
@@ -385,7 +384,6 @@ func (s *Spool) indexLoop() {
 		}
 	}
 }
-
 
 // Get returns one record.
 func (s *Spool) Get(id uint64) (Record, error) {
