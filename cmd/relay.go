@@ -3,6 +3,7 @@ package cmd
 import (
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -168,4 +169,16 @@ func relayError(err error) error {
 		return &cli.UsageError{Err: err}
 	}
 	return err
+}
+
+// tuneGC trades memory for CPU in the long-running relay: intake is CPU-bound on small
+// machines, and its heap is small. GOGC and GOMEMLIMIT, when set, win; the soft limit
+// keeps a burst from growing the process past it.
+func tuneGC(env creds.LookupEnv) {
+	if _, set := env("GOGC"); !set {
+		debug.SetGCPercent(300)
+	}
+	if _, set := env("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(100 << 20)
+	}
 }

@@ -19,33 +19,27 @@ type relayView struct {
 	out     io.Writer
 	json    bool
 	events  chan relay.Event
+	quit    chan struct{}
 	stopped chan struct{}
-	mu      sync.Mutex // guards closed
-	closed  bool
+	once    sync.Once
 }
 
 func newRelayView(out io.Writer, format string) *relayView {
-	v := &relayView{out: out, json: format == "json", events: make(chan relay.Event, 4096), stopped: make(chan struct{})}
+	v := &relayView{out: out, json: format == "json", events: make(chan relay.Event, 4096), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go v.loop()
 	return v
 }
 
 func (v *relayView) observe(e relay.Event) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.closed {
-		v.events <- e
+	select {
+	case v.events <- e:
+	case <-v.quit: // closed: the process is ending
 	}
 }
 
 // close writes what is still queued and stops.
 func (v *relayView) close() {
-	v.mu.Lock()
-	if !v.closed {
-		v.closed = true
-		close(v.events)
-	}
-	v.mu.Unlock()
+	v.once.Do(func() { close(v.quit) })
 	<-v.stopped
 }
 
@@ -53,7 +47,7 @@ func (v *relayView) loop() {
 	defer close(v.stopped)
 	buf := bufio.NewWriter(v.out)
 	enc := json.NewEncoder(buf)
-	for e := range v.events {
+	write := func(e relay.Event) {
 		if v.json {
 			_ = enc.Encode(e)
 		} else if line := describe(e); line != "" {
@@ -62,11 +56,26 @@ func (v *relayView) loop() {
 			buf.WriteString(line)
 			buf.WriteByte('\n')
 		}
-		if len(v.events) == 0 {
-			_ = buf.Flush()
+	}
+	for {
+		select {
+		case e := <-v.events:
+			write(e)
+			if len(v.events) == 0 {
+				_ = buf.Flush()
+			}
+		case <-v.quit:
+			for {
+				select {
+				case e := <-v.events:
+					write(e)
+				default:
+					_ = buf.Flush()
+					return
+				}
+			}
 		}
 	}
-	_ = buf.Flush()
 }
 
 func describe(e relay.Event) string {

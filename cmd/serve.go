@@ -43,6 +43,7 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
+			tuneGC(f.Env)
 			return serveRun(cmd.Context(), opts)
 		},
 	}

@@ -47,12 +47,9 @@ func Parse(body []byte) (Payload, error) {
 		return Payload{}, &Error{Reason: "body is not UTF-8"}
 	}
 	var p Payload
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&p); err != nil {
+	// Unmarshal refuses trailing data after the object as well as broken JSON.
+	if err := json.Unmarshal(body, &p); err != nil {
 		return Payload{}, &Error{Reason: "malformed JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return Payload{}, &Error{Reason: "trailing data after the JSON object"}
 	}
 	var missing []string
 	for _, f := range []struct{ name, val string }{{"event_type", p.EventType}, {"resource_luid", p.ResourceLUID}, {"site_luid", p.SiteLUID}} {

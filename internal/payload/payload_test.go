@@ -36,7 +36,7 @@ func TestParseRejects(t *testing.T) {
 		{`{"event_type":"WorkbookUpdated","site_luid":"s"}`, "missing resource_luid"},
 		{`{"resource_luid":"r"}`, "missing event_type, site_luid"},
 		{`{"event_type":" ","resource_luid":"r","site_luid":"s"}`, "missing event_type"},
-		{`{"event_type":"E","resource_luid":"r","site_luid":"s"} {}`, "trailing data"},
+		{`{"event_type":"E","resource_luid":"r","site_luid":"s"} {}`, "after top-level value"},
 		{"{\"event_type\":\"\xff\"}", "not UTF-8"},
 		{`{"event_type":1,"resource_luid":"r","site_luid":"s"}`, "malformed JSON"},
 		{"{" + strings.Repeat(" ", MaxBytes) + "}", "larger than"},

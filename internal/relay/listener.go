@@ -129,7 +129,9 @@ func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev.Type, status = EvDuplicate, "duplicate"
 	} else {
 		ev.Type = EvReceived
-		h.Logger.Debug("event stored", "event_id", rec.ID, "event", p.EventType, "resource_luid", p.ResourceLUID)
+		if h.Logger.Enabled(r.Context(), slog.LevelDebug) { // spare the hot path the arguments
+			h.Logger.Debug("event stored", "event_id", rec.ID, "event", p.EventType, "resource_luid", p.ResourceLUID)
+		}
 		if h.Notify != nil {
 			h.Notify(rec.ID)
 		}

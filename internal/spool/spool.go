@@ -272,11 +272,8 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 		s.mu.Unlock()
 
 		rec = Record{ID: a.id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
-		data, err := json.Marshal(rec)
-		if err == nil {
-			err = s.wal.append(data)
-		}
-		if err != nil {
+		data := encodeNew(rec)
+		if err := s.wal.append(data); err != nil {
 			s.mu.Lock()
 			delete(s.inflight, key)
 			s.mu.Unlock()
