@@ -52,11 +52,14 @@ func (t *Table) Render() error {
 	if len(t.rows) == 0 {
 		return nil // a header over nothing says less than the "none" message on stderr
 	}
+	clean := strings.NewReplacer("\t", " ", "\n", " ")
+	for _, r := range t.rows {
+		for i := range r {
+			r[i] = clean.Replace(r[i]) // a tab or newline in a name must not break the columns
+		}
+	}
 	if !t.tty {
 		for _, r := range t.rows {
-			for i := range r {
-				r[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(r[i])
-			}
 			if _, err := fmt.Fprintln(t.w, strings.Join(r, "\t")); err != nil {
 				return err
 			}

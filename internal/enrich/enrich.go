@@ -39,7 +39,6 @@ type Source interface {
 	Workbook(ctx context.Context, id string) (tableau.Workbook, error)
 	WorkbookPreview(ctx context.Context, id string) ([]byte, error)
 	Datasource(ctx context.Context, id string) (tableau.Datasource, error)
-	Flow(ctx context.Context, id string) (tableau.Flow, error)
 	User(ctx context.Context, id string) (tableau.User, error)
 }
 
@@ -112,8 +111,6 @@ func (e *Enricher) Enrich(ctx context.Context, p payload.Payload) Facts {
 		err = e.workbook(ctx, &f)
 	case "datasource":
 		err = e.datasource(ctx, &f)
-	case "flow":
-		err = e.flow(ctx, &f)
 	case "user":
 		err = e.user(ctx, &f)
 	}
@@ -173,16 +170,6 @@ func (e *Enricher) datasource(ctx context.Context, f *Facts) error {
 	return e.owner(ctx, f, ds.Owner)
 }
 
-func (e *Enricher) flow(ctx context.Context, f *Facts) error {
-	id := f.Payload.ResourceLUID
-	v, err := e.cached(ctx, "flow/"+id, func(ctx context.Context) (any, error) { return e.src.Flow(ctx, id) })
-	if err != nil {
-		return err
-	}
-	fl := v.(tableau.Flow)
-	f.Name, f.Project, f.URL, f.Tags = fl.Name, fl.Project.Name, fl.WebpageURL, fl.Tags
-	return e.owner(ctx, f, fl.Owner)
-}
 
 func (e *Enricher) user(ctx context.Context, f *Facts) error {
 	id := f.Payload.ResourceLUID

@@ -1,0 +1,118 @@
+package admin_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/tableau"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+func setup(t *testing.T) (*tableausim.Sim, *tableau.Client, string) {
+	t.Helper()
+	dest := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(dest.Close)
+	sim := tableausim.New(tableausim.Options{DeliveryTLS: dest.Client().Transport.(*http.Transport).TLSClientConfig, RetryDelay: time.Millisecond})
+	sim.AddPAT(tableausim.PAT{Name: "p", Secret: "s"})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	c, _ := tableau.New(tableau.Config{Server: srv.URL, PATName: "p", PATSecret: "s"})
+	if err := c.SignIn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return sim, c, dest.URL
+}
+
+func TestFilter(t *testing.T) {
+	w := tableau.Webhook{Name: "tabhook-workbook-updated", Event: "WorkbookUpdated", URL: "https://relay/x"}
+	for _, tc := range []struct {
+		f    admin.Filter
+		want bool
+	}{
+		{admin.Filter{}, true},
+		{admin.Filter{Events: []string{"WorkbookCreated", "WorkbookUpdated"}}, true},
+		{admin.Filter{Events: []string{"WorkbookCreated"}}, false},
+		{admin.Filter{Name: "tabhook-workbook-updated"}, true},
+		{admin.Filter{Name: "tabhook"}, false},
+		{admin.Filter{NamePrefix: "tabhook-"}, true},
+		{admin.Filter{NamePrefix: "other-"}, false},
+		{admin.Filter{URLPrefix: "https://relay/"}, true},
+		{admin.Filter{URLPrefix: "https://old/"}, false},
+	} {
+		if got := tc.f.Match(w); got != tc.want {
+			t.Errorf("%+v.Match = %v", tc.f, got)
+		}
+	}
+	if !(admin.Filter{}).Empty() || (admin.Filter{URLPrefix: "x"}).Empty() {
+		t.Error("Empty")
+	}
+}
+
+func TestEnsureAdoptsAndReEnables(t *testing.T) {
+	sim, c, dest := setup(t)
+	ctx := context.Background()
+	url := dest + "/hook"
+	left := sim.AddWebhook("tabhook-workbook-updated", "WorkbookUpdated", url) // a crashed run's
+	sim.DisableWebhook(left, "too many failures")
+	other := sim.AddWebhook("tabhook-datasource-created", "DatasourceCreated", "https://127.0.0.1:1/other")
+	managed, err := admin.EnsureWebhooks(ctx, c, "tabhook", url, []string{"WorkbookUpdated", "DatasourceCreated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(managed) != 2 || !managed[0].Adopted || managed[0].Webhook.ID != left || !managed[0].Webhook.Enabled {
+		t.Fatalf("managed = %+v", managed)
+	}
+	if managed[1].Adopted || managed[1].Webhook.ID == other {
+		t.Fatalf("another instance's webhook was adopted: %+v", managed[1])
+	}
+	again, _ := admin.EnsureWebhooks(ctx, c, "tabhook", url, []string{"WorkbookUpdated", "DatasourceCreated"})
+	if !again[0].Adopted || !again[1].Adopted || len(sim.Webhooks()) != 3 {
+		t.Fatalf("second start created duplicates: %+v", sim.Webhooks())
+	}
+	gone, err := admin.RemoveWebhooks(ctx, c, managed)
+	if err != nil || len(gone) != 2 {
+		t.Fatalf("remove: %v %v", gone, err)
+	}
+	if hooks := sim.Webhooks(); len(hooks) != 1 || hooks[0].ID != other {
+		t.Fatalf("left after remove: %+v", hooks)
+	}
+	if _, err := admin.RemoveWebhooks(ctx, c, managed); err != nil {
+		t.Errorf("removing webhooks already gone: %v", err)
+	}
+	if admin.ManagedName("tabhook", "DatasourceRefreshFailed") != "tabhook-datasource-refresh-failed" {
+		t.Error("ManagedName")
+	}
+}
+
+func TestByNameAndOrphans(t *testing.T) {
+	sim, c, dest := setup(t)
+	ctx := context.Background()
+	sim.AddWebhook("live", "WorkbookUpdated", dest+"/a")
+	sim.AddWebhook("dead", "WorkbookUpdated", "https://127.0.0.1:1/gone")
+	sim.AddWebhook("twin", "WorkbookUpdated", dest+"/b")
+	sim.AddWebhook("twin", "WorkbookUpdated", dest+"/c")
+	if w, err := admin.ByName(ctx, c, "live"); err != nil || w.Name != "live" {
+		t.Fatalf("ByName: %+v %v", w, err)
+	}
+	if _, err := admin.ByName(ctx, c, "none"); err == nil || !strings.Contains(err.Error(), "no webhook is named") {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := admin.ByName(ctx, c, "twin"); err == nil || !strings.Contains(err.Error(), "2 webhooks are named") {
+		t.Errorf("ambiguous: %v", err)
+	}
+	hooks, _ := admin.Select(ctx, c, admin.Filter{})
+	hooks = append(hooks, tableau.Webhook{ID: "missing", Name: "ghost"})
+	orphans, errs := admin.Orphans(admin.TestAll(ctx, c, hooks))
+	if len(orphans) != 1 || orphans[0].Webhook.Name != "dead" || len(errs) != 1 {
+		t.Fatalf("orphans = %+v, errs = %v", orphans, errs)
+	}
+	deleted, err := admin.DeleteAll(ctx, c, []tableau.Webhook{orphans[0].Webhook, {ID: "missing"}})
+	if len(deleted) != 1 || err == nil || !strings.Contains(err.Error(), "1 of 2 deletions failed") {
+		t.Fatalf("DeleteAll: %v %v", deleted, err)
+	}
+}

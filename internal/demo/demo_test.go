@@ -1,0 +1,52 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/relay"
+)
+
+// TestDemo runs the demo as `tabhook demo` does and checks what it shows: every event
+// posted with its facts, the preview in the thread, and the webhooks gone at the end.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	var delivered int
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := Run(ctx, Options{Out: &out, Observe: func(e relay.Event) {
+		if e.Type == relay.EvDelivered {
+			delivered++
+		}
+	}})
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"Workbook updated: SafariSample",
+		"Project: default   Owner: Bob Smith",
+		"in thread: SafariSample.png",
+		"Data source extract refresh failed: Sample datasource",
+		"Workbook deleted: Superstore (Q3 draft)",
+		"User promoted to site administrator: Alice",
+		"Done: 4 events posted; the relay deleted its webhooks on exit (0 left",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	if delivered != 4 {
+		t.Errorf("%d deliveries observed", delivered)
+	}
+}
+
+func TestDemoNeedsChannelForRealSlack(t *testing.T) {
+	err := Run(context.Background(), Options{Out: &bytes.Buffer{}, SlackToken: "xoxb-x"})
+	if err == nil || !strings.Contains(err.Error(), "--slack-channel") {
+		t.Fatalf("err = %v", err)
+	}
+}
