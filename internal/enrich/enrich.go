@@ -170,7 +170,6 @@ func (e *Enricher) datasource(ctx context.Context, f *Facts) error {
 	return e.owner(ctx, f, ds.Owner)
 }
 
-
 func (e *Enricher) user(ctx context.Context, f *Facts) error {
 	id := f.Payload.ResourceLUID
 	v, err := e.cached(ctx, "user/"+id, func(ctx context.Context) (any, error) { return e.src.User(ctx, id) })

@@ -69,7 +69,6 @@ func (f *fakeSource) Datasource(_ context.Context, id string) (tableau.Datasourc
 	return tableau.Datasource{ID: id, Name: "Orders", Project: tableau.Ref{Name: "Ops"}, WebpageURL: "https://t/ds", Owner: tableau.User{ID: "u2", FullName: "Carol Embedded"}}, nil
 }
 
-
 func (f *fakeSource) User(_ context.Context, id string) (tableau.User, error) {
 	if err := f.hit("user"); err != nil {
 		return tableau.User{}, err
@@ -88,9 +87,9 @@ func p(event, luid string) payload.Payload {
 
 func TestEnrichKinds(t *testing.T) {
 	cases := []struct {
-		event, luid                            string
+		event, luid                           string
 		name, project, owner, url, role, degr string
-		preview                                bool
+		preview                               bool
 	}{
 		{"WorkbookUpdated", "w1", "Sales", "Finance", "Bob Smith", "https://t/wb", "", "", true},
 		{"WorkbookRefreshFailed", "w1", "Sales", "Finance", "Bob Smith", "https://t/wb", "", "", false},
