@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,6 +171,10 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 // waitfor webhooks N | messages N | files N | ready URL: poll until the condition holds
 // (20 s at most). It waits for a condition, never for a fixed time.
 func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) > 2 && args[0] == "output" {
+		waitForOutput(ts, args[1], args[2], args[3:])
+		return
+	}
 	if len(args) != 2 {
 		ts.Fatalf("usage: waitfor webhooks|messages|files N, or waitfor ready URL")
 	}
@@ -242,10 +247,16 @@ func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
 
 // slack outage on|off | messages-contain TEXT: switch the Slack fake or check it.
 func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: slack outage on|off")
+	if len(args) < 2 {
+		ts.Fatalf("usage: slack outage on|off | count TEXT=N | fail CHANNEL_ID CODE|ok")
 	}
 	switch args[0] {
+	case "fail":
+		code := args[2]
+		if code == "ok" {
+			code = ""
+		}
+		slackFake(ts).FailChannel(args[1], code)
 	case "outage":
 		slackFake(ts).SetOutage(args[1] == "on")
 	case "count":
@@ -262,5 +273,24 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	default:
 		ts.Fatalf("slack: unknown subcommand %q", args[0])
+	}
+}
+
+// waitForOutput runs a program until its stdout matches pattern (20 s at most).
+func waitForOutput(ts *testscript.TestScript, pattern, prog string, args []string) {
+	re, err := regexp.Compile("(?m)" + pattern)
+	if err != nil {
+		ts.Fatalf("waitfor output: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_ = ts.Exec(prog, args...)
+		if re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfor output: %s %v never printed %q", prog, args, pattern)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
@@ -115,6 +116,13 @@ func Run(ctx context.Context, cfg Config) error {
 	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSvc()
 	r.svc.Start(svcCtx)
+	// `tabhook deliveries` talks to this process while it holds the spool.
+	ctl, err := control.Serve(cfg.StateDir, sp, r.svc.Notify)
+	if err != nil {
+		r.log.Warn("the control socket is unavailable; tabhook deliveries cannot reach this relay", "err", err)
+	} else {
+		defer ctl.Close()
+	}
 
 	bgCtx, stopBg := context.WithCancel(ctx)
 	r.bg.Add(1)

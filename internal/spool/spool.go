@@ -531,3 +531,19 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 	s.mu.Unlock()
 	return n, nil
 }
+
+// ErrDelivered refuses to retry an event that was posted: that would post it twice.
+var ErrDelivered = errors.New("the event was delivered; retrying it would post it twice")
+
+// Retry makes a dead event pending again, due now. A pending event is left as it is.
+func (s *Spool) Retry(id uint64) (Record, error) {
+	return s.Update(id, func(r *Record) error {
+		switch r.State {
+		case Delivered:
+			return ErrDelivered
+		case Dead:
+			r.State, r.DeadReason, r.NextTry = Pending, "", time.Time{}
+		}
+		return nil
+	})
+}

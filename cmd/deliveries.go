@@ -1,0 +1,266 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/control"
+	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+type deliveriesOptions struct {
+	IO      *cli.IOStreams
+	Format  string
+	Open    func() (control.Deliveries, error)
+	State   spool.State
+	IDs     []uint64
+	AllDead bool
+}
+
+func newCmdDeliveries(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "deliveries <command>",
+		Aliases: []string{"delivery"},
+		Short:   "Inspect and retry the events in the relay's spool",
+		Long: `See what the relay received and what became of it — pending, delivered, or dead with
+the reason — and send dead letters again once their cause is fixed.
+
+Safe while serve or run holds the spool: the commands talk to the running relay through
+its control socket in --state-dir; when no relay runs, they open the spool themselves.`,
+	}
+	cmd.PersistentFlags().String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
+	cmd.AddCommand(newCmdDeliveriesList(f, nil), newCmdDeliveriesShow(f, nil), newCmdDeliveriesRetry(f, nil))
+	return cmd
+}
+
+func deliveriesOpener(f *Factory, cmd *cobra.Command) (func() (control.Deliveries, error), error) {
+	dir := stringFlag(cmd.Flags(), "state-dir")
+	if dir == "" {
+		dir = creds.DefaultStateDir(f.Env)
+	}
+	if dir == "" {
+		return nil, &creds.MissingError{Label: "state directory", Flag: "state-dir"}
+	}
+	return func() (control.Deliveries, error) { return control.Open(dir) }, nil
+}
+
+func parseIDs(args []string) ([]uint64, error) {
+	ids := make([]uint64, 0, len(args))
+	for _, a := range args {
+		id, err := strconv.ParseUint(a, 10, 64)
+		if err != nil {
+			return nil, cli.Usagef("invalid event ID %q: IDs are numbers, as 'tabhook deliveries list' shows", a)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOptions) error) *cobra.Command {
+	opts := &deliveriesOptions{IO: f.IO}
+	var state string
+	cmd := &cobra.Command{
+		Use:   "list [--state pending|delivered|dead]",
+		Short: "List the spool's events",
+		Example: `  tabhook deliveries list --state dead
+  tabhook deliveries list -o json | jq '.[] | select(.attempts > 3)'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch spool.State(state) {
+			case "", spool.Pending, spool.Delivered, spool.Dead:
+			default:
+				return cli.Usagef("invalid --state %q: use pending, delivered or dead", state)
+			}
+			open, err := deliveriesOpener(f, cmd)
+			if err != nil {
+				return err
+			}
+			opts.Open, opts.State, opts.Format = open, spool.State(state), outputFormat(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deliveriesListRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", "", "only events in this state: pending, delivered or dead")
+	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"pending", "delivered", "dead"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
+	d, err := opts.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	recs, err := d.List(ctx, opts.State)
+	if err != nil {
+		return err
+	}
+	if opts.Format == cli.FormatJSON {
+		if recs == nil {
+			recs = []spool.Record{}
+		}
+		return cli.PrintJSON(opts.IO.Out, recs)
+	}
+	if len(recs) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "No events.")
+		return nil
+	}
+	t := cli.NewTable(opts.IO.Out, opts.IO.OutTTY, "ID", "STATE", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
+	for _, r := range recs {
+		t.Row(r.IDString(), string(r.State), r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
+	}
+	return t.Render()
+}
+
+func detail(r spool.Record) string {
+	switch {
+	case r.State == spool.Dead:
+		return r.DeadReason
+	case r.State == spool.Delivered && r.Digest:
+		return "in a digest"
+	case r.LastError != "":
+		return r.LastError
+	}
+	return ""
+}
+
+func newCmdDeliveriesShow(f *Factory, runF func(context.Context, *deliveriesOptions) error) *cobra.Command {
+	opts := &deliveriesOptions{IO: f.IO}
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one event: its payload, state, attempts and errors",
+		Args:  exactlyOneArg("event ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ids, err := parseIDs(args)
+			if err != nil {
+				return err
+			}
+			open, err := deliveriesOpener(f, cmd)
+			if err != nil {
+				return err
+			}
+			opts.Open, opts.IDs, opts.Format = open, ids, outputFormat(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deliveriesShowRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
+	d, err := opts.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	r, err := d.Get(ctx, opts.IDs[0])
+	if errors.Is(err, spool.ErrNotFound) {
+		return fmt.Errorf("no event %d in the spool (delivered events are pruned after their retention)", opts.IDs[0])
+	}
+	if err != nil {
+		return err
+	}
+	if opts.Format == cli.FormatJSON {
+		return cli.PrintJSON(opts.IO.Out, r)
+	}
+	t := cli.NewTable(opts.IO.Out, true)
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Local().Format(time.RFC3339)
+	}
+	for _, kv := range [][2]string{
+		{"ID:", r.IDString()}, {"State:", string(r.State)}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
+		{"Name:", r.Payload.ResourceName}, {"Site:", r.Payload.SiteLUID}, {"Created:", r.Payload.CreatedAt}, {"Received:", ts(r.ReceivedAt)},
+		{"Attempts:", strconv.Itoa(r.Attempts)}, {"Next try:", ts(r.NextTry)}, {"Last error:", r.LastError}, {"Dead because:", r.DeadReason},
+		{"Slack:", strings.TrimSpace(r.Channel + " " + r.MessageTS)}, {"Delivered:", ts(r.DeliveredAt)},
+	} {
+		if kv[1] != "" {
+			t.Row(kv[0], kv[1])
+		}
+	}
+	return t.RenderRows()
+}
+
+func newCmdDeliveriesRetry(f *Factory, runF func(context.Context, *deliveriesOptions) error) *cobra.Command {
+	opts := &deliveriesOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "retry ID... | --all-dead",
+		Short: "Send dead letters again",
+		Long: `Make dead events pending again so the relay delivers them now (or at its next start
+when none runs). Fix the cause first: 'tabhook deliveries list --state dead' shows it.
+A delivered event is never retried: that would post it twice.`,
+		Example: `  tabhook deliveries retry 42 43
+  tabhook deliveries retry --all-dead`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 0) == !opts.AllDead {
+				return cli.Usagef("give event IDs or --all-dead")
+			}
+			ids, err := parseIDs(args)
+			if err != nil {
+				return err
+			}
+			open, err := deliveriesOpener(f, cmd)
+			if err != nil {
+				return err
+			}
+			opts.Open, opts.IDs, opts.Format = open, ids, outputFormat(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deliveriesRetryRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.AllDead, "all-dead", false, "retry every dead event")
+	return cmd
+}
+
+func deliveriesRetryRun(ctx context.Context, opts *deliveriesOptions) error {
+	d, err := opts.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ids := opts.IDs
+	if opts.AllDead {
+		dead, err := d.List(ctx, spool.Dead)
+		if err != nil {
+			return err
+		}
+		for _, r := range dead {
+			ids = append(ids, r.ID)
+		}
+	}
+	retried := []spool.Record{}
+	var errs []string
+	for _, id := range ids {
+		r, err := d.Retry(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("event %d: %v", id, err))
+			continue
+		}
+		retried = append(retried, r)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%s pending again.\n", plural(len(retried), "event"))
+	if opts.Format == cli.FormatJSON {
+		if err := cli.PrintJSON(opts.IO.Out, retried); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}

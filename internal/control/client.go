@@ -1,0 +1,102 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+// Open reaches the spool in stateDir: through the running relay's control socket when
+// one answers, else by opening the spool file (which a relay holding it would refuse).
+func Open(stateDir string) (Deliveries, error) {
+	path := filepath.Join(stateDir, SocketName)
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return newSocketClient(path), nil
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, spool.FileName)); err != nil {
+		return nil, fmt.Errorf("no spool in %s (is --state-dir right?): %w", stateDir, err)
+	}
+	sp, err := spool.Open(stateDir, spool.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("%w; if a relay runs, its control socket %s did not answer", err, path)
+	}
+	return direct{sp}, nil
+}
+
+type direct struct{ sp *spool.Spool }
+
+func (d direct) List(_ context.Context, state spool.State) ([]spool.Record, error) {
+	return d.sp.List(state)
+}
+func (d direct) Get(_ context.Context, id uint64) (spool.Record, error) { return d.sp.Get(id) }
+
+// Retry in a spool no relay holds: the next start delivers it.
+func (d direct) Retry(_ context.Context, id uint64) (spool.Record, error) { return d.sp.Retry(id) }
+func (d direct) Close() error                                           { return d.sp.Close() }
+
+type socketClient struct{ hc *http.Client }
+
+func newSocketClient(path string) *socketClient {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return &socketClient{hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+func (c *socketClient) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://relay"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return spool.ErrNotFound
+		case http.StatusConflict:
+			return spool.ErrDelivered
+		}
+		return errors.New(e.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (c *socketClient) List(ctx context.Context, state spool.State) ([]spool.Record, error) {
+	var recs []spool.Record
+	err := c.do(ctx, http.MethodGet, "/deliveries?state="+url.QueryEscape(string(state)), &recs)
+	return recs, err
+}
+
+func (c *socketClient) Get(ctx context.Context, id uint64) (spool.Record, error) {
+	var rec spool.Record
+	err := c.do(ctx, http.MethodGet, "/deliveries/"+strconv.FormatUint(id, 10), &rec)
+	return rec, err
+}
+
+func (c *socketClient) Retry(ctx context.Context, id uint64) (spool.Record, error) {
+	var rec spool.Record
+	err := c.do(ctx, http.MethodPost, "/deliveries/"+strconv.FormatUint(id, 10)+"/retry", &rec)
+	return rec, err
+}
+
+func (c *socketClient) Close() error { return nil }

@@ -1,0 +1,142 @@
+// Package control lets the CLI inspect and retry the spool's deliveries while a relay
+// holds it: the relay serves a small HTTP API on a Unix socket in its state directory,
+// and the CLI falls back to opening the spool itself when no relay runs.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+// SocketName is the control socket inside the state directory.
+const SocketName = "control.sock"
+
+// Deliveries is what the CLI can do with the spool.
+type Deliveries interface {
+	List(ctx context.Context, state spool.State) ([]spool.Record, error)
+	Get(ctx context.Context, id uint64) (spool.Record, error)
+	Retry(ctx context.Context, id uint64) (spool.Record, error)
+	Close() error
+}
+
+// Server serves the control API for a running relay.
+type Server struct {
+	srv  *http.Server
+	path string
+}
+
+// Serve starts the control API on stateDir/control.sock. retried is called with each
+// event made pending again, to schedule it.
+func Serve(stateDir string, sp *spool.Spool, retried func(id uint64)) (*Server, error) {
+	path := filepath.Join(stateDir, SocketName)
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another relay answers on it", path)
+	}
+	_ = os.Remove(path) // a stale socket left by a crash
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	h := &handler{sp: sp, retried: retried}
+	mux.HandleFunc("GET /deliveries", h.list)
+	mux.HandleFunc("GET /deliveries/{id}", h.get)
+	mux.HandleFunc("POST /deliveries/{id}/retry", h.retry)
+	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, path: path}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops the API and removes the socket.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	_ = os.Remove(s.path)
+	return err
+}
+
+type handler struct {
+	sp      *spool.Spool
+	retried func(uint64)
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, spool.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, spool.ErrDelivered):
+		status = http.StatusConflict
+	}
+	reply(w, status, map[string]string{"error": err.Error()})
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	recs, err := h.sp.List(spool.State(r.URL.Query().Get("state")))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if recs == nil {
+		recs = []spool.Record{}
+	}
+	reply(w, http.StatusOK, recs)
+}
+
+func (h *handler) id(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		reply(w, http.StatusBadRequest, map[string]string{"error": "event IDs are numbers"})
+		return 0, false
+	}
+	return id, true
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.id(w, r)
+	if !ok {
+		return
+	}
+	rec, err := h.sp.Get(id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, rec)
+}
+
+func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.id(w, r)
+	if !ok {
+		return
+	}
+	rec, err := h.sp.Retry(id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if h.retried != nil && rec.State == spool.Pending {
+		h.retried(id)
+	}
+	reply(w, http.StatusOK, rec)
+}
