@@ -43,7 +43,7 @@ func (d direct) Get(_ context.Context, id uint64) (spool.Record, error) { return
 
 // Retry in a spool no relay holds: the next start delivers it.
 func (d direct) Retry(_ context.Context, id uint64) (spool.Record, error) { return d.sp.Retry(id) }
-func (d direct) Close() error                                           { return d.sp.Close() }
+func (d direct) Close() error                                             { return d.sp.Close() }
 
 type socketClient struct{ hc *http.Client }
 
