@@ -31,6 +31,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.Bool("insecure-http", false, "serve plain HTTP behind a TLS-terminating proxy (env TABHOOK_INSECURE_HTTP)")
 	fs.String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
 	fs.Duration("drain-timeout", 10*time.Second, "how long to keep delivering after a stop signal")
+	fs.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off by default)")
 	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
@@ -74,6 +75,8 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	if err != nil {
 		return cfg, err
 	}
+	cfg.Metrics, cfg.MetricsListen = relay.NewMetrics(), stringFlag(fs, "metrics-listen")
+	tc.OnCall = cfg.Metrics.TableauCall
 	client, err := tableau.New(tc)
 	if err != nil {
 		return cfg, &cli.UsageError{Err: err}
@@ -87,7 +90,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	if cfg.Channel, err = r.Require(fs, "slack-channel", "Slack channel"); err != nil {
 		return cfg, err
 	}
-	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url")})
+	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url"), OnError: cfg.Metrics.SlackError})
 	cfg.Logger = f.Logger()
 	return cfg, nil
 }

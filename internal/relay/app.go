@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -58,6 +59,9 @@ type Config struct {
 	Enrich       enrich.Options
 	Observe      Observer
 	Logger       *slog.Logger
+	// Metrics, when set, counts the relay's events; MetricsListen serves them.
+	Metrics       *Metrics
+	MetricsListen string
 	// Ready, when set, is called once the listener is up and, for run, the webhooks
 	// exist: the moment to tell systemd or a test that the relay is serving.
 	Ready func(addr string)
@@ -93,13 +97,20 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.DrainTimeout = 10 * time.Second
 	}
 	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth()}
-	sp, err := spool.Open(cfg.StateDir, spool.Options{})
+	sp, err := spool.Open(cfg.StateDir, spool.Options{OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
 	if err != nil {
 		return err
 	}
 	r.sp = sp
 	r.health.Set(CompSpool, "")
 	defer sp.Close()
+	if cfg.Metrics != nil {
+		stop, err := r.serveMetrics()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	// Rejected credentials end the start-up; an unreachable service does not.
 	tableauUp, slackUp, err := r.checkCredentials(ctx)
@@ -391,4 +402,32 @@ func (r *relay) shutdown() error {
 	_ = r.cfg.Tableau.SignOut(octx)
 	cancel()
 	return errors.Join(errs...)
+}
+
+// serveMetrics counts the relay's events and serves them on MetricsListen.
+func (r *relay) serveMetrics() (stop func(), err error) {
+	m := r.cfg.Metrics
+	inner := r.cfg.Observe
+	r.cfg.Observe = func(e Event) {
+		m.Observe(e)
+		if inner != nil {
+			inner(e)
+		}
+	}
+	m.Pending(func() float64 {
+		ids, _ := r.sp.PendingIDs()
+		return float64(len(ids))
+	})
+	if r.cfg.MetricsListen == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", r.cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", r.cfg.MetricsListen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

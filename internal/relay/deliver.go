@@ -20,7 +20,10 @@ type waitError struct{ reason string }
 func (e *waitError) Error() string { return e.reason }
 
 // permanentError is a failure that no retry can cure.
-type permanentError struct{ reason string }
+type permanentError struct {
+	reason string
+	code   string // short, for metrics
+}
 
 func (e *permanentError) Error() string { return e.reason }
 
@@ -51,7 +54,7 @@ func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
 		return &waitError{"waiting for the Tableau sign-in to learn the site"}
 	}
 	if rec.Payload.SiteLUID != site {
-		return &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", rec.Payload.SiteLUID, site)}
+		return &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", rec.Payload.SiteLUID, site), "site_mismatch"}
 	}
 	ch, err := s.cfg.Slack.ChannelID(ctx, s.cfg.Channel)
 	if err != nil {
@@ -177,7 +180,7 @@ func (s *Service) failed(ctx context.Context, rec spool.Record, err error) {
 		attempts++
 	}
 	wait := max(slackout.RetryAfter(err), s.backoff(max(attempts, 1)))
-	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: s.cfg.Channel, Attempt: attempts, Detail: err.Error()}
+	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: s.cfg.Channel, Attempt: attempts, Reason: reason(err), Detail: err.Error()}
 	_, uerr := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error {
 		r.Attempts, r.LastError = attempts, err.Error()
 		if permanent {
@@ -200,4 +203,19 @@ func (s *Service) failed(ctx context.Context, rec spool.Record, err error) {
 	s.cfg.Observe.emit(ev)
 	s.log.Warn("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
 	s.later(rec.ID, wait)
+}
+
+// reason is a failure's short cause, for metrics and scripts.
+func reason(err error) string {
+	var pe *permanentError
+	var we *waitError
+	switch {
+	case errors.As(err, &pe):
+		return pe.code
+	case errors.As(err, &we):
+		return "waiting_for_tableau"
+	case slackout.Code(err) != "":
+		return slackout.Code(err)
+	}
+	return "other"
 }

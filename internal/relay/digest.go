@@ -75,7 +75,7 @@ func (s *Service) deliverDigest(ctx context.Context, batch []spool.Record) error
 	var keep []spool.Record
 	for _, r := range batch {
 		if r.Payload.SiteLUID != site {
-			s.failed(ctx, r, &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", r.Payload.SiteLUID, site)})
+			s.failed(ctx, r, &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", r.Payload.SiteLUID, site), "site_mismatch"})
 			continue
 		}
 		keep = append(keep, r)

@@ -61,7 +61,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (h *ingest) reject(w http.ResponseWriter, status int, msg string) {
-	h.Observe.emit(Event{Type: EvRejected, Detail: msg})
+	h.Observe.emit(Event{Type: EvRejected, Status: status, Detail: msg})
 	writeJSON(w, status, map[string]string{"error": msg})
 }
 

@@ -33,6 +33,8 @@ type Event struct {
 	Attempt   int           `json:"attempt,omitempty"`
 	RetryIn   time.Duration `json:"retry_in_ns,omitempty"`
 	OK        bool          `json:"ok,omitempty"`
+	Status    int           `json:"status,omitempty"` // HTTP status of a rejected delivery
+	Reason    string        `json:"reason,omitempty"` // short cause of a failure: Slack's code, site_mismatch, waiting
 	Detail    string        `json:"detail,omitempty"`
 }
 

@@ -35,13 +35,16 @@ type Options struct {
 	// and Burst the short burst tolerated (default 3).
 	PerChannel rate.Limit
 	Burst      int
+	// OnError, when set, hears Slack's error code for every failed call (metrics).
+	OnError func(code string)
 }
 
 // Client talks to one workspace as one bot.
 type Client struct {
-	api   *slack.Client
-	pace  rate.Limit
-	burst int
+	onError func(code string)
+	api     *slack.Client
+	pace    rate.Limit
+	burst   int
 
 	mu       sync.Mutex
 	ids      map[string]string // channel name → ID
@@ -71,6 +74,7 @@ func New(o Options) *Client {
 	return &Client{
 		api:      slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)),
 		pace:     o.PerChannel,
+		onError:  o.OnError,
 		burst:    o.Burst,
 		ids:      map[string]string{},
 		limiters: map[string]*rate.Limiter{},
@@ -192,6 +196,9 @@ func (c *Client) take(ctx context.Context, ch string, paced bool) (release func(
 }
 
 func (c *Client) backOff(ch string, err error) {
+	if c.onError != nil {
+		c.onError(Code(err))
+	}
 	var se *Error
 	if errors.As(err, &se) && se.RetryAfter > 0 {
 		c.mu.Lock()

@@ -39,6 +39,9 @@ type Config struct {
 	UserAgent  string
 	HTTPClient *http.Client // optional; its Timeout is kept
 	Logger     *slog.Logger // optional
+	// OnCall, when set, hears about every call: its operation, the HTTP status (0 when
+	// no answer came) and how long it took. Metrics hang here.
+	OnCall func(op string, status int, d time.Duration)
 }
 
 // Client talks to one site with one session. It is safe for concurrent use; when the
@@ -280,6 +283,13 @@ func (c *Client) sendRaw(ctx context.Context, op, method, path, token string, bo
 	}
 	start := time.Now()
 	resp, err := c.hc.Do(req)
+	if c.cfg.OnCall != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		c.cfg.OnCall(op, status, time.Since(start))
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, scrubURLError(err))
 	}

@@ -1,0 +1,102 @@
+package relay
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the relay's Prometheus metrics. Feed it the relay's events (Observe), the
+// Tableau client's calls (TableauCall) and Slack's errors (SlackError).
+type Metrics struct {
+	reg          *prometheus.Registry
+	received     prometheus.Counter
+	duplicates   prometheus.Counter
+	rejected     *prometheus.CounterVec
+	delivered    prometheus.Counter
+	failed       *prometheus.CounterVec
+	dead         prometheus.Counter
+	slack429     prometheus.Counter
+	slackErrors  *prometheus.CounterVec
+	tableauCalls *prometheus.CounterVec
+	latency      prometheus.Histogram
+}
+
+// NewMetrics registers the relay's metrics and Go's runtime and process metrics.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tabhook", Name: name, Help: help})
+		reg.MustRegister(c)
+		return c
+	}
+	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tabhook", Name: name, Help: help}, labels)
+		reg.MustRegister(c)
+		return c
+	}
+	m := &Metrics{
+		reg:          reg,
+		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
+		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
+		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
+		delivered:    counter("events_delivered_total", "Events posted to Slack."),
+		failed:       vec("delivery_failures_total", "Failed delivery attempts, by reason.", "reason"),
+		dead:         counter("events_dead_total", "Events dead-lettered after a permanent failure."),
+		slack429:     counter("slack_rate_limited_total", "Slack answers 429 (rate limited)."),
+		slackErrors:  vec("slack_errors_total", "Slack errors, by Slack's error code.", "code"),
+		tableauCalls: vec("tableau_calls_total", "Tableau REST calls, by HTTP status (0: no answer).", "status"),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "tabhook", Name: "delivery_latency_seconds",
+			Help: "Time from receiving an event to posting it.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
+	}
+	reg.MustRegister(m.latency)
+	return m
+}
+
+// Pending exports the number of events waiting in the spool.
+func (m *Metrics) Pending(count func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tabhook", Name: "spool_pending", Help: "Events stored and not yet delivered."}, count))
+}
+
+// Observe counts a relay event.
+func (m *Metrics) Observe(e Event) {
+	switch e.Type {
+	case EvReceived:
+		m.received.Inc()
+	case EvDuplicate:
+		m.duplicates.Inc()
+	case EvRejected:
+		m.rejected.WithLabelValues(strconv.Itoa(e.Status)).Inc()
+	case EvDelivered:
+		m.delivered.Inc()
+		m.latency.Observe(e.Latency.Seconds())
+	case EvRetrying:
+		m.failed.WithLabelValues(e.Reason).Inc()
+	case EvDead:
+		m.failed.WithLabelValues(e.Reason).Inc()
+		m.dead.Inc()
+	}
+}
+
+// TableauCall counts one REST call.
+func (m *Metrics) TableauCall(_ string, status int, _ time.Duration) {
+	m.tableauCalls.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+// SlackError counts one Slack error.
+func (m *Metrics) SlackError(code string) {
+	if code == "ratelimited" {
+		m.slack429.Inc()
+	}
+	m.slackErrors.WithLabelValues(code).Inc()
+}
+
+// Handler serves the metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
