@@ -8,6 +8,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/sdnotify"
 )
 
 func newCmdRun(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -47,6 +48,7 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 			cfg.KeepWebhooks, _ = cmd.Flags().GetBool("keep-webhooks")
 			cfg.Verify, _ = cmd.Flags().GetBool("verify")
 			opts.Config, opts.Format = cfg, outputFormat(cmd)
+			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -69,7 +71,14 @@ func runRun(ctx context.Context, opts *serveOptions) error {
 	cfg := opts.Config
 	cfg.Observe = view.observe
 	printSummary(opts.IO, opts.Format, cfg)
+	notify := func(state string) {
+		if err := sdnotify.Notify(opts.NotifySocket, state); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: could not notify systemd: %v\n", err)
+		}
+	}
+	defer notify("STOPPING=1")
 	cfg.Ready = func(addr string) {
+		notify("READY=1\nSTATUS=relaying Tableau events to " + cfg.Channel)
 		if opts.Format != cli.FormatJSON {
 			fmt.Fprintln(opts.IO.ErrOut, "Ready: webhooks registered, waiting for events (Ctrl-C to stop and delete them).")
 		}

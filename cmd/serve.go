@@ -8,12 +8,14 @@ import (
 
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/sdnotify"
 )
 
 type serveOptions struct {
-	IO     *cli.IOStreams
-	Format string
-	Config relay.Config
+	IO           *cli.IOStreams
+	Format       string
+	Config       relay.Config
+	NotifySocket string // systemd's NOTIFY_SOCKET
 }
 
 func newCmdServe(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -40,6 +42,7 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 				return err
 			}
 			opts.Config, opts.Format = cfg, outputFormat(cmd)
+			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -58,7 +61,14 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	cfg := opts.Config
 	cfg.Observe = view.observe
 	printSummary(opts.IO, opts.Format, cfg)
+	notify := func(state string) {
+		if err := sdnotify.Notify(opts.NotifySocket, state); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: could not notify systemd: %v\n", err)
+		}
+	}
+	defer notify("STOPPING=1")
 	cfg.Ready = func(addr string) {
+		notify("READY=1\nSTATUS=relaying Tableau events to " + cfg.Channel)
 		if opts.Format != cli.FormatJSON {
 			fmt.Fprintln(opts.IO.ErrOut, "Ready: waiting for deliveries (Ctrl-C to stop).")
 		}
