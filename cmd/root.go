@@ -104,7 +104,7 @@ interactive prompt, default.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &cli.UsageError{Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newCmdWebhook(f), newCmdEvents(f), newCmdServe(f, nil), newCmdRun(f, nil), newCmdDemo(f, nil), newCmdDeliveries(f), newCmdDocs(f), newCmdVersion(f))
+	root.AddCommand(newCmdWebhook(f), newCmdEvents(f), newCmdServe(f, nil), newCmdRun(f, nil), newCmdDemo(f, nil), newCmdDeliveries(f), newCmdDoctor(f, nil), newCmdDocs(f), newCmdVersion(f))
 	return root
 }
 

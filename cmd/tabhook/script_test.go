@@ -61,12 +61,16 @@ func setupSim(e *testscript.Env) error {
 	goneURL := gone.URL
 	gone.Close()
 	// The listener's certificate, trusted by the simulator like the test destination's.
-	cert, err := selfsigned.Generate(time.Hour, "127.0.0.1")
+	cert, err := selfsigned.Generate(365*24*time.Hour, "127.0.0.1")
+	if err != nil {
+		return err
+	}
+	soon, err := selfsigned.Generate(time.Hour, "127.0.0.1")
 	if err != nil {
 		return err
 	}
 	cert.Pool.AddCert(dest.Certificate())
-	for name, data := range map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM} {
+	for name, data := range map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM, "soon.crt": soon.CertPEM, "soon.key": soon.KeyPEM} {
 		if err := os.WriteFile(filepath.Join(e.WorkDir, name), data, 0o600); err != nil {
 			return err
 		}
@@ -251,6 +255,9 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: slack outage on|off | count TEXT=N | fail CHANNEL_ID CODE|ok")
 	}
 	switch args[0] {
+	case "private-channel":
+		// private-channel NAME ID: a private channel the bot is not in
+		slackFake(ts).AddChannel(slackfake.Channel{Name: args[1], ID: args[2], IsPrivate: true})
 	case "fail":
 		code := args[2]
 		if code == "ok" {

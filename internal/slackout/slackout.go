@@ -271,3 +271,32 @@ func (c *Client) Upload(ctx context.Context, ch, threadTS, filename, title strin
 	}
 	return nil
 }
+
+// ChannelInfo is what the bot can see of a channel.
+type ChannelInfo struct {
+	ID, Name  string
+	IsPrivate bool
+	IsMember  bool
+}
+
+// Channel finds a channel by "#name", name or ID among those the bot can see.
+func (c *Client) Channel(ctx context.Context, channel string) (ChannelInfo, error) {
+	name := strings.TrimPrefix(channel, "#")
+	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, Limit: 200, ExcludeArchived: true}
+	for {
+		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
+		if err != nil {
+			return ChannelInfo{}, classify("list channels", err)
+		}
+		for _, ch := range chans {
+			if ch.ID == channel || ch.Name == name {
+				return ChannelInfo{ID: ch.ID, Name: ch.Name, IsPrivate: ch.IsPrivate, IsMember: ch.IsMember}, nil
+			}
+		}
+		if cursor == "" {
+			return ChannelInfo{}, &Error{Op: "find channel " + channel, Code: "channel_not_found", Permanent: true,
+				Err: fmt.Errorf("no channel %q is visible to the bot", channel)}
+		}
+		params.Cursor = cursor
+	}
+}

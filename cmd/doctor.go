@@ -1,0 +1,113 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/doctor"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+type doctorOptions struct {
+	IO     *cli.IOStreams
+	Format string
+	Setup  doctor.Setup
+}
+
+func newCmdDoctor(f *Factory, runF func(context.Context, *doctorOptions) error) *cobra.Command {
+	opts := &doctorOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the whole set-up and say what to fix",
+		Long: `Check, one line each: the config file (and that it is not world-readable when it holds
+a secret); Tableau reachable, its version, the token accepted and allowed to manage
+webhooks; the Slack token accepted and its scopes; the channel found and the bot able to
+post there; the TLS certificate and key readable, matching, not expiring within 14 days
+and valid for the public URL's host; the state directory writable.
+
+Exits 0 when every check passes, 1 otherwise. -o json prints the results for monitoring.
+It never prompts.`,
+		Example: `  tabhook doctor --config /etc/tabhook/config.yaml
+  tabhook doctor -o json | jq '.[] | select(.ok | not)'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Setup = f.doctorSetup(cmd)
+			opts.Format = outputFormat(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return doctorRun(cmd.Context(), opts)
+		},
+	}
+	addRelayFlags(cmd)
+	cmd.Flags().String("path", "", "listener path (not checked; accepted so serve's config works unchanged)")
+	cmd.Flags().StringSlice("event", nil, "accepted so run's config works unchanged")
+	cmd.Flags().String("name-prefix", "tabhook", "accepted so run's config works unchanged")
+	for _, name := range []string{"path", "event", "name-prefix"} {
+		_ = cmd.Flags().MarkHidden(name)
+	}
+	return cmd
+}
+
+// doctorSetup gathers what to check from the settings, without prompting: a missing
+// setting is a failed check, not an error.
+func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
+	fs, r := cmd.Flags(), f.Resolver()
+	r.SetPrompter(nil)
+	s := doctor.Setup{
+		ConfigPath: r.ConfigPath(), Channel: stringFlag(fs, "slack-channel"),
+		CertFile: stringFlag(fs, "tls-cert"), KeyFile: stringFlag(fs, "tls-key"),
+		PublicURL: stringFlag(fs, "public-url"), StateDir: stringFlag(fs, "state-dir"),
+	}
+	if s.StateDir == "" {
+		s.StateDir = creds.DefaultStateDir(f.Env)
+	}
+	if cfg := r.Config(); cfg != nil {
+		s.ConfigSecrets = cfg.IsSet("pat-secret") || cfg.IsSet("slack-token")
+	}
+	if tc, err := f.TableauSettings(fs); err == nil {
+		if c, err := tableau.New(tc); err == nil {
+			s.Tableau = c
+		}
+	}
+	if token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", false); err == nil && token != "" {
+		s.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url")})
+	}
+	return s
+}
+
+func doctorRun(ctx context.Context, opts *doctorOptions) error {
+	results := doctor.Run(ctx, opts.Setup)
+	failed := 0
+	for _, r := range results {
+		if !r.OK {
+			failed++
+		}
+	}
+	if opts.Format == cli.FormatJSON {
+		if err := cli.PrintJSON(opts.IO.Out, results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			mark := "ok  "
+			if !r.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(opts.IO.Out, "%s  %-22s %s\n", mark, r.Check, r.Detail)
+			if r.Fix != "" {
+				fmt.Fprintf(opts.IO.Out, "      %-22s fix: %s\n", "", r.Fix)
+			}
+		}
+	}
+	if failed > 0 {
+		return &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf("%d of %d checks failed", failed, len(results))}
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "All %d checks passed.\n", len(results))
+	return nil
+}

@@ -1,0 +1,227 @@
+// Package doctor checks a whole tabhook set-up and says what to fix: the config file,
+// Tableau and the token, Slack and the channel, the certificate, the state directory.
+package doctor
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+// Result is one check.
+type Result struct {
+	Check  string `json:"check"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Setup is what to check. Empty parts are skipped with a note.
+type Setup struct {
+	ConfigPath    string
+	ConfigSecrets bool // the config file holds a secret (pat-secret, slack-token)
+	Tableau       *tableau.Client
+	Slack         *slackout.Client
+	Channel       string
+	CertFile      string
+	KeyFile       string
+	PublicURL     string
+	StateDir      string
+	Now           time.Time
+}
+
+// expiryWarning is how soon a certificate's end must not be.
+const expiryWarning = 14 * 24 * time.Hour
+
+// Run performs every check, in the order a person would fix things.
+func Run(ctx context.Context, s Setup) []Result {
+	if s.Now.IsZero() {
+		s.Now = time.Now()
+	}
+	var out []Result
+	out = append(out, configFile(s))
+	out = append(out, checkTableau(ctx, s)...)
+	out = append(out, checkSlack(ctx, s)...)
+	out = append(out, certificate(s))
+	out = append(out, stateDir(s))
+	return out
+}
+
+func ok(check, detail string) Result { return Result{Check: check, OK: true, Detail: detail} }
+
+func bad(check, detail, fix string) Result {
+	return Result{Check: check, Detail: detail, Fix: fix}
+}
+
+func configFile(s Setup) Result {
+	const name = "config file"
+	if s.ConfigPath == "" {
+		return ok(name, "none read; settings come from flags and the environment")
+	}
+	st, err := os.Stat(s.ConfigPath)
+	if err != nil {
+		return bad(name, err.Error(), "check --config / TABHOOK_CONFIG")
+	}
+	mode := st.Mode().Perm()
+	if s.ConfigSecrets && mode&0o004 != 0 {
+		return bad(name, fmt.Sprintf("%s holds a secret and is world-readable (mode %04o)", s.ConfigPath, mode),
+			fmt.Sprintf("chmod o-r %s, or move the secret to a *-file setting", s.ConfigPath))
+	}
+	return ok(name, fmt.Sprintf("%s (mode %04o)", s.ConfigPath, mode))
+}
+
+func checkTableau(ctx context.Context, s Setup) []Result {
+	if s.Tableau == nil {
+		return []Result{bad("tableau", "not configured", "set --server, --pat-name and the PAT secret")}
+	}
+	info, err := s.Tableau.ServerInfo(ctx)
+	if err != nil {
+		return []Result{bad("tableau reachable", err.Error(), "check --server, DNS, proxies and --ca-cert")}
+	}
+	out := []Result{ok("tableau reachable", fmt.Sprintf("%s: Tableau %s, REST API %s", s.Tableau.Server(), info.ProductVersion, info.RESTAPIVersion))}
+	if err := s.Tableau.SignIn(ctx); err != nil {
+		fix := "check the PAT name, secret and --site; tokens expire after 15 days unused"
+		return append(out, bad("tableau token", err.Error(), fix))
+	}
+	defer func() { _ = s.Tableau.SignOut(context.WithoutCancel(ctx)) }()
+	out = append(out, ok("tableau token", "signed in to site "+s.Tableau.SiteID()))
+	return append(out, webhookRights(ctx, s.Tableau))
+}
+
+// webhookRights checks that the token's user may manage webhooks (site administrators).
+func webhookRights(ctx context.Context, c *tableau.Client) Result {
+	const name = "tableau webhook rights"
+	u, err := c.User(ctx, c.UserID())
+	if err == nil && !strings.Contains(u.SiteRole, "Administrator") {
+		return bad(name, fmt.Sprintf("%s is %s", u.DisplayName(), u.SiteRole), "use a token of a site or server administrator")
+	}
+	hooks, err := c.ListWebhooks(ctx)
+	if err != nil {
+		return bad(name, err.Error(), "use a token of a site administrator on a server with REST API 3.6 or later")
+	}
+	return ok(name, fmt.Sprintf("%s may manage webhooks; the site has %d", u.DisplayName(), len(hooks)))
+}
+
+// required and useful bot scopes.
+var (
+	needScopes   = []string{"chat:write", "files:write", "channels:read"}
+	usefulScopes = []string{"chat:write.public", "groups:read", "channels:history", "groups:history"}
+)
+
+func checkSlack(ctx context.Context, s Setup) []Result {
+	if s.Slack == nil {
+		return []Result{bad("slack", "not configured", "set --slack-token-file (SLACK_TOKEN_FILE) and --slack-channel")}
+	}
+	auth, err := s.Slack.AuthTest(ctx)
+	if err != nil {
+		return []Result{bad("slack token", err.Error(), "check the bot token (xoxb-...) and that the app is installed")}
+	}
+	out := []Result{ok("slack token", fmt.Sprintf("bot %s in %s", auth.User, auth.Team))}
+	out = append(out, scopes(auth.Scopes))
+	if s.Channel == "" {
+		return append(out, bad("slack channel", "no channel set", "set --slack-channel (SLACK_CHANNEL)"))
+	}
+	ch, err := s.Slack.Channel(ctx, s.Channel)
+	if err != nil {
+		return append(out, bad("slack channel", err.Error(), "check the name, or give the channel ID; private channels need the bot invited"))
+	}
+	public := has(auth.Scopes, "chat:write.public")
+	if !ch.IsMember && (ch.IsPrivate || !public) {
+		return append(out, bad("slack channel", fmt.Sprintf("the bot is not a member of #%s", ch.Name), fmt.Sprintf("in Slack: /invite @%s in #%s", auth.User, ch.Name)))
+	}
+	return append(out, ok("slack channel", fmt.Sprintf("#%s (%s), the bot can post", ch.Name, ch.ID)))
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func scopes(have []string) Result {
+	const name = "slack scopes"
+	if len(have) == 0 {
+		return ok(name, "Slack did not report the token's scopes")
+	}
+	var missing, lacking []string
+	for _, s := range needScopes {
+		if !has(have, s) {
+			missing = append(missing, s)
+		}
+	}
+	for _, s := range usefulScopes {
+		if !has(have, s) {
+			lacking = append(lacking, s)
+		}
+	}
+	if len(missing) > 0 {
+		return bad(name, "missing "+strings.Join(missing, ", "), "add the scopes to the Slack app's bot token and reinstall it")
+	}
+	if len(lacking) > 0 {
+		return ok(name, "required scopes present; without "+strings.Join(lacking, ", ")+" some features degrade (see README)")
+	}
+	return ok(name, strings.Join(have, ", "))
+}
+
+func certificate(s Setup) Result {
+	const name = "tls certificate"
+	if s.CertFile == "" && s.KeyFile == "" {
+		return ok(name, "none configured (--insecure-http behind a TLS proxy, or not serving)")
+	}
+	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+	if err != nil {
+		return bad(name, err.Error(), "check that --tls-cert and --tls-key are readable PEM files of one key pair")
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return bad(name, err.Error(), "replace the certificate")
+	}
+	left := leaf.NotAfter.Sub(s.Now)
+	if left < expiryWarning {
+		detail := fmt.Sprintf("expires %s (in %s)", leaf.NotAfter.Format(time.DateOnly), left.Round(time.Hour))
+		if left <= 0 {
+			detail = fmt.Sprintf("expired %s", leaf.NotAfter.Format(time.DateOnly))
+		}
+		return bad(name, detail, "renew it; tabhook serves the new files without a restart")
+	}
+	names := append([]string(nil), leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if s.PublicURL != "" {
+		u, err := url.Parse(s.PublicURL)
+		if err == nil && leaf.VerifyHostname(u.Hostname()) != nil {
+			return bad(name, fmt.Sprintf("not valid for %s (it names %s)", u.Hostname(), strings.Join(names, ", ")), "use a certificate issued for the public URL's host")
+		}
+	}
+	return ok(name, fmt.Sprintf("for %s, valid until %s", strings.Join(names, ", "), leaf.NotAfter.Format(time.DateOnly)))
+}
+
+func stateDir(s Setup) Result {
+	const name = "state directory"
+	if s.StateDir == "" {
+		return bad(name, "not set", "set --state-dir, or run under systemd with StateDirectory=")
+	}
+	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
+		return bad(name, err.Error(), "create it, writable by the service user")
+	}
+	f, err := os.CreateTemp(s.StateDir, ".doctor-*")
+	if err != nil {
+		return bad(name, err.Error(), "make it writable by the service user")
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return ok(name, filepath.Clean(s.StateDir)+" is writable")
+}
