@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"net/netip"
 	"net/url"
 	"runtime/debug"
@@ -92,7 +93,29 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	}
 	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url"), OnError: cfg.Metrics.SlackError})
 	cfg.Logger = f.Logger()
+	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs)
 	return cfg, nil
+}
+
+// reconfigure re-reads the config file for the settings a reload may change. A channel
+// given by flag or environment still wins over the file, as at start-up.
+func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (string, error) {
+	current := stringFlag(fs, "slack-channel")
+	return func() (string, error) {
+		if src := f.resolver.Source("slack-channel"); src == creds.SourceFlag || src == creds.SourceEnv {
+			return current, nil
+		}
+		r, err := creds.Load(creds.Options{ConfigPath: f.resolver.ConfigPath(), Env: f.Env})
+		if err != nil {
+			return "", err
+		}
+		ch := r.Config().GetString("slack-channel")
+		if ch == "" {
+			return "", errors.New("the config file sets no slack-channel")
+		}
+		current = ch
+		return ch, nil
+	}
 }
 
 // listenerPath takes the path from --public-url, else --path.

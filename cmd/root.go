@@ -33,6 +33,8 @@ type Factory struct {
 	Build BuildInfo
 	// Prompter overrides the terminal prompter (tests).
 	Prompter creds.Prompter
+	// Reload delivers SIGHUP to long-running commands (set by main).
+	Reload <-chan os.Signal
 
 	resolver *creds.Resolver
 	logger   *slog.Logger

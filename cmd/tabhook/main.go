@@ -34,8 +34,13 @@ func run() int {
 		stop() // restore default handling: the next signal kills the process
 	}()
 
+	// SIGHUP asks serve and run to re-read their configuration.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	ios := cli.System()
-	f := &cmd.Factory{IO: ios, Env: os.LookupEnv, Build: cmd.ResolveBuild(cmd.BuildInfo{Version: version, Commit: commit, Date: date})}
+	f := &cmd.Factory{IO: ios, Env: os.LookupEnv, Reload: hup, Build: cmd.ResolveBuild(cmd.BuildInfo{Version: version, Commit: commit, Date: date})}
 	root := cmd.NewRootCmd(f)
 	err := root.ExecuteContext(ctx)
 	f.Finish()

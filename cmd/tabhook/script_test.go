@@ -255,6 +255,15 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: slack outage on|off | count TEXT=N | fail CHANNEL_ID CODE|ok")
 	}
 	switch args[0] {
+	case "channels":
+		// channels ID,ID,...: the channels of the messages, in order
+		var got []string
+		for _, m := range slackFake(ts).Messages() {
+			got = append(got, m.Channel)
+		}
+		if strings.Join(got, ",") != args[1] {
+			ts.Fatalf("messages went to %s, want %s", strings.Join(got, ","), args[1])
+		}
 	case "private-channel":
 		// private-channel NAME ID: a private channel the bot is not in
 		slackFake(ts).AddChannel(slackfake.Channel{Name: args[1], ID: args[2], IsPrivate: true})

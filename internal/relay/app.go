@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,10 @@ type Config struct {
 	// Metrics, when set, counts the relay's events; MetricsListen serves them.
 	Metrics       *Metrics
 	MetricsListen string
+	// Reload delivers SIGHUP; Reconfigure then re-reads the settings that may change
+	// without a restart (the Slack channel).
+	Reload      <-chan os.Signal
+	Reconfigure func() (channel string, err error)
 	// Ready, when set, is called once the listener is up and, for run, the webhooks
 	// exist: the moment to tell systemd or a test that the relay is serving.
 	Ready func(addr string)
@@ -142,12 +147,17 @@ func Run(ctx context.Context, cfg Config) error {
 		r.connectLater(bgCtx, tableauUp, slackUp)
 	}()
 
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		stopBg()
-		r.bg.Wait()
-		return fmt.Errorf("listener: %w", err)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-r.cfg.Reload:
+			r.reload(ctx)
+		case err := <-serveErr:
+			stopBg()
+			r.bg.Wait()
+			return fmt.Errorf("listener: %w", err)
+		}
 	}
 	stopBg()
 	r.bg.Wait()
@@ -430,4 +440,26 @@ func (r *relay) serveMetrics() (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// reload applies a changed configuration: the channel is checked with Slack first, so a
+// typo keeps the old one. Events keep flowing throughout.
+func (r *relay) reload(ctx context.Context) {
+	if r.cfg.Reconfigure == nil {
+		return
+	}
+	ch, err := r.cfg.Reconfigure()
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err = r.cfg.Slack.ChannelID(cctx, ch)
+		cancel()
+	}
+	if err != nil {
+		r.log.Error("reload failed; keeping the current configuration", "err", err)
+		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "reload failed, configuration unchanged: " + err.Error()})
+		return
+	}
+	r.svc.SetChannel(ch)
+	r.log.Info("configuration reloaded", "channel", ch)
+	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "configuration reloaded: posting to " + ch})
 }

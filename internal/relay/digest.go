@@ -68,7 +68,7 @@ func (s *Service) deliverDigest(ctx context.Context, batch []spool.Record) error
 	if site == "" {
 		return &waitError{"waiting for the Tableau sign-in to learn the site"}
 	}
-	ch, err := s.cfg.Slack.ChannelID(ctx, s.cfg.Channel)
+	ch, err := s.cfg.Slack.ChannelID(ctx, s.channel())
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (s *Service) deliverDigest(ctx context.Context, batch []spool.Record) error
 		return fmt.Errorf("record digest: %w", err)
 	}
 	for i, r := range keep {
-		s.cfg.Observe.emit(Event{Type: EvDelivered, ID: r.IDString(), EventType: facts[i].Event, Resource: r.Payload.Resource, Name: facts[i].Name, Channel: s.cfg.Channel, Latency: now.Sub(r.ReceivedAt), Attempt: r.Attempts + 1, Detail: fmt.Sprintf("in a digest of %d", len(keep))})
+		s.cfg.Observe.emit(Event{Type: EvDelivered, ID: r.IDString(), EventType: facts[i].Event, Resource: r.Payload.Resource, Name: facts[i].Name, Channel: s.channel(), Latency: now.Sub(r.ReceivedAt), Attempt: r.Attempts + 1, Detail: fmt.Sprintf("in a digest of %d", len(keep))})
 	}
 	s.log.Info("storm: events posted as one digest", "count", len(keep), "channel", ch, "ts", ts)
 	return nil

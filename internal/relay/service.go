@@ -53,6 +53,7 @@ type Service struct {
 	queue chan uint64
 
 	mu        sync.Mutex
+	ch        string               // the channel posts go to; changed by a reload
 	scheduled map[uint64]bool      // queued or being delivered
 	notBefore map[uint64]time.Time // waiting for a retry
 
@@ -89,7 +90,7 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.SiteID == nil {
 		cfg.SiteID = func() string { return "" }
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, queue: make(chan uint64, 1024), scheduled: map[uint64]bool{}, notBefore: map[uint64]time.Time{}}
+	return &Service{cfg: cfg, log: cfg.Logger, ch: cfg.Channel, queue: make(chan uint64, 1024), scheduled: map[uint64]bool{}, notBefore: map[uint64]time.Time{}}
 }
 
 // Start runs the workers and the sweeper until Stop. Pending events left by an earlier
@@ -136,6 +137,19 @@ func (s *Service) Start(ctx context.Context) {
 
 // pruneEvery is how often delivered records past their retention are deleted.
 const pruneEvery = 10 * time.Minute
+
+// SetChannel sends the following posts to another channel (a configuration reload).
+func (s *Service) SetChannel(ch string) {
+	s.mu.Lock()
+	s.ch = ch
+	s.mu.Unlock()
+}
+
+func (s *Service) channel() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
 
 // Notify schedules a newly stored event. It never blocks: when the queue is full the
 // event waits in the spool for the next sweep.
