@@ -116,7 +116,7 @@ func (e *Enricher) Enrich(ctx context.Context, p payload.Payload) Facts {
 	}
 	if err != nil {
 		f.Degraded = degradedReason(err)
-		e.log.Warn("enrichment degraded; posting the payload's facts", "event", f.Event, "resource_luid", p.ResourceLUID, "err", err)
+		e.log.Debug("lookup failed", "event", f.Event, "resource_luid", p.ResourceLUID, "err", err)
 	}
 	return f
 }

@@ -61,6 +61,9 @@ func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
 		return err
 	}
 	facts := s.cfg.Enricher.Enrich(ctx, rec.Payload)
+	if facts.Degraded != "" {
+		s.log.Warn("posting the payload's facts only", "event_id", rec.ID, "event", facts.Event, "resource_luid", rec.Payload.ResourceLUID, "why", facts.Degraded)
+	}
 	msg := render.Render(facts)
 	if err := s.ensurePosted(ctx, rec, ch, msg); err != nil {
 		return err
