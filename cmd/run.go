@@ -2,13 +2,10 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
-	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/sdnotify"
 )
 
 func newCmdRun(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -66,22 +63,5 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 }
 
 func runRun(ctx context.Context, opts *serveOptions) error {
-	view := newRelayView(opts.IO.Out, opts.Format)
-	defer view.close()
-	cfg := opts.Config
-	cfg.Observe = view.observe
-	printSummary(opts.IO, opts.Format, cfg)
-	notify := func(state string) {
-		if err := sdnotify.Notify(opts.NotifySocket, state); err != nil {
-			fmt.Fprintf(opts.IO.ErrOut, "warning: could not notify systemd: %v\n", err)
-		}
-	}
-	defer notify("STOPPING=1")
-	cfg.Ready = func(addr string) {
-		notify("READY=1\nSTATUS=relaying Tableau events to " + cfg.Channel)
-		if opts.Format != cli.FormatJSON {
-			fmt.Fprintln(opts.IO.ErrOut, "Ready: webhooks registered, waiting for events (Ctrl-C to stop and delete them).")
-		}
-	}
-	return relayError(relay.Run(ctx, cfg))
+	return relayRun(ctx, opts, "Ready: webhooks registered, waiting for events (Ctrl-C to stop and delete them).")
 }

@@ -56,6 +56,12 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 }
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
+	return relayRun(ctx, opts, "Ready: waiting for deliveries (Ctrl-C to stop).")
+}
+
+// relayRun runs the relay in the foreground for serve and run: the summary first, a
+// line per event, readiness told to systemd, and the ready message on stderr.
+func relayRun(ctx context.Context, opts *serveOptions, readyMessage string) error {
 	view := newRelayView(opts.IO.Out, opts.Format)
 	defer view.close()
 	cfg := opts.Config
@@ -70,7 +76,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	cfg.Ready = func(addr string) {
 		notify("READY=1\nSTATUS=relaying Tableau events to " + cfg.Channel)
 		if opts.Format != cli.FormatJSON {
-			fmt.Fprintln(opts.IO.ErrOut, "Ready: waiting for deliveries (Ctrl-C to stop).")
+			fmt.Fprintln(opts.IO.ErrOut, readyMessage)
 		}
 	}
 	return relayError(relay.Run(ctx, cfg))
