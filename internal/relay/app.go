@@ -383,9 +383,7 @@ func (r *relay) shutdown() error {
 	// Requests in flight are being stored and finish in milliseconds; Tableau itself
 	// gives up after 3 s, so waiting longer helps no one.
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	if err := r.srv.Shutdown(sctx); err != nil {
-		_ = r.srv.Close()
-	}
+	_ = r.srv.Shutdown(sctx)
 	cancel()
 	var errs []error
 	r.mu.Lock()

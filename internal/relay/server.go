@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,9 +31,10 @@ type ServerConfig struct {
 
 // Server is the bound listener.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
-	tls bool
+	srv      *http.Server
+	ln       net.Listener
+	tls      bool
+	inFlight atomic.Int64 // requests being handled
 }
 
 // Listen binds the address now, so a port in use fails at start-up, not later.
@@ -50,6 +52,12 @@ func Listen(c ServerConfig) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelDebug),
 	}
 	s := &Server{srv: srv}
+	inner := c.Handler
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		inner.ServeHTTP(w, r)
+	})
 	if !c.Insecure {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		switch {
@@ -102,8 +110,28 @@ func (s *Server) Serve() error {
 // Close closes the listener and every connection at once.
 func (s *Server) Close() error { return s.srv.Close() }
 
-// Shutdown stops accepting and waits for requests in progress (they are being stored).
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Shutdown stops accepting, waits for the requests in progress (they are being stored)
+// until ctx ends, then closes every connection. Connections that never sent a request
+// (a client's spare) do not hold it up, as they would with http.Server.Shutdown alone.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.srv.Shutdown(ctx) }()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.inFlight.Load() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			_ = s.srv.Close()
+			return ctx.Err()
+		}
+	}
+	err := s.srv.Close()
+	if serr := <-done; serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, context.Canceled) {
+		return serr
+	}
+	return err
+}
 
 // certReloader serves the certificate in the files, re-reading them when they change,
 // so a renewed certificate is served without a restart.

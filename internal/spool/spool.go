@@ -287,6 +287,24 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 	}
 }
 
+// gather adds to batch what arrives within indexWindow, up to 4096 records.
+func (s *Spool) gather(batch []logged) []logged {
+	window := time.NewTimer(indexWindow)
+	defer window.Stop()
+	for len(batch) < 4096 {
+		select {
+		case r, ok := <-s.index:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-window.C:
+			return batch
+		}
+	}
+	return batch
+}
+
 // Flush waits until every accepted event is indexed (readable with Get and List).
 func (s *Spool) Flush() {
 	for {
@@ -337,20 +355,11 @@ func (s *Spool) indexLoop() {
 		// Gather for a moment: one commit for many records keeps the index's page
 		// writes and syncs from competing with the intake log's.
 		batch = append(batch[:0], first)
-		window := time.NewTimer(indexWindow)
-	gather:
-		for len(batch) < 4096 {
-			select {
-			case r, ok := <-s.index:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			case <-window.C:
-				break gather
-			}
+		// Alone, a record is indexed at once (no added latency); when others are
+		// already waiting — a burst — gather for a moment to index many at once.
+		if len(s.index) > 0 {
+			batch = s.gather(batch)
 		}
-		window.Stop()
 		for wait := 10 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
 			err := s.db.Update(func(tx *bolt.Tx) error { return putNew(tx, batch) })
 			if err == nil {

@@ -463,10 +463,12 @@ func endToEnd(work, bin string, cert *selfsigned.Cert, n int) error {
 		time.Sleep(1100 * time.Millisecond) // one message a second: Slack's pace, no digests
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	unavoidable := 100*time.Millisecond + 100*time.Millisecond + 50*time.Millisecond
+	// The workbook lookup and the post; the owner lookup too for the first event only
+	// (the owner is the same, and cached), so the median event needs two round trips.
+	unavoidable := 100*time.Millisecond + 50*time.Millisecond
 	fmt.Printf("Event to Slack: %d workbook updates one by one, Tableau REST answering in 100 ms, Slack in 50 ms\n\n", n)
 	fmt.Printf("p50 %s   p90 %s   max %s\n", pct(lat, .5).Round(time.Millisecond), pct(lat, .9).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
-	fmt.Printf("unavoidable round trips: workbook 100 ms + owner 100 ms (cached after the first) + post 50 ms = %s\n", unavoidable)
+	fmt.Printf("unavoidable round trips: workbook 100 ms + post 50 ms = %s (plus the owner, 100 ms, for the first event only: then cached)\n", unavoidable)
 	fmt.Printf("p50 / unavoidable = %.2f  (target <= 2.00)\n", float64(pct(lat, .5))/float64(unavoidable))
 	return nil
 }
