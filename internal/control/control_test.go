@@ -1,0 +1,104 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/spool"
+)
+
+func seed(t *testing.T, dir string) (*spool.Spool, uint64, uint64) {
+	t.Helper()
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := payload.Payload{EventType: "WorkbookUpdated", SiteLUID: "s", ResourceLUID: "r", CreatedAt: "t1"}
+	dead, _, _ := sp.Accept(p, time.Now())
+	p.CreatedAt = "t2"
+	done, _, _ := sp.Accept(p, time.Now())
+	sp.Flush()
+	_, _ = sp.Update(dead.ID, func(r *spool.Record) error { r.State, r.DeadReason = spool.Dead, "not_in_channel"; return nil })
+	_, _ = sp.Update(done.ID, func(r *spool.Record) error { r.State = spool.Delivered; return nil })
+	return sp, dead.ID, done.ID
+}
+
+func exercise(t *testing.T, d Deliveries, dead, done uint64) {
+	t.Helper()
+	ctx := context.Background()
+	recs, err := d.List(ctx, spool.Dead)
+	if err != nil || len(recs) != 1 || recs[0].ID != dead {
+		t.Fatalf("list dead = %+v, %v", recs, err)
+	}
+	if all, _ := d.List(ctx, ""); len(all) != 2 {
+		t.Fatalf("list all = %d", len(all))
+	}
+	if r, err := d.Get(ctx, dead); err != nil || r.DeadReason != "not_in_channel" {
+		t.Fatalf("get = %+v, %v", r, err)
+	}
+	if _, err := d.Get(ctx, 999); !errors.Is(err, spool.ErrNotFound) {
+		t.Errorf("get missing: %v", err)
+	}
+	if _, err := d.Retry(ctx, done); !errors.Is(err, spool.ErrDelivered) {
+		t.Errorf("retry delivered: %v", err)
+	}
+	r, err := d.Retry(ctx, dead)
+	if err != nil || r.State != spool.Pending || r.DeadReason != "" {
+		t.Fatalf("retry = %+v, %v", r, err)
+	}
+}
+
+// TestThroughTheRunningRelay: while a relay holds the spool, the CLI's calls go through
+// the control socket and retried events are scheduled.
+func TestThroughTheRunningRelay(t *testing.T) {
+	dir := t.TempDir()
+	sp, dead, done := seed(t, dir)
+	defer sp.Close()
+	var scheduled []uint64
+	srv, err := Serve(dir, sp, func(id uint64) { scheduled = append(scheduled, id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := Serve(dir, sp, nil); err == nil {
+		t.Error("a second control socket was opened over a live one")
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.(*socketClient); !ok {
+		t.Fatalf("opened %T, want the socket client", d)
+	}
+	exercise(t, d, dead, done)
+	if len(scheduled) != 1 || scheduled[0] != dead {
+		t.Errorf("scheduled %v", scheduled)
+	}
+	_ = d.Close()
+}
+
+// TestWithoutARelay: with no relay, the CLI opens the spool itself.
+func TestWithoutARelay(t *testing.T) {
+	dir := t.TempDir()
+	sp, dead, done := seed(t, dir)
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.(direct); !ok {
+		t.Fatalf("opened %T, want the spool itself", d)
+	}
+	exercise(t, d, dead, done)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.TempDir()); err == nil {
+		t.Error("an empty directory opened as a spool")
+	}
+}

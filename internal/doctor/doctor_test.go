@@ -1,0 +1,117 @@
+package doctor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/selfsigned"
+	"github.com/tabhook/tabhook/internal/slackfake"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+func setup(t *testing.T) (Setup, *slackfake.Fake) {
+	t.Helper()
+	sim := tableausim.New(tableausim.Options{})
+	sim.AddPAT(tableausim.PAT{Name: "p", Secret: "s"})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	fake := slackfake.New("xoxb-t").Start()
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	cert, _ := selfsigned.Generate(365*24*time.Hour, "relay.example.com")
+	_ = os.WriteFile(filepath.Join(dir, "tls.crt"), cert.CertPEM, 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "tls.key"), cert.KeyPEM, 0o600)
+	tc, _ := tableau.New(tableau.Config{Server: srv.URL, PATName: "p", PATSecret: "s"})
+	return Setup{
+		Tableau: tc, Slack: slackout.New(slackout.Options{Token: "xoxb-t", APIURL: fake.APIURL()}), Channel: "#alerts",
+		CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"),
+		PublicURL: "https://relay.example.com/tableau/x", StateDir: filepath.Join(dir, "state"),
+	}, fake
+}
+
+func failed(results []Result) map[string]Result {
+	out := map[string]Result{}
+	for _, r := range results {
+		if !r.OK {
+			out[r.Check] = r
+		}
+	}
+	return out
+}
+
+func TestGoodSetup(t *testing.T) {
+	s, _ := setup(t)
+	results := Run(context.Background(), s)
+	if f := failed(results); len(f) != 0 {
+		t.Fatalf("failed: %+v", f)
+	}
+	if len(results) != 9 {
+		t.Errorf("%d checks", len(results))
+	}
+}
+
+func TestFaultsNamed(t *testing.T) {
+	ctx := context.Background()
+	s, fake := setup(t)
+	fake.AddChannel(slackfake.Channel{ID: "G0X", Name: "private", IsPrivate: true})
+	s.Channel = "#private"
+	if f := failed(Run(ctx, s)); !strings.Contains(f["slack channel"].Fix, "/invite") {
+		t.Errorf("bot not in channel: %+v", f)
+	}
+
+	s, _ = setup(t)
+	s.Now = time.Now().Add(360 * 24 * time.Hour) // 5 days before expiry
+	if f := failed(Run(ctx, s)); !strings.Contains(f["tls certificate"].Detail, "expires") {
+		t.Errorf("expiring certificate: %+v", f)
+	}
+	s.Now = time.Now().Add(400 * 24 * time.Hour)
+	if f := failed(Run(ctx, s)); !strings.Contains(f["tls certificate"].Detail, "expired") {
+		t.Errorf("expired certificate: %+v", f)
+	}
+
+	s, _ = setup(t)
+	s.Tableau, _ = tableau.New(tableau.Config{Server: s.Tableau.Server(), PATName: "p", PATSecret: "wrong"})
+	if f := failed(Run(ctx, s)); !strings.Contains(f["tableau token"].Detail, "401001") {
+		t.Errorf("rejected PAT: %+v", f)
+	}
+
+	s, fake = setup(t)
+	fakeURL := fake.APIURL()
+	s.Tableau, _ = tableau.New(tableau.Config{Server: "http://127.0.0.1:1", PATName: "p", PATSecret: "s"})
+	s.Slack = slackout.New(slackout.Options{Token: "xoxb-wrong", APIURL: fakeURL})
+	f := failed(Run(ctx, s))
+	if _, ok := f["tableau reachable"]; !ok {
+		t.Errorf("unreachable Tableau: %+v", f)
+	}
+	if !strings.Contains(f["slack token"].Detail, "invalid_auth") {
+		t.Errorf("wrong Slack token: %+v", f)
+	}
+
+	s, _ = setup(t)
+	s.PublicURL = "https://other.example.com/x"
+	if f := failed(Run(ctx, s)); !strings.Contains(f["tls certificate"].Detail, "not valid for other.example.com") {
+		t.Errorf("wrong host: %+v", f)
+	}
+	s.StateDir = "/proc/tabhook-cannot-write-here"
+	if f := failed(Run(ctx, s)); f["state directory"].Fix == "" {
+		t.Errorf("unwritable state dir: %+v", f)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	_ = os.WriteFile(cfg, []byte("pat-secret: x\n"), 0o644)
+	s.ConfigPath, s.ConfigSecrets = cfg, true
+	if f := failed(Run(ctx, s)); !strings.Contains(f["config file"].Detail, "world-readable") {
+		t.Errorf("world-readable secrets: %+v", f)
+	}
+	if r := scopes([]string{"chat:write"}); r.OK || !strings.Contains(r.Detail, "files:write") {
+		t.Errorf("missing scopes: %+v", r)
+	}
+	if r := scopes([]string{"chat:write", "files:write", "channels:read"}); !r.OK || !strings.Contains(r.Detail, "without") {
+		t.Errorf("minimal scopes: %+v", r)
+	}
+}
