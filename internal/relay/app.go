@@ -35,6 +35,7 @@ type TableauAPI interface {
 type SlackAPI interface {
 	Slack
 	AuthTest(ctx context.Context) (slackout.Auth, error)
+	Channel(ctx context.Context, channel string) (slackout.ChannelInfo, error)
 }
 
 // Config configures serve and run.
@@ -244,7 +245,7 @@ func (r *relay) checkSlack(ctx context.Context) error {
 		err = checkScopes(auth)
 	}
 	if err == nil {
-		_, err = r.cfg.Slack.ChannelID(ctx, r.cfg.Channel)
+		err = canPost(ctx, r.cfg.Slack, auth, r.cfg.Channel)
 	}
 	if err == nil {
 		r.health.Set(CompSlack, "")
@@ -270,6 +271,27 @@ func checkScopes(a slackout.Auth) error {
 		}
 	}
 	return &slackout.Error{Op: "auth.test", Code: "missing_scope", Permanent: true, Err: errors.New("the token lacks chat:write")}
+}
+
+// canPost checks that the channel exists and the bot may post there: a member, or a
+// public channel with chat:write.public.
+func canPost(ctx context.Context, s SlackAPI, auth slackout.Auth, channel string) error {
+	if _, err := s.ChannelID(ctx, channel); err != nil {
+		return err
+	}
+	info, err := s.Channel(ctx, channel)
+	if err != nil {
+		return err
+	}
+	public := false
+	for _, sc := range auth.Scopes {
+		public = public || sc == "chat:write.public"
+	}
+	if !info.IsMember && (info.IsPrivate || (!public && len(auth.Scopes) > 0)) {
+		return &slackout.Error{Op: "check channel " + channel, Code: "not_in_channel", Permanent: true,
+			Err: fmt.Errorf("the bot is not a member of #%s", info.Name)}
+	}
+	return nil
 }
 
 // connectLater retries what was unreachable at start-up, then (for run) registers the

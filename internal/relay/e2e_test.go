@@ -387,3 +387,14 @@ func (w *world) start2(cfg relay.Config) {
 func (w *world) httpsClient() *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: w.cert.Pool}}}
 }
+
+func TestStartupRefusesAChannelTheBotCannotPostTo(t *testing.T) {
+	w := newWorld(t)
+	w.slack.AddChannel(slackfake.Channel{ID: "G0PRIV", Name: "private-ops", IsPrivate: true})
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	cfg.Channel = "#private-ops"
+	err := relay.Run(context.Background(), cfg)
+	if slackout.Code(err) != "not_in_channel" || !strings.Contains(err.Error(), "/invite") {
+		t.Fatalf("err = %v", err)
+	}
+}
