@@ -120,10 +120,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Rejected credentials end the start-up; an unreachable service does not.
 	tableauUp, slackUp, err := r.checkCredentials(ctx)
-	if err != nil {
-		return &StartupError{Err: err}
+	if err == nil {
+		err = r.listen()
 	}
-	if err := r.listen(); err != nil {
+	if err != nil {
+		r.signOut() // Tableau may have accepted us while Slack did not
 		return err
 	}
 	serveErr := make(chan error, 1)
@@ -155,14 +156,21 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-r.cfg.Reload:
 			r.reload(ctx)
 		case err := <-serveErr:
+			// The listener failed: clean up as at a stop, and say why.
 			stopBg()
 			r.bg.Wait()
-			return fmt.Errorf("listener: %w", err)
+			return errors.Join(fmt.Errorf("listener: %w", err), r.shutdown())
 		}
 	}
 	stopBg()
 	r.bg.Wait()
 	return r.shutdown()
+}
+
+func (r *relay) signOut() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.cfg.Tableau.SignOut(ctx)
 }
 
 func (r *relay) site() string {
@@ -211,7 +219,7 @@ func (r *relay) checkCredentials(ctx context.Context) (tableauUp, slackUp bool, 
 	for _, e := range []error{terr, serr} {
 		var se *StartupError
 		if errors.As(e, &se) {
-			return false, false, se.Err
+			return false, false, se
 		}
 	}
 	return terr == nil, serr == nil, nil
@@ -428,9 +436,7 @@ func (r *relay) shutdown() error {
 	if n, err := r.sp.PendingIDs(); err == nil && len(n) > 0 {
 		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("%d undelivered events stay in the spool for the next start", len(n))})
 	}
-	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = r.cfg.Tableau.SignOut(octx)
-	cancel()
+	r.signOut()
 	return errors.Join(errs...)
 }
 
