@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +199,50 @@ func TestAllowCIDR(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Errorf("healthz from outside the allow list: %d", rec.Code)
+	}
+}
+
+// TestDiskFailureIs503: with a spool whose disk fails, the listener answers 503 (so
+// Tableau retries) and nothing is stored or acknowledged; once the disk recovers, the
+// same delivery is accepted.
+func TestDiskFailureIs503(t *testing.T) {
+	var failing atomic.Bool
+	sp, err := spool.Open(t.TempDir(), spool.Options{Sync: func(f *os.File) error {
+		if failing.Load() {
+			return errors.New("no space left on device")
+		}
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	h, events, _ := newTestHandler(t, sp, "")
+	body := fixture(t, "payload_workbook_WorkbookCreated.json")
+	post := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
+		return rec.Code
+	}
+	failing.Store(true)
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Fatalf("disk failing: %d", code)
+	}
+	sp.Flush()
+	if ids, _ := sp.PendingIDs(); len(ids) != 0 {
+		t.Fatalf("stored %v while the disk failed", ids)
+	}
+	for _, e := range *events {
+		if e.Type == EvReceived {
+			t.Fatal("reported received while the disk failed")
+		}
+	}
+	failing.Store(false)
+	if code := post(); code != http.StatusOK {
+		t.Fatalf("disk back: %d", code)
+	}
+	sp.Flush()
+	if ids, _ := sp.PendingIDs(); len(ids) != 1 {
+		t.Fatalf("after recovery stored %v", ids)
 	}
 }
