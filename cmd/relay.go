@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"runtime/debug"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/creds"
@@ -91,31 +93,61 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	if cfg.Channel, err = r.Require(fs, "slack-channel", "Slack channel"); err != nil {
 		return cfg, err
 	}
+	routing, err := readRouting(r.Config(), cfg.Channel)
+	if err != nil {
+		return cfg, &cli.UsageError{Err: err}
+	}
+	cfg.Routes = routing.Routes
 	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url"), OnError: cfg.Metrics.SlackError})
 	cfg.Logger = f.Logger()
 	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs)
 	return cfg, nil
 }
 
-// reconfigure re-reads the config file for the settings a reload may change. A channel
-// given by flag or environment still wins over the file, as at start-up.
-func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (string, error) {
+// reconfigure re-reads the config file for the settings a reload may change: the
+// routes, and the default channel unless a flag or the environment set it (they still
+// win over the file, as at start-up).
+func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Routing, error) {
 	current := stringFlag(fs, "slack-channel")
-	return func() (string, error) {
-		if src := f.resolver.Source("slack-channel"); src == creds.SourceFlag || src == creds.SourceEnv {
-			return current, nil
-		}
+	return func() (relay.Routing, error) {
 		r, err := creds.Load(creds.Options{ConfigPath: f.resolver.ConfigPath(), Env: f.Env})
 		if err != nil {
-			return "", err
+			return relay.Routing{}, err
 		}
-		ch := r.Config().GetString("slack-channel")
-		if ch == "" {
-			return "", errors.New("the config file sets no slack-channel")
+		channel := current
+		if src := f.resolver.Source("slack-channel"); src != creds.SourceFlag && src != creds.SourceEnv {
+			if channel = r.Config().GetString("slack-channel"); channel == "" {
+				return relay.Routing{}, errors.New("the config file sets no slack-channel")
+			}
 		}
-		current = ch
-		return ch, nil
+		routing, err := readRouting(r.Config(), channel)
+		if err != nil {
+			return relay.Routing{}, err
+		}
+		current = channel
+		return routing, nil
 	}
+}
+
+// readRouting reads the routes of the config file:
+//
+//	routes:
+//	  - events: [DatasourceRefreshFailed, WorkbookRefreshFailed]
+//	    channel: "#data-alerts"
+//	  - projects: [Finance]
+//	    channel: "#finance"
+func readRouting(v *viper.Viper, defaultChannel string) (relay.Routing, error) {
+	var routes []relay.Route
+	if v != nil && v.IsSet("routes") {
+		if err := v.UnmarshalKey("routes", &routes); err != nil {
+			return relay.Routing{}, fmt.Errorf("routes in the config file: %w", err)
+		}
+	}
+	routing, err := relay.Routing{Default: defaultChannel, Routes: routes}.Check()
+	if err != nil {
+		return relay.Routing{}, fmt.Errorf("routes in the config file: %w", err)
+	}
+	return routing, nil
 }
 
 // listenerPath takes the path from --public-url, else --path.

@@ -42,7 +42,8 @@ type SlackAPI interface {
 type Config struct {
 	Tableau  TableauAPI
 	Slack    SlackAPI
-	Channel  string
+	Channel  string  // the default channel
+	Routes   []Route // channels for some events or projects (config file); first match wins
 	StateDir string
 	Server   ServerConfig // Handler is set by the relay
 	Path     string       // listener path
@@ -67,7 +68,7 @@ type Config struct {
 	// Reload delivers SIGHUP; Reconfigure then re-reads the settings that may change
 	// without a restart (the Slack channel).
 	Reload      <-chan os.Signal
-	Reconfigure func() (channel string, err error)
+	Reconfigure func() (Routing, error)
 	// Ready, when set, is called once the listener is up and, for run, the webhooks
 	// exist: the moment to tell systemd or a test that the relay is serving.
 	Ready func(addr string)
@@ -181,7 +182,8 @@ func (r *relay) site() string {
 
 func (r *relay) listen() error {
 	svcCfg := r.cfg.Service
-	svcCfg.Spool, svcCfg.Slack, svcCfg.Channel, svcCfg.SiteID = r.sp, r.cfg.Slack, r.cfg.Channel, r.site
+	svcCfg.Spool, svcCfg.Slack, svcCfg.SiteID = r.sp, r.cfg.Slack, r.site
+	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}
 	eo := r.cfg.Enrich
 	if eo.Logger == nil {
 		eo.Logger = r.log
@@ -252,8 +254,10 @@ func (r *relay) checkSlack(ctx context.Context) error {
 	if err == nil {
 		err = checkScopes(auth)
 	}
-	if err == nil {
-		err = canPost(ctx, r.cfg.Slack, auth, r.cfg.Channel)
+	for _, ch := range (Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}).Channels() {
+		if err == nil {
+			err = canPost(ctx, r.cfg.Slack, auth, ch)
+		}
 	}
 	if err == nil {
 		r.health.Set(CompSlack, "")
@@ -468,14 +472,17 @@ func (r *relay) serveMetrics() (stop func(), err error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// reload applies a changed configuration: the channel is checked with Slack first, so a
-// typo keeps the old one. Events keep flowing throughout.
+// reload applies a changed configuration: every channel is checked with Slack first,
+// so a typo keeps the old routing. Events keep flowing throughout.
 func (r *relay) reload(ctx context.Context) {
 	if r.cfg.Reconfigure == nil {
 		return
 	}
-	ch, err := r.cfg.Reconfigure()
-	if err == nil {
+	routing, err := r.cfg.Reconfigure()
+	for _, ch := range routing.Channels() {
+		if err != nil {
+			break
+		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		_, err = r.cfg.Slack.ChannelID(cctx, ch)
 		cancel()
@@ -485,7 +492,7 @@ func (r *relay) reload(ctx context.Context) {
 		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "reload failed, configuration unchanged: " + err.Error()})
 		return
 	}
-	r.svc.SetChannel(ch)
-	r.log.Info("configuration reloaded", "channel", ch)
-	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "configuration reloaded: posting to " + ch})
+	r.svc.SetRouting(routing)
+	r.log.Info("configuration reloaded", "channel", routing.Default, "routes", len(routing.Routes))
+	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("configuration reloaded: posting to %s (%d routes)", routing.Default, len(routing.Routes))})
 }

@@ -56,13 +56,14 @@ func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
 	if rec.Payload.SiteLUID != site {
 		return &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", rec.Payload.SiteLUID, site), "site_mismatch"}
 	}
-	ch, err := s.cfg.Slack.ChannelID(ctx, s.channel())
-	if err != nil {
-		return err
-	}
 	facts := s.cfg.Enricher.Enrich(ctx, rec.Payload)
 	if facts.Degraded != "" {
 		s.log.Warn("posting the payload's facts only", "event_id", rec.ID, "event", facts.Event, "resource_luid", rec.Payload.ResourceLUID, "why", facts.Degraded)
+	}
+	channel := s.channel(facts)
+	ch, err := s.cfg.Slack.ChannelID(ctx, channel)
+	if err != nil {
+		return err
 	}
 	msg := render.Render(facts)
 	if err := s.ensurePosted(ctx, rec, ch, msg); err != nil {
@@ -77,7 +78,7 @@ func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
 	if err != nil {
 		return fmt.Errorf("record delivery: %w", err)
 	}
-	s.cfg.Observe.emit(Event{Type: EvDelivered, ID: rec.IDString(), EventType: facts.Event, Resource: rec.Payload.Resource, Name: facts.Name, Channel: s.channel(), Latency: now.Sub(rec.ReceivedAt), Attempt: rec.Attempts + 1, Detail: facts.Degraded})
+	s.cfg.Observe.emit(Event{Type: EvDelivered, ID: rec.IDString(), EventType: facts.Event, Resource: rec.Payload.Resource, Name: facts.Name, Channel: channel, Latency: now.Sub(rec.ReceivedAt), Attempt: rec.Attempts + 1, Detail: facts.Degraded})
 	s.log.Debug("event delivered", "event_id", rec.ID, "event", facts.Event, "channel", ch, "ts", rec.MessageTS, "latency", now.Sub(rec.ReceivedAt))
 	return nil
 }
@@ -183,7 +184,7 @@ func (s *Service) failed(ctx context.Context, rec spool.Record, err error) {
 		attempts++
 	}
 	wait := max(slackout.RetryAfter(err), s.backoff(max(attempts, 1)))
-	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: s.channel(), Attempt: attempts, Reason: reason(err), Detail: err.Error()}
+	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: s.channel(enrich.Base(rec.Payload)), Attempt: attempts, Reason: reason(err), Detail: err.Error()}
 	_, uerr := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error {
 		r.Attempts, r.LastError = attempts, err.Error()
 		if permanent {

@@ -68,10 +68,6 @@ func (s *Service) deliverDigest(ctx context.Context, batch []spool.Record) error
 	if site == "" {
 		return &waitError{"waiting for the Tableau sign-in to learn the site"}
 	}
-	ch, err := s.cfg.Slack.ChannelID(ctx, s.channel())
-	if err != nil {
-		return err
-	}
 	var keep []spool.Record
 	for _, r := range batch {
 		if r.Payload.SiteLUID != site {
@@ -84,9 +80,40 @@ func (s *Service) deliverDigest(ctx context.Context, batch []spool.Record) error
 		return nil
 	}
 	facts := s.enrichAll(ctx, keep)
-	ids := make([]uint64, len(keep))
-	names := make([]string, len(keep))
-	for i, r := range keep {
+	// One digest per channel the routing sends these events to.
+	groups := map[string][]int{}
+	var order []string
+	for i, f := range facts {
+		ch := s.channel(f)
+		if _, ok := groups[ch]; !ok {
+			order = append(order, ch)
+		}
+		groups[ch] = append(groups[ch], i)
+	}
+	for _, channel := range order {
+		var recs []spool.Record
+		var fs []enrich.Facts
+		for _, i := range groups[channel] {
+			recs, fs = append(recs, keep[i]), append(fs, facts[i])
+		}
+		if err := s.postDigest(ctx, channel, recs, fs); err != nil {
+			for _, r := range recs {
+				s.failed(ctx, r, err)
+			}
+		}
+	}
+	return nil
+}
+
+// postDigest posts one digest to a channel and marks its events delivered.
+func (s *Service) postDigest(ctx context.Context, channel string, recs []spool.Record, facts []enrich.Facts) error {
+	ch, err := s.cfg.Slack.ChannelID(ctx, channel)
+	if err != nil {
+		return err
+	}
+	ids := make([]uint64, len(recs))
+	names := make([]string, len(recs))
+	for i, r := range recs {
 		ids[i], names[i] = r.ID, r.IDString()
 	}
 	if err := s.cfg.Spool.UpdateMany(ids, func(r *spool.Record) error { r.PostStarted = true; return nil }); err != nil {
@@ -105,10 +132,10 @@ func (s *Service) deliverDigest(ctx context.Context, batch []spool.Record) error
 	if err != nil {
 		return fmt.Errorf("record digest: %w", err)
 	}
-	for i, r := range keep {
-		s.cfg.Observe.emit(Event{Type: EvDelivered, ID: r.IDString(), EventType: facts[i].Event, Resource: r.Payload.Resource, Name: facts[i].Name, Channel: s.channel(), Latency: now.Sub(r.ReceivedAt), Attempt: r.Attempts + 1, Detail: fmt.Sprintf("in a digest of %d", len(keep))})
+	for i, r := range recs {
+		s.cfg.Observe.emit(Event{Type: EvDelivered, ID: r.IDString(), EventType: facts[i].Event, Resource: r.Payload.Resource, Name: facts[i].Name, Channel: channel, Latency: now.Sub(r.ReceivedAt), Attempt: r.Attempts + 1, Detail: fmt.Sprintf("in a digest of %d", len(recs))})
 	}
-	s.log.Info("storm: events posted as one digest", "count", len(keep), "channel", ch, "ts", ts)
+	s.log.Info("storm: events posted as one digest", "count", len(recs), "channel", ch, "ts", ts)
 	return nil
 }
 

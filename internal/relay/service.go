@@ -31,7 +31,7 @@ type ServiceConfig struct {
 	Spool    *spool.Spool
 	Enricher Enricher
 	Slack    Slack
-	Channel  string        // default channel: name or ID
+	Routing  Routing       // which channel each event goes to
 	SiteID   func() string // signed-in site; "" while Tableau has not answered
 	Workers  int           // default 4
 	// Retries of transient failures back off from MinBackoff (default 1s) to
@@ -53,7 +53,7 @@ type Service struct {
 	queue chan uint64
 
 	mu        sync.Mutex
-	ch        string               // the channel posts go to; changed by a reload
+	routing   Routing              // where posts go; changed by a reload
 	scheduled map[uint64]bool      // queued or being delivered
 	notBefore map[uint64]time.Time // waiting for a retry
 
@@ -90,7 +90,7 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.SiteID == nil {
 		cfg.SiteID = func() string { return "" }
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, ch: cfg.Channel, queue: make(chan uint64, 1024), scheduled: map[uint64]bool{}, notBefore: map[uint64]time.Time{}}
+	return &Service{cfg: cfg, log: cfg.Logger, routing: cfg.Routing, queue: make(chan uint64, 1024), scheduled: map[uint64]bool{}, notBefore: map[uint64]time.Time{}}
 }
 
 // Start runs the workers and the sweeper until Stop. Pending events left by an earlier
@@ -138,17 +138,18 @@ func (s *Service) Start(ctx context.Context) {
 // pruneEvery is how often delivered records past their retention are deleted.
 const pruneEvery = 10 * time.Minute
 
-// SetChannel sends the following posts to another channel (a configuration reload).
-func (s *Service) SetChannel(ch string) {
+// SetRouting sends the following posts where the new routing says (a reload).
+func (s *Service) SetRouting(r Routing) {
 	s.mu.Lock()
-	s.ch = ch
+	s.routing = r
 	s.mu.Unlock()
 }
 
-func (s *Service) channel() string {
+// channel is where an event with these facts goes, by the current routing.
+func (s *Service) channel(f enrich.Facts) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ch
+	return s.routing.Channel(f)
 }
 
 // Notify schedules a newly stored event. It never blocks: when the queue is full the

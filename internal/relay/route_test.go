@@ -1,0 +1,65 @@
+package relay_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+func TestRouting(t *testing.T) {
+	r, err := relay.Routing{Default: "#all", Routes: []relay.Route{
+		{Events: []string{"datasource-refresh-failed", "WorkbookRefreshFailed"}, Channel: "#data"},
+		{Projects: []string{"Finance"}, Channel: "#finance"},
+		{Events: []string{"WorkbookUpdated"}, Projects: []string{"default"}, Channel: "#default-updates"},
+	}}.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		event, project, want string
+	}{
+		{"DatasourceRefreshFailed", "Finance", "#data"}, // first match wins
+		{"WorkbookUpdated", "Finance", "#finance"},
+		{"WorkbookUpdated", "default", "#default-updates"},
+		{"WorkbookCreated", "default", "#all"},
+		{"WorkbookTeleported", "", "#all"},
+	} {
+		if got := r.Channel(enrich.Facts{Event: tc.event, Project: tc.project}); got != tc.want {
+			t.Errorf("%s in %q → %s, want %s", tc.event, tc.project, got, tc.want)
+		}
+	}
+	if got := strings.Join(r.Channels(), " "); got != "#all #data #finance #default-updates" {
+		t.Errorf("channels = %s", got)
+	}
+	if _, err := (relay.Routing{Default: "#a", Routes: []relay.Route{{Events: []string{"Nope"}, Channel: "#x"}}}).Check(); err == nil || !strings.Contains(err.Error(), "route 1") {
+		t.Errorf("unknown event: %v", err)
+	}
+	if _, err := (relay.Routing{Default: "#a", Routes: []relay.Route{{Events: []string{"WorkbookUpdated"}}}}).Check(); err == nil {
+		t.Error("a route without a channel was accepted")
+	}
+}
+
+// TestRoutesEndToEnd: refresh failures go to their own channel, by event and by the
+// project learnt from Tableau; the rest to the default.
+func TestRoutesEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated", "DatasourceRefreshFailed")
+	cfg.Routes = []relay.Route{{Events: []string{"DatasourceRefreshFailed"}, Channel: "#general"}}
+	w.start(cfg)
+	w.fire(tableausim.Event{Type: "DatasourceRefreshFailed", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource"})
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample"})
+	eventually(t, "two deliveries", func() bool { return w.count(relay.EvDelivered) == 2 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range w.slack.Messages() {
+		got[m.Channel] = m.Text
+	}
+	if !strings.Contains(got["C0GENERAL"], "refresh failed") || !strings.Contains(got["C0ALERTS"], "Workbook updated") {
+		t.Fatalf("messages by channel: %v", got)
+	}
+}
