@@ -26,6 +26,7 @@ import (
 type TableauAPI interface {
 	admin.API
 	enrich.Source
+	Site(ctx context.Context) (tableau.Site, error)
 	SignIn(ctx context.Context) error
 	SignOut(ctx context.Context) error
 	SiteID() string
@@ -334,6 +335,36 @@ func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
 	}
 	if r.cfg.Ready != nil {
 		r.cfg.Ready(r.srv.Addr().String())
+	}
+	r.monitor(ctx)
+}
+
+// monitorEvery is how often /readyz's view of Tableau and Slack is refreshed.
+const monitorEvery = time.Minute
+
+// monitor keeps /readyz true to the present: an authenticated call to each service
+// every minute (which also renews an idle Tableau session before it expires).
+func (r *relay) monitor(ctx context.Context) {
+	t := time.NewTicker(monitorEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, terr := r.cfg.Tableau.Site(cctx)
+		_, serr := r.cfg.Slack.AuthTest(cctx)
+		cancel()
+		for comp, err := range map[string]error{CompTableau: terr, CompSlack: serr} {
+			if err != nil {
+				r.health.Set(comp, err.Error())
+				r.log.Warn("health check failed", "component", comp, "err", err)
+			} else {
+				r.health.Set(comp, "")
+			}
+		}
 	}
 }
 
