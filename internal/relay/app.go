@@ -59,6 +59,7 @@ type Config struct {
 	Verify       bool
 
 	DrainTimeout time.Duration // default 10s
+	HealthEvery  time.Duration // how often /readyz's view of Tableau and Slack is refreshed; default 1m
 	Service      ServiceConfig // tuning; Spool, Enricher, Slack, Channel, SiteID are set here
 	Enrich       enrich.Options
 	Observe      Observer
@@ -339,13 +340,14 @@ func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
 	r.monitor(ctx)
 }
 
-// monitorEvery is how often /readyz's view of Tableau and Slack is refreshed.
-const monitorEvery = time.Minute
-
 // monitor keeps /readyz true to the present: an authenticated call to each service
 // every minute (which also renews an idle Tableau session before it expires).
 func (r *relay) monitor(ctx context.Context) {
-	t := time.NewTicker(monitorEvery)
+	every := r.cfg.HealthEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -284,3 +284,32 @@ func TestStormBecomesDigests(t *testing.T) {
 		t.Errorf("trickle of 3 got %d messages", got)
 	}
 }
+
+// TestReadinessFollowsOutages: /readyz turns 503 while Tableau is down after start-up,
+// and 200 again once it is back.
+func TestReadinessFollowsOutages(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir())
+	cfg.HealthEvery = 20 * time.Millisecond
+	w.start(cfg)
+	readyz := func() int {
+		resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually(t, "ready", func() bool { return readyz() == http.StatusOK })
+	w.sim.SetOutage(true)
+	eventually(t, "not ready during the outage", func() bool { return readyz() == http.StatusServiceUnavailable })
+	w.sim.SetOutage(false)
+	eventually(t, "ready again", func() bool { return readyz() == http.StatusOK })
+	w.slack.SetOutage(true)
+	eventually(t, "not ready while Slack is down", func() bool { return readyz() == http.StatusServiceUnavailable })
+	w.slack.SetOutage(false)
+	eventually(t, "ready again", func() bool { return readyz() == http.StatusOK })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
