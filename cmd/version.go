@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 	"runtime"
 	"runtime/debug"
 
@@ -13,6 +14,13 @@ import (
 // ResolveBuild fills what the linker did not stamp from the module's build information,
 // so `go run` and `go install` still report something true.
 func ResolveBuild(b BuildInfo) BuildInfo {
+	// Release tooling writes placeholders when it has nothing better.
+	if b.Commit == "none" {
+		b.Commit = ""
+	}
+	if strings.HasPrefix(b.Date, "0001-01-01") {
+		b.Date = ""
+	}
 	info, ok := debug.ReadBuildInfo()
 	if b.Version == "" {
 		b.Version = "dev"
