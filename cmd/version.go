@@ -2,9 +2,9 @@ package cmd
 
 import (
 	"fmt"
-	"strings"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
