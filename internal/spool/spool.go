@@ -229,9 +229,6 @@ func (s *Spool) Close() error {
 	return errors.Join(err, s.wal.close(), s.db.Close())
 }
 
-// Path is the spool file.
-func (s *Spool) Path() string { return s.db.Path() }
-
 func idKey(id uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], id)
@@ -483,19 +480,6 @@ func (s *Spool) List(state State) ([]Record, error) {
 		})
 	})
 	return out, err
-}
-
-// Counts returns how many records are in each state.
-func (s *Spool) Counts() (map[State]int, error) {
-	recs, err := s.List("")
-	if err != nil {
-		return nil, err
-	}
-	c := map[State]int{Pending: 0, Delivered: 0, Dead: 0}
-	for _, r := range recs {
-		c[r.State]++
-	}
-	return c, nil
 }
 
 // Prune deletes delivered records (and their dedup keys) delivered before cutoff. Dead

@@ -65,13 +65,6 @@ type Delivery struct {
 	Err       string
 }
 
-// Deliveries returns every delivery made so far.
-func (s *Sim) Deliveries() []Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Delivery(nil), s.deliveries...)
-}
-
 // Fire delivers ev to every enabled webhook subscribed to it and waits until each has
 // been answered 2xx or has used its retries.
 func (s *Sim) Fire(ctx context.Context, ev Event) ([]Delivery, error) {
@@ -107,9 +100,6 @@ func (s *Sim) Fire(ctx context.Context, ev Event) ([]Delivery, error) {
 		}()
 	}
 	wg.Wait()
-	s.mu.Lock()
-	s.deliveries = append(s.deliveries, out...)
-	s.mu.Unlock()
 	return out, nil
 }
 

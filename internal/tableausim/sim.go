@@ -73,7 +73,6 @@ type Sim struct {
 	users       map[string]*User
 	projects    []projectWire
 	jobs        map[string]jobWire
-	deliveries  []Delivery
 }
 
 // New builds a simulator seeded from the recorded fixtures.
