@@ -237,6 +237,6 @@ func tuneGC(env creds.LookupEnv) {
 		debug.SetGCPercent(300)
 	}
 	if _, set := env("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(100 << 20)
+		debug.SetMemoryLimit(256 << 20)
 	}
 }

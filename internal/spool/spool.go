@@ -71,6 +71,8 @@ type Options struct {
 	Sync func(*os.File) error
 	// OnError, when set, hears about index failures (the records stay in the log).
 	OnError func(error)
+
+	segmentSize int64 // intake log segment size; tests make it small
 }
 
 // Spool is an open spool.
@@ -86,15 +88,15 @@ type Spool struct {
 	closed   bool
 	notify   func(id uint64)
 
-	index   chan logged
-	indexed uint64 // records indexed since the log was last reset (indexer only)
-	done    chan struct{}
+	index chan logged
+	done  chan struct{}
 }
 
 // logged is a record in the intake log, with its encoding, on its way to the index.
 type logged struct {
 	rec  Record
 	data []byte
+	seg  uint64 // intake log segment holding it
 }
 
 // accepting is a delivery being logged; identical deliveries wait for its outcome.
@@ -106,9 +108,6 @@ type accepting struct {
 
 // indexWindow is how long the indexer gathers records into one commit.
 const indexWindow = 100 * time.Millisecond
-
-// walResetSize is how large the intake log may grow before it is emptied (once indexed).
-const walResetSize = 1 << 20
 
 // FileName is the spool file inside the state directory.
 const FileName = "spool.db"
@@ -141,7 +140,7 @@ func Open(dir string, o Options) (*Spool, error) {
 		o.Sync = fdatasync
 		s.opts.Sync = fdatasync
 	}
-	if err := s.init(filepath.Join(dir, WALName)); err != nil {
+	if err := s.init(dir); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -150,7 +149,7 @@ func Open(dir string, o Options) (*Spool, error) {
 
 // init creates the buckets, replays the intake log into the index, and starts the
 // indexer.
-func (s *Spool) init(walPath string) error {
+func (s *Spool) init(dir string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -165,11 +164,7 @@ func (s *Spool) init(walPath string) error {
 	if err != nil {
 		return fmt.Errorf("initialise spool: %w", err)
 	}
-	w, err := openWAL(walPath, s.opts.Sync)
-	if err != nil {
-		return err
-	}
-	recs, end, err := readWAL(w.f)
+	recs, last, err := replayAll(dir)
 	if err == nil && len(recs) > 0 {
 		items := make([]logged, len(recs))
 		for i, r := range recs {
@@ -178,16 +173,18 @@ func (s *Spool) init(walPath string) error {
 		err = s.db.Update(func(tx *bolt.Tx) error { return putNew(tx, items) })
 	}
 	if err == nil {
-		// Everything intact is indexed now; a torn tail goes with the rest.
-		_ = end
-		err = w.f.Truncate(0)
+		// Everything intact is indexed now (and synced); a torn tail goes with the rest.
+		err = removeSegments(dir, last)
 	}
 	if err != nil {
-		_ = w.close()
 		return fmt.Errorf("replay intake log: %w", err)
 	}
 	for _, r := range recs {
 		s.nextID = max(s.nextID, r.ID)
+	}
+	w, err := openWAL(dir, last+1, s.opts.Sync, s.opts.segmentSize)
+	if err != nil {
+		return err
 	}
 	// Deduplication asks memory, not the index, on the acknowledgement's path.
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -225,8 +222,7 @@ func (s *Spool) Close() error {
 	s.mu.Unlock()
 	close(s.index)
 	<-s.done
-	err := s.wal.resetIfCaughtUp(&s.indexed, 0)
-	return errors.Join(err, s.wal.close(), s.db.Close())
+	return errors.Join(s.wal.close(), s.db.Close())
 }
 
 func idKey(id uint64) []byte {
@@ -270,7 +266,8 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 
 		rec = Record{ID: a.id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
 		data := encodeNew(rec)
-		if err := s.wal.append(data); err != nil {
+		seg, err := s.wal.append(data)
+		if err != nil {
 			s.mu.Lock()
 			delete(s.inflight, key)
 			s.mu.Unlock()
@@ -279,7 +276,7 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 			return Record{}, false, fmt.Errorf("store event: %w", err)
 		}
 		close(a.done)
-		s.index <- logged{rec, data}
+		s.index <- logged{rec: rec, data: data, seg: seg}
 		return rec, false, nil
 	}
 }
@@ -367,7 +364,6 @@ func (s *Spool) indexLoop() {
 			}
 			time.Sleep(wait)
 		}
-		s.indexed += uint64(len(batch))
 		s.mu.Lock()
 		for _, it := range batch {
 			if a, ok := s.inflight[it.rec.Key]; ok && a.id == it.rec.ID {
@@ -382,7 +378,11 @@ func (s *Spool) indexLoop() {
 				notify(it.rec.ID)
 			}
 		}
-		if err := s.wal.resetIfCaughtUp(&s.indexed, walResetSize); err != nil && s.opts.OnError != nil {
+		segs := make([]uint64, len(batch))
+		for i, it := range batch {
+			segs[i] = it.seg
+		}
+		if err := s.wal.markIndexed(segs); err != nil && s.opts.OnError != nil {
 			s.opts.OnError(err)
 		}
 	}

@@ -9,43 +9,85 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
 	"sync"
 )
 
-// The write-ahead log makes intake durable at the cost of one appended write and one
+// The intake log makes intake durable at the cost of one appended write and one
 // fdatasync per group of concurrent deliveries — the least any design that is durable
 // before acknowledging can do. Records reach the bbolt index shortly after, off the
 // acknowledgement's path; at start-up the log is replayed into the index.
 //
-// Each record is framed as: length (4 bytes, big-endian), CRC-32C of the data, data
-// (the Record as JSON). A torn write at the tail fails its CRC and is cut off on replay.
+// The log is a series of segment files. The one being written is sealed and a new one
+// begun when it passes segmentSize; a sealed segment is deleted once every record in it
+// is indexed, so the log stays small under sustained load. Each record is framed as:
+// length (4 bytes, big-endian), CRC-32C of the data, data (the Record as JSON). A torn
+// write at the tail fails its CRC and is dropped on replay.
 
-// WALName is the log's file name inside the state directory.
-const WALName = "intake.wal"
+// defaultSegmentSize is how large a segment grows before the next one begins.
+const defaultSegmentSize = 4 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+func segmentPath(dir string, n uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("intake-%016d.wal", n))
+}
+
+// segments lists the segment numbers present in dir, oldest first.
+func segments(dir string) ([]uint64, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "intake-*.wal"))
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, p := range paths {
+		var n uint64
+		if _, err := fmt.Sscanf(filepath.Base(p), "intake-%016d.wal", &n); err == nil {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
 type walReq struct {
 	data []byte
-	done chan error
+	done chan walResult
+}
+
+type walResult struct {
+	seg uint64 // the segment the record went into
+	err error
 }
 
 type wal struct {
-	f     *os.File
-	reqs  chan walReq
-	wg    sync.WaitGroup
-	sync  func(*os.File) error
-	mu    sync.Mutex // guards the counters and truncation against appends
-	added uint64     // records written and synced since the last reset
-	size  int64
+	dir     string
+	reqs    chan walReq
+	wg      sync.WaitGroup
+	sync    func(*os.File) error
+	segSize int64
+
+	// Written by the commit loop; read by the indexer, under mu.
+	mu      sync.Mutex
+	f       *os.File
+	seg     uint64
+	size    int64
+	added   map[uint64]int // records written per segment
+	indexed map[uint64]int // records indexed per segment
 }
 
-func openWAL(path string, syncFn func(*os.File) error) (*wal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+// openWAL starts a new segment numbered after first.
+func openWAL(dir string, first uint64, syncFn func(*os.File) error, segSize int64) (*wal, error) {
+	if segSize <= 0 {
+		segSize = defaultSegmentSize
+	}
+	w := &wal{dir: dir, reqs: make(chan walReq, 4096), sync: syncFn, segSize: segSize, seg: first, added: map[uint64]int{}, indexed: map[uint64]int{}}
+	f, err := os.OpenFile(segmentPath(dir, first), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open intake log: %w", err)
 	}
-	w := &wal{f: f, reqs: make(chan walReq, 4096), sync: syncFn}
+	w.f = f
 	w.wg.Add(1)
 	go w.commitLoop()
 	return w, nil
@@ -59,11 +101,12 @@ func frame(data []byte) []byte {
 	return out
 }
 
-// append writes one encoded record and returns once it is on disk.
-func (w *wal) append(data []byte) error {
-	done := make(chan error, 1)
+// append writes one encoded record and returns once it is on disk, with its segment.
+func (w *wal) append(data []byte) (uint64, error) {
+	done := make(chan walResult, 1)
 	w.reqs <- walReq{data: frame(data), done: done}
-	return <-done
+	r := <-done
+	return r.seg, r.err
 }
 
 // commitLoop writes whatever has queued up while the previous sync ran, in one write
@@ -90,77 +133,156 @@ func (w *wal) commitLoop() {
 		for _, r := range batch {
 			buf = append(buf, r.data...)
 		}
-		w.mu.Lock()
-		_, err := w.f.Write(buf)
-		if err == nil {
-			err = w.sync(w.f)
-		}
-		if err == nil {
-			w.added += uint64(len(batch))
-			w.size += int64(len(buf))
-		}
-		w.mu.Unlock()
+		seg, err := w.write(buf, len(batch))
 		if err != nil {
 			err = fmt.Errorf("write intake log: %w", err)
 		}
 		for _, r := range batch {
-			r.done <- err
+			r.done <- walResult{seg: seg, err: err}
 		}
 	}
 }
 
-// resetIfCaughtUp empties the log when every record in it has been indexed and it has
-// grown past limit. A crash before the index is synced just replays records the index
-// already has, which replay skips.
-// indexed counts the records indexed since the last reset; it is zeroed with the log.
-func (w *wal) resetIfCaughtUp(indexed *uint64, limit int64) error {
+// write appends buf (n records) to the current segment, syncs it, and begins the next
+// segment when this one is full.
+func (w *wal) write(buf []byte, n int) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.added != *indexed || w.size < limit || w.size == 0 {
-		return nil
+	seg := w.seg
+	if _, err := w.f.Write(buf); err != nil {
+		return seg, err
 	}
-	if err := w.f.Truncate(0); err != nil {
-		return fmt.Errorf("reset intake log: %w", err)
+	if err := w.sync(w.f); err != nil {
+		return seg, err
 	}
-	w.added, w.size, *indexed = 0, 0, 0
+	w.added[seg] += n
+	w.size += int64(len(buf))
+	if w.size >= w.segSize {
+		if err := w.rotate(); err != nil {
+			return seg, nil // the records are on disk; the next write retries the rotation
+		}
+	}
+	return seg, nil
+}
+
+func (w *wal) rotate() error {
+	f, err := os.OpenFile(segmentPath(w.dir, w.seg+1), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	sealed := w.seg
+	_ = w.f.Close()
+	w.f, w.seg, w.size = f, w.seg+1, 0
+	w.dropIfIndexed(sealed)
 	return nil
 }
 
+// markIndexed records that these records (by segment) are in the index, and deletes
+// sealed segments all of whose records are.
+func (w *wal) markIndexed(segs []uint64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range segs {
+		w.indexed[s]++
+	}
+	var err error
+	for s := range w.indexed {
+		if s != w.seg {
+			err = errors.Join(err, w.dropIfIndexed(s))
+		}
+	}
+	return err
+}
+
+func (w *wal) dropIfIndexed(seg uint64) error {
+	if w.indexed[seg] < w.added[seg] {
+		return nil
+	}
+	delete(w.indexed, seg)
+	delete(w.added, seg)
+	if err := os.Remove(segmentPath(w.dir, seg)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove indexed intake segment: %w", err)
+	}
+	return nil
+}
+
+// close stops writing; when every record is indexed the log is removed entirely.
 func (w *wal) close() error {
 	close(w.reqs)
 	w.wg.Wait()
-	return w.f.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.f.Close()
+	if w.indexed[w.seg] >= w.added[w.seg] {
+		err = errors.Join(err, w.dropIfIndexed(w.seg))
+	}
+	return err
 }
 
-// readWAL returns the intact records of a log and the offset where they end.
-func readWAL(f *os.File) ([]Record, int64, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+// replayAll reads every segment in dir, oldest first, returning the intact records and
+// the highest segment number seen (0 when none).
+func replayAll(dir string) ([]Record, uint64, error) {
+	segs, err := segments(dir)
+	if err != nil {
 		return nil, 0, err
 	}
+	var recs []Record
+	var last uint64
+	for _, n := range segs {
+		f, err := os.Open(segmentPath(dir, n))
+		if err != nil {
+			return nil, 0, err
+		}
+		r, err := readWAL(f)
+		f.Close()
+		if err != nil {
+			return nil, 0, err
+		}
+		recs, last = append(recs, r...), n
+	}
+	return recs, last, nil
+}
+
+// removeSegments deletes the replayed segments.
+func removeSegments(dir string, upTo uint64) error {
+	segs, err := segments(dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range segs {
+		if n <= upTo {
+			if err := os.Remove(segmentPath(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readWAL returns the intact records of one segment.
+func readWAL(f *os.File) ([]Record, error) {
 	r := bufio.NewReader(f)
 	var recs []Record
-	var off int64
 	hdr := make([]byte, 8)
 	for {
 		if _, err := io.ReadFull(r, hdr); err != nil {
-			return recs, off, nil // clean end, or a torn header
+			return recs, nil // clean end, or a torn header
 		}
 		n := binary.BigEndian.Uint32(hdr[0:4])
 		if n > 1<<20 {
-			return recs, off, nil
+			return recs, nil
 		}
 		data := make([]byte, n)
 		if _, err := io.ReadFull(r, data); err != nil {
-			return recs, off, nil
+			return recs, nil
 		}
 		if crc32.Checksum(data, castagnoli) != binary.BigEndian.Uint32(hdr[4:8]) {
-			return recs, off, nil
+			return recs, nil
 		}
 		var rec Record
 		if err := json.Unmarshal(data, &rec); err != nil {
-			return recs, off, errors.New("intake log: a record with a valid checksum does not decode")
+			return recs, errors.New("intake log: a record with a valid checksum does not decode")
 		}
 		recs = append(recs, rec)
-		off += int64(8 + n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,15 +21,18 @@ func TestReplayAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What a crashed process leaves: logged records, one already indexed, a torn tail.
-	var log []byte
+	var frames [][]byte
 	for i, id := range []uint64{indexed.ID, 7, 8} {
 		rec := Record{ID: id, Key: pl(i).Key(), Payload: pl(i), State: Pending, ReceivedAt: time.Now()}
 		b, _ := json.Marshal(rec)
-		log = append(log, frame(b)...)
+		frames = append(frames, frame(b))
 	}
 	torn := frame([]byte(`{"id":9,"key":"x"}`))
-	log = append(log, torn[:len(torn)-3]...)
-	if err := os.WriteFile(filepath.Join(dir, WALName), log, 0o600); err != nil {
+	// Two segments: a sealed one, and the one being written when the process died.
+	if err := os.WriteFile(segmentPath(dir, 5), append(frames[0], frames[1]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(segmentPath(dir, 7), append(frames[2], torn[:len(torn)-3]...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s = open(t, dir)
@@ -39,8 +41,8 @@ func TestReplayAfterCrash(t *testing.T) {
 	if err != nil || len(ids) != 3 || ids[1] != 7 || ids[2] != 8 {
 		t.Fatalf("pending after replay = %v, %v", ids, err)
 	}
-	if st, _ := os.Stat(filepath.Join(dir, WALName)); st.Size() != 0 {
-		t.Errorf("intake log not emptied after replay: %d bytes", st.Size())
+	if segs, _ := segments(dir); len(segs) != 1 || segs[0] != 8 {
+		t.Errorf("segments after replay = %v, want only the new one, 8", segs)
 	}
 	// New IDs continue after the replayed ones.
 	r, dup, err := s.Accept(pl(5), time.Now())
@@ -116,8 +118,8 @@ func TestLogResetOnceIndexed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(filepath.Join(dir, WALName)); st.Size() != 0 {
-		t.Errorf("intake log holds %d bytes after a clean close", st.Size())
+	if segs, _ := segments(dir); len(segs) != 0 {
+		t.Errorf("intake segments %v left after a clean close", segs)
 	}
 	s = open(t, dir)
 	defer s.Close()
@@ -143,5 +145,43 @@ func TestAcceptAfterCloseAndReadOnly(t *testing.T) {
 	defer ro.Close()
 	if _, _, err := ro.Accept(pl(1), time.Now()); err == nil {
 		t.Error("read-only spool accepted")
+	}
+}
+
+// TestSegmentsRotateAndGoUnderLoad: under sustained intake the log moves on to new
+// segments and deletes the indexed ones, instead of growing until a lull.
+func TestSegmentsRotateAndGoUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{segmentSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, _, err := s.Accept(pl(i), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Flush()
+	// The indexer deletes segments just after the records become readable: wait for it.
+	var segs []uint64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		segs, _ = segments(dir)
+		if len(segs) <= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(segs) > 2 {
+		t.Errorf("%d segments kept after everything was indexed: %v", len(segs), segs)
+	}
+	if segs[len(segs)-1] < 10 {
+		t.Errorf("no rotation: segments %v (300 records of ~300 bytes in 4 KiB segments)", segs)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	if ids, _ := s.PendingIDs(); len(ids) != 300 {
+		t.Fatalf("%d pending after reopen", len(ids))
 	}
 }
