@@ -221,12 +221,13 @@ func (s *Service) Idle() bool {
 	return len(s.scheduled) == 0
 }
 
-// Stop lets the workers finish what is queued until ctx ends, then stops them. What is
-// not delivered stays pending in the spool for the next start.
+// Stop keeps delivering — retries included — until nothing is pending or ctx ends,
+// then stops the workers. What is not delivered stays pending in the spool for the
+// next start.
 func (s *Service) Stop(ctx context.Context) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for !s.Idle() {
+	for !s.drained() {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -238,6 +239,15 @@ func (s *Service) Stop(ctx context.Context) {
 	}
 	s.cancel()
 	s.wg.Wait()
+}
+
+// drained reports whether no event is being delivered or waits to be.
+func (s *Service) drained() bool {
+	if !s.Idle() || s.cfg.Spool.Unindexed() > 0 {
+		return false
+	}
+	ids, err := s.cfg.Spool.PendingIDs()
+	return err != nil || len(ids) == 0
 }
 
 // backoff is the wait before the attempt-th retry: exponential, capped, jittered.

@@ -299,6 +299,13 @@ func (s *Spool) gather(batch []logged) []logged {
 	return batch
 }
 
+// Unindexed counts accepted events not yet readable with Get and List.
+func (s *Spool) Unindexed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight)
+}
+
 // Flush waits until every accepted event is indexed (readable with Get and List).
 func (s *Spool) Flush() {
 	for {
