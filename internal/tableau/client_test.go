@@ -368,3 +368,29 @@ func TestSimulatorServesJSON(t *testing.T) {
 		t.Fatalf("bad token: %d", status)
 	}
 }
+
+// TestOneSessionPerPAT: a PAT holds one session; a second sign-in ends the first, and
+// the first client recovers by signing in again (which ends the second's in turn).
+func TestOneSessionPerPAT(t *testing.T) {
+	e := newEnv(t, tableausim.Options{}, tableau.Config{})
+	ctx := context.Background()
+	other, _ := tableau.New(tableau.Config{Server: e.srv.URL, PATName: patName, PATSecret: patSecret})
+	if err := e.client.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sim.LiveSessions(); n != 1 {
+		t.Fatalf("%d live sessions for one PAT", n)
+	}
+	if _, err := e.client.Workbook(ctx, tableausim.WorkbookID); err != nil {
+		t.Fatalf("the first client did not recover its session: %v", err)
+	}
+	if n := e.sim.SignIns(); n != 3 {
+		t.Errorf("sign-ins = %d, want 3", n)
+	}
+	if n := e.sim.CountRequests("GET", "/workbooks/"+tableausim.WorkbookID); n != 2 {
+		t.Errorf("workbook requests = %d, want 2 (one refused, one retried)", n)
+	}
+}
