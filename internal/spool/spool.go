@@ -82,6 +82,7 @@ type Spool struct {
 	opts Options
 
 	mu       sync.Mutex
+	accepts  sync.WaitGroup        // Accept calls under way; Close waits for them
 	inflight map[string]*accepting // logged, not yet indexed, by dedup key
 	known    map[string]uint64     // every indexed dedup key → event ID: the index's keys, in memory
 	nextID   uint64
@@ -211,8 +212,8 @@ func (s *Spool) OnIndexed(fn func(id uint64)) {
 	s.mu.Unlock()
 }
 
-// Close stops the indexer after it has indexed everything, empties the intake log and
-// closes the files. No Accept may run during or after Close.
+// Close refuses new Accept calls, waits for those under way, stops the indexer after it
+// has indexed everything, removes the intake log and closes the files.
 func (s *Spool) Close() error {
 	if s.wal == nil {
 		return s.db.Close()
@@ -220,6 +221,7 @@ func (s *Spool) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.accepts.Wait()
 	close(s.index)
 	<-s.done
 	return errors.Join(s.wal.close(), s.db.Close())
@@ -241,12 +243,16 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 		return Record{}, false, errors.New("spool is open read-only")
 	}
 	key := p.Key()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return Record{}, false, ErrClosed
+	}
+	s.accepts.Add(1)
+	s.mu.Unlock()
+	defer s.accepts.Done()
 	for {
 		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return Record{}, false, ErrClosed
-		}
 		if a, ok := s.inflight[key]; ok {
 			s.mu.Unlock()
 			<-a.done
@@ -353,11 +359,10 @@ func (s *Spool) indexLoop() {
 	defer close(s.done)
 	var batch []logged
 	for first := range s.index {
-		// Gather for a moment: one commit for many records keeps the index's page
-		// writes and syncs from competing with the intake log's.
-		batch = append(batch[:0], first)
 		// Alone, a record is indexed at once (no added latency); when others are
-		// already waiting — a burst — gather for a moment to index many at once.
+		// already waiting — a burst — gather for a moment: one commit for many records
+		// keeps the index's page writes and syncs from competing with the intake log's.
+		batch = append(batch[:0], first)
 		if len(s.index) > 0 {
 			batch = s.gather(batch)
 		}

@@ -185,3 +185,45 @@ func TestSegmentsRotateAndGoUnderLoad(t *testing.T) {
 		t.Fatalf("%d pending after reopen", len(ids))
 	}
 }
+
+// TestCloseWaitsForAccepts: Close during a slow disk write waits for the Accept under
+// way (which succeeds) instead of tearing the log down under it.
+func TestCloseWaitsForAccepts(t *testing.T) {
+	release := make(chan struct{})
+	var slow atomic.Bool
+	s, err := Open(t.TempDir(), Options{Sync: func(f *os.File) error {
+		if slow.Load() {
+			<-release
+		}
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Store(true)
+	accepted := make(chan error, 1)
+	go func() {
+		_, _, err := s.Accept(pl(1), time.Now())
+		accepted <- err
+	}()
+	closed := make(chan error, 1)
+	for s.Unindexed() == 0 { // the Accept is in the log's sync
+		time.Sleep(time.Millisecond)
+	}
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while an Accept was under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-accepted; err != nil {
+		t.Fatalf("the Accept under way failed: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Accept(pl(2), time.Now()); !errors.Is(err, ErrClosed) {
+		t.Errorf("accept after close: %v", err)
+	}
+}
