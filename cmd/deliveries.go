@@ -52,6 +52,20 @@ func deliveriesOpener(f *Factory, cmd *cobra.Command) (func() (control.Deliverie
 	return func() (control.Deliveries, error) { return control.Open(dir) }, nil
 }
 
+// prepare reads what show and retry share: the event IDs and where the spool is.
+func (o *deliveriesOptions) prepare(f *Factory, cmd *cobra.Command, args []string) error {
+	ids, err := parseIDs(args)
+	if err != nil {
+		return err
+	}
+	open, err := deliveriesOpener(f, cmd)
+	if err != nil {
+		return err
+	}
+	o.Open, o.IDs, o.Format = open, ids, outputFormat(cmd)
+	return nil
+}
+
 func parseIDs(args []string) ([]uint64, error) {
 	ids := make([]uint64, 0, len(args))
 	for _, a := range args {
@@ -141,15 +155,9 @@ func newCmdDeliveriesShow(f *Factory, runF func(context.Context, *deliveriesOpti
 		Short: "Show one event: its payload, state, attempts and errors",
 		Args:  exactlyOneArg("event ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := parseIDs(args)
-			if err != nil {
+			if err := opts.prepare(f, cmd, args); err != nil {
 				return err
 			}
-			open, err := deliveriesOpener(f, cmd)
-			if err != nil {
-				return err
-			}
-			opts.Open, opts.IDs, opts.Format = open, ids, outputFormat(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -208,15 +216,9 @@ A delivered event is never retried: that would post it twice.`,
 			if (len(args) == 0) == !opts.AllDead {
 				return cli.Usagef("give event IDs or --all-dead")
 			}
-			ids, err := parseIDs(args)
-			if err != nil {
+			if err := opts.prepare(f, cmd, args); err != nil {
 				return err
 			}
-			open, err := deliveriesOpener(f, cmd)
-			if err != nil {
-				return err
-			}
-			opts.Open, opts.IDs, opts.Format = open, ids, outputFormat(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -398,3 +398,13 @@ func TestStartupRefusesAChannelTheBotCannotPostTo(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// readyz is the listener's /readyz status (0 when it does not answer).
+func (w *world) readyz() int {
+	resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -206,15 +206,7 @@ func TestStartsWhileServicesUnreachable(t *testing.T) {
 	cfg := w.config(t.TempDir())
 	cfg.Ready = nil
 	w.start2(cfg)
-	readyz := func() int {
-		resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	eventually(t, "the listener", func() bool { return readyz() == http.StatusServiceUnavailable })
+	eventually(t, "the listener", func() bool { return w.readyz() == http.StatusServiceUnavailable })
 	// A delivery while Tableau is unreachable: stored, acknowledged.
 	body := `{"resource":"WORKBOOK","event_type":"WorkbookUpdated","resource_name":"SafariSample","site_luid":"` + w.sim.SiteID() + `","resource_luid":"` + tableausim.WorkbookID + `","created_at":"2026-11-30T09:00:00Z"}`
 	resp, err := w.httpsClient().Post(w.public, "application/json", strings.NewReader(body))
@@ -224,7 +216,7 @@ func TestStartsWhileServicesUnreachable(t *testing.T) {
 	resp.Body.Close()
 	w.sim.SetOutage(false)
 	w.slack.SetOutage(false)
-	eventually(t, "ready", func() bool { return readyz() == http.StatusOK })
+	eventually(t, "ready", func() bool { return w.readyz() == http.StatusOK })
 	eventually(t, "the delivery", func() bool { return w.count(relay.EvDelivered) == 1 })
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
@@ -294,23 +286,15 @@ func TestReadinessFollowsOutages(t *testing.T) {
 	cfg := w.config(t.TempDir())
 	cfg.HealthEvery = 20 * time.Millisecond
 	w.start(cfg)
-	readyz := func() int {
-		resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	eventually(t, "ready", func() bool { return readyz() == http.StatusOK })
+	eventually(t, "ready", func() bool { return w.readyz() == http.StatusOK })
 	w.sim.SetOutage(true)
-	eventually(t, "not ready during the outage", func() bool { return readyz() == http.StatusServiceUnavailable })
+	eventually(t, "not ready during the outage", func() bool { return w.readyz() == http.StatusServiceUnavailable })
 	w.sim.SetOutage(false)
-	eventually(t, "ready again", func() bool { return readyz() == http.StatusOK })
+	eventually(t, "ready again", func() bool { return w.readyz() == http.StatusOK })
 	w.slack.SetOutage(true)
-	eventually(t, "not ready while Slack is down", func() bool { return readyz() == http.StatusServiceUnavailable })
+	eventually(t, "not ready while Slack is down", func() bool { return w.readyz() == http.StatusServiceUnavailable })
 	w.slack.SetOutage(false)
-	eventually(t, "ready again", func() bool { return readyz() == http.StatusOK })
+	eventually(t, "ready again", func() bool { return w.readyz() == http.StatusOK })
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -44,16 +45,6 @@ type Event struct {
 	CreatedAt    time.Time // zero: now
 }
 
-// Payload is the JSON body Tableau posts.
-type Payload struct {
-	Resource     string `json:"resource"`
-	EventType    string `json:"event_type"`
-	ResourceName string `json:"resource_name"`
-	SiteLUID     string `json:"site_luid"`
-	ResourceLUID string `json:"resource_luid"`
-	CreatedAt    string `json:"created_at"`
-}
-
 // Delivery is the outcome of delivering one event to one webhook.
 type Delivery struct {
 	WebhookID string
@@ -75,7 +66,7 @@ func (s *Sim) Fire(ctx context.Context, ev Event) ([]Delivery, error) {
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = time.Now().UTC()
 	}
-	body, err := json.Marshal(Payload{
+	body, err := json.Marshal(payload.Payload{
 		Resource: e.Resource, EventType: e.Name, ResourceName: ev.ResourceName,
 		SiteLUID: s.SiteID(), ResourceLUID: ev.ResourceLUID, CreatedAt: ev.CreatedAt.UTC().Format(time.RFC3339),
 	})
