@@ -106,6 +106,10 @@ func describe(e relay.Event) string {
 		return fmt.Sprintf("--> %-26s %s  failed (attempt %d), retrying in %s: %s%s", e.EventType, name, e.Attempt, e.RetryIn.Round(100*time.Millisecond), e.Detail, id)
 	case relay.EvDead:
 		return fmt.Sprintf("--> %-26s %s  DEAD LETTER: %s%s", e.EventType, name, e.Detail, id)
+	case relay.EvRecovered:
+		return fmt.Sprintf("--> %-26s %s  an interrupted post had arrived; not posted again%s", e.EventType, name, id)
+	case relay.EvRepost:
+		return fmt.Sprintf("--> %-26s %s  could not check whether an interrupted post arrived (%s); posting again%s", e.EventType, name, e.Reason, id)
 	case relay.EvWebhook:
 		if e.ID == "" {
 			return "webhooks: " + e.Detail

@@ -63,19 +63,35 @@ func Parse(body []byte) (Payload, error) {
 	return p, nil
 }
 
-// Key identifies an event for de-duplication: Tableau retries a delivery with an
-// identical payload, and the same site, event, resource and time is the same event.
-// It starts with the event's time (at most 32 bytes of it) so that keys of new events
-// sort after older ones and an index of them grows at one end, then a hash of all four.
-func (p Payload) Key() string {
+// Identity names the Tableau event globally: a hash of the site, event type, resource
+// and time. No other relay, installation or replica can produce it for a different
+// event, so it is what a posted message carries (Slack metadata), what a channel-history
+// search matches on, and what other destinations deduplicate by. 32 hex digits.
+func (p Payload) Identity() string {
 	h := sha256.New()
 	for _, s := range []string{p.SiteLUID, p.EventType, p.ResourceLUID, p.CreatedAt} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Key identifies an event for de-duplication: Tableau retries a delivery with an
+// identical payload, and the same site, event, resource and time is the same event.
+// It starts with the event's time (at most 32 bytes of it) so that keys of new events
+// sort after older ones and an index of them grows at one end, then the Identity.
+func (p Payload) Key() string {
 	prefix := p.CreatedAt
 	if len(prefix) > 32 {
 		prefix = prefix[:32]
 	}
-	return prefix + "/" + hex.EncodeToString(h.Sum(nil)[:16])
+	return prefix + "/" + p.Identity()
+}
+
+// IdentityOfKey is the Identity inside a Key.
+func IdentityOfKey(key string) string {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		return key[i+1:]
+	}
+	return key
 }

@@ -67,3 +67,28 @@ func TestKey(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentity: the identity is stable, global (a function of the event alone), part
+// of the key, and differs when any of the four facts differs.
+func TestIdentity(t *testing.T) {
+	base := Payload{SiteLUID: "s", EventType: "WorkbookUpdated", ResourceLUID: "r", CreatedAt: "2026-11-30T08:00:00Z", ResourceName: "a"}
+	id := base.Identity()
+	if len(id) != 32 || IdentityOfKey(base.Key()) != id {
+		t.Fatalf("identity %q, key %q", id, base.Key())
+	}
+	renamed := base
+	renamed.ResourceName = "b"
+	if renamed.Identity() != id {
+		t.Error("the name changed the identity: Tableau's retries carry the same event")
+	}
+	for _, p := range []Payload{
+		{SiteLUID: "t", EventType: base.EventType, ResourceLUID: base.ResourceLUID, CreatedAt: base.CreatedAt},
+		{SiteLUID: base.SiteLUID, EventType: "WorkbookDeleted", ResourceLUID: base.ResourceLUID, CreatedAt: base.CreatedAt},
+		{SiteLUID: base.SiteLUID, EventType: base.EventType, ResourceLUID: "q", CreatedAt: base.CreatedAt},
+		{SiteLUID: base.SiteLUID, EventType: base.EventType, ResourceLUID: base.ResourceLUID, CreatedAt: "2026-11-30T08:00:01Z"},
+	} {
+		if p.Identity() == id {
+			t.Errorf("%+v has the identity of %+v", p, base)
+		}
+	}
+}

@@ -83,37 +83,90 @@ func (s *Service) deliver(ctx context.Context, rec *spool.Record) error {
 	return nil
 }
 
+// historySkew widens the channel-history search before the first send, for a clock
+// that is ahead of Slack's. The search matches on the event's global identity, so a
+// wider window costs a page of history at most, never a wrong match.
+const historySkew = time.Minute
+
 // ensurePosted posts the message unless an earlier attempt already did. When an earlier
-// post was sent but its answer never came, the channel's history is searched for it
-// first, so a lost answer does not become a second message.
+// post was sent but its outcome is unknown (no answer, a 5xx), this bot's messages in
+// the channel since that first send are searched for the event's identity first, so a
+// lost answer does not become a second message. A post Slack refused (429, ok:false)
+// certainly did nothing and leads to no search.
 func (s *Service) ensurePosted(ctx context.Context, rec *spool.Record, ch string, msg render.Message) error {
 	if rec.MessageTS != "" {
 		return nil
 	}
 	if rec.PostStarted {
-		ts, found, err := s.cfg.Slack.FindPosted(ctx, ch, rec.IDString(), rec.ReceivedAt.Add(-time.Minute))
-		switch {
-		case err != nil && slackout.IsPermanent(err):
-			// Without history access (channels:history) the only choices are a possible
-			// duplicate or a possible loss; a duplicate is the lesser harm.
-			s.log.Warn("cannot check whether an interrupted post arrived; posting again", "event_id", rec.ID, "err", err)
-		case err != nil:
+		done, err := s.findPosted(ctx, rec, ch)
+		if done || err != nil {
 			return err
-		case found:
-			return s.recordPost(rec, ch, ts)
 		}
 	}
 	if !rec.PostStarted {
-		if _, err := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error { r.PostStarted = true; return nil }); err != nil {
+		now := time.Now()
+		if _, err := s.cfg.Spool.Update(rec.ID, func(r *spool.Record) error {
+			r.PostStarted = true
+			if r.SentAt.IsZero() {
+				r.SentAt = now
+			}
+			return nil
+		}); err != nil {
 			return fmt.Errorf("record post attempt: %w", err)
 		}
 		rec.PostStarted = true
+		if rec.SentAt.IsZero() {
+			rec.SentAt = now
+		}
 	}
-	ts, err := s.cfg.Slack.Post(ctx, ch, msg, rec.IDString())
+	ts, err := s.cfg.Slack.Post(ctx, ch, msg, rec.Identity())
 	if err != nil {
+		if slackout.NoEffect(err) {
+			s.notSent(rec.ID)
+		}
 		return err
 	}
 	return s.recordPost(rec, ch, ts)
+}
+
+// findPosted searches the channel for a message an interrupted attempt may have
+// posted. done: it was found and recorded. When the search cannot run (no history
+// scope, rate limited — history is limited to about one call a minute for apps outside
+// the Marketplace), the post is sent again: a possible duplicate is the lesser harm
+// than a possible loss, and it is counted.
+func (s *Service) findPosted(ctx context.Context, rec *spool.Record, ch string) (done bool, err error) {
+	since := rec.SentAt
+	if since.IsZero() {
+		since = rec.ReceivedAt
+	}
+	ts, found, err := s.cfg.Slack.FindPosted(ctx, ch, rec.Identity(), since.Add(-historySkew))
+	switch {
+	case err != nil && (slackout.IsPermanent(err) || slackout.Code(err) == "ratelimited"):
+		s.log.Warn("cannot check whether an interrupted post arrived; posting again", "event_id", rec.ID, "err", err)
+		s.cfg.Observe.emit(Event{Type: EvRepost, ID: rec.IDString(), EventType: rec.Payload.EventType, Name: rec.Payload.ResourceName, Reason: reason(err), Detail: err.Error()})
+		return false, nil
+	case err != nil:
+		return false, err
+	case found:
+		s.log.Info("an interrupted post had arrived; not posting again", "event_id", rec.ID, "ts", ts)
+		s.cfg.Observe.emit(Event{Type: EvRecovered, ID: rec.IDString(), EventType: rec.Payload.EventType, Name: rec.Payload.ResourceName})
+		return true, s.recordPost(rec, ch, ts)
+	}
+	return false, nil
+}
+
+// notSent records that the post of these events certainly did not happen (Slack
+// answered no), so their next attempt posts without reading the channel's history.
+func (s *Service) notSent(ids ...uint64) {
+	err := s.cfg.Spool.UpdateMany(ids, func(r *spool.Record) error {
+		if r.MessageTS == "" {
+			r.PostStarted = false
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("record a refused post", "err", err)
+	}
 }
 
 func (s *Service) recordPost(rec *spool.Record, ch, ts string) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
 )
 
@@ -112,15 +113,25 @@ func (s *Service) postDigest(ctx context.Context, channel string, recs []spool.R
 		return err
 	}
 	ids := make([]uint64, len(recs))
-	names := make([]string, len(recs))
+	identities := make([]string, len(recs))
 	for i, r := range recs {
-		ids[i], names[i] = r.ID, r.IDString()
+		ids[i], identities[i] = r.ID, r.Identity()
 	}
-	if err := s.cfg.Spool.UpdateMany(ids, func(r *spool.Record) error { r.PostStarted = true; return nil }); err != nil {
+	sent := time.Now()
+	if err := s.cfg.Spool.UpdateMany(ids, func(r *spool.Record) error {
+		r.PostStarted = true
+		if r.SentAt.IsZero() {
+			r.SentAt = sent
+		}
+		return nil
+	}); err != nil {
 		return fmt.Errorf("record post attempt: %w", err)
 	}
-	ts, err := s.cfg.Slack.Post(ctx, ch, render.Digest(facts), names...)
+	ts, err := s.cfg.Slack.Post(ctx, ch, render.Digest(facts), identities...)
 	if err != nil {
+		if slackout.NoEffect(err) {
+			s.notSent(ids...)
+		}
 		return err
 	}
 	now := time.Now()

@@ -32,7 +32,7 @@ func uniqueMessages(t *testing.T, w *world, n int) {
 	for _, m := range w.slack.Messages() {
 		var md struct {
 			Payload struct {
-				IDs string `json:"event_ids"`
+				IDs string `json:"tabhook_events"`
 			} `json:"event_payload"`
 		}
 		if err := json.Unmarshal(m.Metadata, &md); err != nil {

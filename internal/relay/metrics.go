@@ -20,6 +20,8 @@ type Metrics struct {
 	delivered    prometheus.Counter
 	failed       *prometheus.CounterVec
 	dead         prometheus.Counter
+	recovered    prometheus.Counter
+	reposts      *prometheus.CounterVec
 	slack429     prometheus.Counter
 	slackErrors  *prometheus.CounterVec
 	tableauCalls *prometheus.CounterVec
@@ -48,6 +50,8 @@ func NewMetrics() *Metrics {
 		delivered:    counter("events_delivered_total", "Events posted to Slack."),
 		failed:       vec("delivery_failures_total", "Failed delivery attempts, by reason.", "reason"),
 		dead:         counter("events_dead_total", "Events dead-lettered after a permanent failure."),
+		recovered:    counter("posts_recovered_total", "Interrupted posts found in the channel's history, so not posted again."),
+		reposts:      vec("reposts_unchecked_total", "Interrupted posts sent again without a history check (possible duplicates), by why the check could not run.", "reason"),
 		slack429:     counter("slack_rate_limited_total", "Slack answers 429 (rate limited)."),
 		slackErrors:  vec("slack_errors_total", "Slack errors, by Slack's error code.", "code"),
 		tableauCalls: vec("tableau_calls_total", "Tableau REST calls, by HTTP status (0: no answer).", "status"),
@@ -80,6 +84,10 @@ func (m *Metrics) Observe(e Event) {
 	case EvDead:
 		m.failed.WithLabelValues(e.Reason).Inc()
 		m.dead.Inc()
+	case EvRecovered:
+		m.recovered.Inc()
+	case EvRepost:
+		m.reposts.WithLabelValues(e.Reason).Inc()
 	}
 }
 

@@ -14,6 +14,8 @@ const (
 	EvDelivered = "delivered" // posted to Slack
 	EvRetrying  = "retrying"  // failed for now; will be tried again
 	EvDead      = "dead"      // failed for good; kept as a dead letter
+	EvRecovered = "recovered" // an interrupted post was found in the channel: not posted again
+	EvRepost    = "repost"    // an interrupted post could not be checked (no history access): posted again
 	EvWebhook   = "webhook"   // a webhook was created, adopted or deleted (run)
 	EvVerify    = "verify"    // result of Tableau's test delivery to the listener (run --verify)
 	EvStatus    = "status"    // a change of state of the relay itself

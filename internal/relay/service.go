@@ -16,8 +16,12 @@ import (
 // Slack is what delivery needs from Slack; *slackout.Client implements it.
 type Slack interface {
 	ChannelID(ctx context.Context, channel string) (string, error)
-	Post(ctx context.Context, channelID string, m render.Message, eventIDs ...string) (string, error)
-	FindPosted(ctx context.Context, channelID, eventID string, oldest time.Time) (string, bool, error)
+	// Post sends a message standing for the events with these identities
+	// (payload.Identity), recorded in its metadata.
+	Post(ctx context.Context, channelID string, m render.Message, identities ...string) (string, error)
+	// FindPosted searches this bot's messages in the channel since oldest for one
+	// standing for the event with this identity.
+	FindPosted(ctx context.Context, channelID, identity string, oldest time.Time) (string, bool, error)
 	Upload(ctx context.Context, channelID, threadTS, filename, title string, data []byte) error
 }
 

@@ -27,6 +27,8 @@ type Channel struct {
 // Message is a posted message.
 type Message struct {
 	Channel  string // ID
+	BotID    string // the bot that posted it
+	User     string // the bot's user ID
 	TS       string
 	ThreadTS string
 	Text     string
@@ -71,6 +73,41 @@ type Fake struct {
 	pageSize   int
 	revoked    bool
 	latency    time.Duration
+	bots       map[string]Bot       // token → bot, besides Token's
+	pace       time.Duration        // a channel takes one post per pace; faster → 429
+	lastPost   map[string]time.Time // channel ID → last accepted post
+	historyGap time.Duration        // conversations.history answers at most once per gap
+	lastRead   time.Time
+}
+
+// Bot is who a token posts as.
+type Bot struct{ BotID, UserID string }
+
+// DefaultBot is who Token posts as.
+var defaultBot = Bot{BotID: "B0BOT", UserID: "U0BOT"}
+
+// AddToken makes another token valid, posting as bot: another app, or another
+// installation, in the same workspace.
+func (f *Fake) AddToken(token string, bot Bot) {
+	f.mu.Lock()
+	f.bots[token] = bot
+	f.mu.Unlock()
+}
+
+// PaceChannels makes posts to one channel closer than d apart answer 429 with
+// Retry-After: 1, as Slack's limit of about one message a second per channel does.
+func (f *Fake) PaceChannels(d time.Duration) {
+	f.mu.Lock()
+	f.pace = d
+	f.mu.Unlock()
+}
+
+// LimitHistory makes conversations.history answer 429 when called again within d, as
+// Slack limits apps outside the Marketplace to about one call a minute.
+func (f *Fake) LimitHistory(d time.Duration) {
+	f.mu.Lock()
+	f.historyGap = d
+	f.mu.Unlock()
 }
 
 // New builds a fake accepting token, with #general (C0GENERAL) and #alerts
@@ -84,6 +121,8 @@ func New(token string) *Fake {
 		limited:  map[string]int{},
 		chanErr:  map[string]string{},
 		pageSize: 100,
+		bots:     map[string]Bot{},
+		lastPost: map[string]time.Time{},
 	}
 }
 
@@ -256,10 +295,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := f.limited[method]; n > 0 {
 		f.limited[method] = n - 1
-		f.record(method, http.StatusTooManyRequests)
-		w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
-		w.WriteHeader(http.StatusTooManyRequests)
-		reply(w, map[string]any{"ok": false, "error": "ratelimited"})
+		f.rateLimited(w, method, f.retryAfter)
+		return
+	}
+	if (method == "conversations.history" && f.historyGap > 0 && time.Since(f.lastRead) < f.historyGap) ||
+		(method == "chat.postMessage" && f.pace > 0 && time.Since(f.lastPost[r.FormValue("channel")]) < f.pace) {
+		f.rateLimited(w, method, 1)
 		return
 	}
 	f.record(method, http.StatusOK)
@@ -271,19 +312,24 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, "token_revoked")
 		return
 	}
-	if token != f.Token {
+	bot, ok := f.bots[token]
+	if token == f.Token {
+		bot, ok = defaultBot, true
+	}
+	if !ok {
 		fail(w, "invalid_auth")
 		return
 	}
 	switch method {
 	case "auth.test":
 		w.Header().Set("X-OAuth-Scopes", f.Scopes)
-		reply(w, map[string]any{"ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "tabhook", "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT"})
+		reply(w, map[string]any{"ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "tabhook", "team_id": "T0FAKE", "user_id": bot.UserID, "bot_id": bot.BotID})
 	case "chat.postMessage":
-		f.postMessage(w, r)
+		f.postMessage(w, r, bot)
 	case "conversations.list":
 		f.list(w, r)
 	case "conversations.history":
+		f.lastRead = time.Now()
 		f.history(w, r)
 	case "files.getUploadURLExternal":
 		f.getUploadURL(w, r)
@@ -294,7 +340,15 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request) {
+// rateLimited answers 429 and records it.
+func (f *Fake) rateLimited(w http.ResponseWriter, method string, seconds int) {
+	f.record(method, http.StatusTooManyRequests)
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	w.WriteHeader(http.StatusTooManyRequests)
+	reply(w, map[string]any{"ok": false, "error": "ratelimited"})
+}
+
+func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request, bot Bot) {
 	c, ok := f.channel(r.FormValue("channel"))
 	switch {
 	case !ok:
@@ -314,7 +368,8 @@ func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request) {
 		fail(w, "no_text")
 		return
 	}
-	m := Message{Channel: c.ID, TS: f.nextTS(), ThreadTS: r.FormValue("thread_ts"), Text: r.FormValue("text"), At: time.Now()}
+	f.lastPost[r.FormValue("channel")] = time.Now()
+	m := Message{Channel: c.ID, BotID: bot.BotID, User: bot.UserID, TS: f.nextTS(), ThreadTS: r.FormValue("thread_ts"), Text: r.FormValue("text"), At: time.Now()}
 	if b := r.FormValue("blocks"); b != "" {
 		var blocks []json.RawMessage
 		if json.Unmarshal([]byte(b), &blocks) != nil || len(blocks) > 50 {
@@ -380,7 +435,7 @@ func (f *Fake) history(w http.ResponseWriter, r *http.Request) {
 		if m.Channel != c.ID || ts < oldest || m.ThreadTS != "" {
 			continue
 		}
-		msg := map[string]any{"type": "message", "ts": m.TS, "text": m.Text}
+		msg := map[string]any{"type": "message", "ts": m.TS, "text": m.Text, "bot_id": m.BotID, "user": m.User}
 		if withMeta && m.Metadata != nil {
 			msg["metadata"] = m.Metadata
 		}

@@ -3,6 +3,7 @@ package slackout
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -15,7 +16,11 @@ type Error struct {
 	Code       string        // Slack's error string, or "http_503", "network"
 	Permanent  bool          // retrying cannot help
 	RetryAfter time.Duration // Slack asked to wait this long (429)
-	Err        error
+	// NoEffect: the call certainly did nothing — Slack answered no (ok:false, 429, 4xx)
+	// or the request never left. A post that fails otherwise (timeout, connection lost
+	// after sending, 5xx) may have been made: only then is the channel's history read.
+	NoEffect bool
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -72,6 +77,12 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
+// NoEffect reports whether a failed call certainly did nothing (see Error.NoEffect).
+func NoEffect(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.NoEffect
+}
+
 // Code is Slack's error string for err, or "".
 func Code(err error) string {
 	var e *Error
@@ -91,19 +102,27 @@ func classify(op string, err error) error {
 	var sr slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return &Error{Op: op, Code: "ratelimited", RetryAfter: rl.RetryAfter, Err: err}
+		return &Error{Op: op, Code: "ratelimited", RetryAfter: rl.RetryAfter, NoEffect: true, Err: err}
 	case errors.As(err, &sc):
 		code := fmt.Sprintf("http_%d", sc.Code)
 		// 429 without Retry-After, and 5xx, are worth retrying; other statuses are not.
-		return &Error{Op: op, Code: code, Permanent: !(sc.Code == http.StatusTooManyRequests || sc.Code >= 500), Err: err}
+		// A 5xx may come from a proxy after Slack acted: only 4xx certainly did nothing.
+		return &Error{Op: op, Code: code, Permanent: !(sc.Code == http.StatusTooManyRequests || sc.Code >= 500), NoEffect: sc.Code < 500, Err: err}
 	case errors.As(err, &sr):
-		return &Error{Op: op, Code: sr.Err, Permanent: permanent[sr.Err], Err: err}
+		return &Error{Op: op, Code: sr.Err, Permanent: permanent[sr.Err], NoEffect: true, Err: err}
 	}
 	// Some slack-go methods report ok:false as a bare errors.New(code).
 	if code := err.Error(); permanent[code] || transientCodes[code] {
-		return &Error{Op: op, Code: code, Permanent: permanent[code], Err: err}
+		return &Error{Op: op, Code: code, Permanent: permanent[code], NoEffect: true, Err: err}
 	}
-	return &Error{Op: op, Code: "network", Err: err}
+	return &Error{Op: op, Code: "network", NoEffect: neverSent(err), Err: err}
+}
+
+// neverSent: the connection was never made, so the request did not reach Slack.
+func neverSent(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns)
 }
 
 var transientCodes = map[string]bool{"ratelimited": true, "internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true}

@@ -51,6 +51,7 @@ type Client struct {
 	limiters map[string]*rate.Limiter
 	blocked  map[string]time.Time     // channel → no posts before (after a 429)
 	turns    map[string]chan struct{} // channel → one call in flight at a time
+	self     *Auth                    // who this token posts as, once auth.test answered
 }
 
 // New builds a client; it makes no call.
@@ -85,8 +86,8 @@ func New(o Options) *Client {
 
 // Auth is who the token belongs to.
 type Auth struct {
-	Team, User, BotID string
-	Scopes            []string
+	Team, User, UserID, BotID string
+	Scopes                    []string
 }
 
 // AuthTest checks the token and reads its scopes.
@@ -95,13 +96,27 @@ func (c *Client) AuthTest(ctx context.Context) (Auth, error) {
 	if err != nil {
 		return Auth{}, classify("auth.test", err)
 	}
-	a := Auth{Team: r.Team, User: r.User, BotID: r.BotID}
+	a := Auth{Team: r.Team, User: r.User, UserID: r.UserID, BotID: r.BotID}
 	for _, s := range strings.Split(r.Header.Get("X-OAuth-Scopes"), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			a.Scopes = append(a.Scopes, s)
 		}
 	}
+	c.mu.Lock()
+	c.self = &a
+	c.mu.Unlock()
 	return a, nil
+}
+
+// whoami is the bot this token posts as: auth.test's answer, asked once.
+func (c *Client) whoami(ctx context.Context) (Auth, error) {
+	c.mu.Lock()
+	self := c.self
+	c.mu.Unlock()
+	if self != nil {
+		return *self, nil
+	}
+	return c.AuthTest(ctx)
 }
 
 var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
@@ -209,18 +224,23 @@ func (c *Client) backOff(ch string, err error) {
 	}
 }
 
-// Post sends a message and returns its timestamp. The event IDs it stands for (one,
-// or several for a digest) are stored as message metadata so FindPosted can recognise
-// the message later.
-func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventIDs ...string) (string, error) {
+// metadataKey holds, in a message's metadata, the identities of the events it stands
+// for (payload.Identity: global, never a local sequence number), comma-delimited.
+const metadataKey = "tabhook_events"
+
+// Post sends a message and returns its timestamp. The identities of the events it
+// stands for (one, or several for a digest) are stored as message metadata so
+// FindPosted can recognise the message later. When it fails, NoEffect tells whether
+// Slack certainly did not post it.
+func (c *Client) Post(ctx context.Context, ch string, m render.Message, identities ...string) (string, error) {
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(m.Text, false),
 		slack.MsgOptionBlocks(m.Blocks...),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"event_ids": "," + strings.Join(eventIDs, ",") + ","}}),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{metadataKey: "," + strings.Join(identities, ",") + ","}}),
 	}
 	release, err := c.take(ctx, ch, true)
 	if err != nil {
-		return "", err
+		return "", &Error{Op: "post message", Code: "not_sent", NoEffect: true, Err: err}
 	}
 	defer release()
 	_, ts, err := c.api.PostMessageContext(ctx, ch, opts...)
@@ -232,9 +252,14 @@ func (c *Client) Post(ctx context.Context, ch string, m render.Message, eventIDs
 	return ts, nil
 }
 
-// FindPosted looks for a message of this event posted since oldest, for when a post
-// was sent but its answer was lost. found is false when there is none.
-func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time.Time) (ts string, found bool, err error) {
+// FindPosted looks, among the messages this bot posted to the channel since oldest,
+// for one that stands for the event with this identity: for when a post was sent but
+// its answer was lost. found is false when there is none.
+func (c *Client) FindPosted(ctx context.Context, ch, identity string, oldest time.Time) (ts string, found bool, err error) {
+	self, err := c.whoami(ctx)
+	if err != nil {
+		return "", false, err
+	}
 	params := &slack.GetConversationHistoryParameters{ChannelID: ch, Oldest: strconv.FormatInt(oldest.Unix(), 10), Limit: 200, IncludeAllMetadata: true}
 	for {
 		r, err := c.api.GetConversationHistoryContext(ctx, params)
@@ -242,7 +267,7 @@ func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time
 			return "", false, classify("read channel history", err)
 		}
 		for _, m := range r.Messages {
-			if m.Metadata.EventType == metadataType && strings.Contains(fmt.Sprint(m.Metadata.EventPayload["event_ids"]), ","+eventID+",") {
+			if isOwn(m, self) && stands(m, identity) {
 				return m.Timestamp, true, nil
 			}
 		}
@@ -251,6 +276,20 @@ func (c *Client) FindPosted(ctx context.Context, ch, eventID string, oldest time
 		}
 		params.Cursor = r.ResponseMetaData.NextCursor
 	}
+}
+
+// isOwn: the message was posted by this bot (another app could copy the metadata).
+func isOwn(m slack.Message, self Auth) bool {
+	return (self.BotID != "" && m.BotID == self.BotID) || (self.UserID != "" && m.User == self.UserID)
+}
+
+// stands: the message's metadata names the event.
+func stands(m slack.Message, identity string) bool {
+	if m.Metadata.EventType != metadataType || identity == "" {
+		return false
+	}
+	ids, _ := m.Metadata.EventPayload[metadataKey].(string)
+	return strings.Contains(ids, ","+identity+",")
 }
 
 // Upload puts a file into a message's thread with the three-step external upload.

@@ -82,6 +82,9 @@ func TestPostFindAndUpload(t *testing.T) {
 	if _, found, _ := c.FindPosted(ctx, "C0ALERTS", "43", start); found {
 		t.Error("found a message for another event")
 	}
+	if _, found, _ := c.FindPosted(ctx, "C0ALERTS", "4", start); found {
+		t.Error("an identity matched part of another")
+	}
 	png := []byte("\x89PNG fake")
 	if err := c.Upload(ctx, "C0ALERTS", ts, "preview.png", "Preview", png); err != nil {
 		t.Fatal(err)
@@ -127,6 +130,55 @@ func TestClassification(t *testing.T) {
 	dead := New(Options{Token: token, APIURL: "http://127.0.0.1:1/api/"})
 	if _, err = dead.Post(ctx, "C0ALERTS", msg, "1"); Code(err) != "network" || IsPermanent(err) {
 		t.Fatalf("network: %v", err)
+	}
+}
+
+// TestNoEffect: only an answer that says no, or a request that never left, means the
+// post certainly did not happen; a 5xx or a lost answer may hide a posted message.
+func TestNoEffect(t *testing.T) {
+	f, _ := setup(t)
+	ctx := context.Background()
+	fresh := func() *Client { return New(Options{Token: token, APIURL: f.APIURL(), PerChannel: rate.Inf}) }
+	cases := []struct {
+		name     string
+		arrange  func()
+		client   func() *Client
+		noEffect bool
+	}{
+		{"429", func() { f.RateLimit("chat.postMessage", 1, 1) }, fresh, true},
+		{"ok:false", func() { f.FailChannel("C0ALERTS", "internal_error") }, fresh, true},
+		{"refused connection", func() {}, func() *Client { return New(Options{Token: token, APIURL: "http://127.0.0.1:1/api/"}) }, true},
+		{"503", func() { f.SetOutage(true) }, fresh, false},
+		{"answer lost", func() { f.DropPostResponses(1) }, fresh, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.arrange()
+			defer func() { f.SetOutage(false); f.FailChannel("C0ALERTS", "") }()
+			_, err := tc.client().Post(ctx, "C0ALERTS", msg, "1")
+			if err == nil || NoEffect(err) != tc.noEffect {
+				t.Fatalf("NoEffect(%v) = %v, want %v", err, NoEffect(err), tc.noEffect)
+			}
+		})
+	}
+}
+
+// TestFindPostedOnlyOwnMessages: another app's message carrying the same metadata is
+// not taken for this bot's.
+func TestFindPostedOnlyOwnMessages(t *testing.T) {
+	f, c := setup(t)
+	ctx := context.Background()
+	f.AddToken("xoxb-other-app", slackfake.Bot{BotID: "B0OTHER", UserID: "U0OTHER"})
+	other := New(Options{Token: "xoxb-other-app", APIURL: f.APIURL(), PerChannel: rate.Inf})
+	if _, err := other.Post(ctx, "C0ALERTS", msg, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := c.FindPosted(ctx, "C0ALERTS", "abc", time.Now().Add(-time.Minute)); err != nil || found {
+		t.Fatalf("found another bot's message: %v %v", found, err)
+	}
+	ts, _ := c.Post(ctx, "C0ALERTS", msg, "abc")
+	if got, found, err := c.FindPosted(ctx, "C0ALERTS", "abc", time.Now().Add(-time.Minute)); err != nil || !found || got != ts {
+		t.Fatalf("own message: %q %v %v", got, found, err)
 	}
 }
 

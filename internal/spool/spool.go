@@ -46,9 +46,18 @@ type Record struct {
 	Channel     string    `json:"channel,omitempty"`
 	MessageTS   string    `json:"message_ts,omitempty"`
 	PostStarted bool      `json:"post_started,omitempty"` // a post was sent; its answer may have been lost
+	SentAt      time.Time `json:"sent_at,omitzero"`       // when the first post was sent
 	PreviewDone bool      `json:"preview_done,omitempty"`
 	Digest      bool      `json:"digest,omitempty"` // posted as part of a digest message
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+}
+
+// Identity is the event's global identity (payload.Identity), which its messages carry.
+func (r Record) Identity() string {
+	if r.Key == "" {
+		return r.Payload.Identity()
+	}
+	return payload.IdentityOfKey(r.Key)
 }
 
 // IDString is the record's ID as the CLI shows it.
