@@ -44,7 +44,8 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 			cfg.NamePrefix = stringFlag(cmd.Flags(), "name-prefix")
 			cfg.KeepWebhooks, _ = cmd.Flags().GetBool("keep-webhooks")
 			cfg.Verify, _ = cmd.Flags().GetBool("verify")
-			opts.Config, opts.Format = cfg, outputFormat(cmd)
+			opts.Config = cfg
+			opts.setOutput(cmd)
 			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
 			if runF != nil {
 				return runF(cmd.Context(), opts)

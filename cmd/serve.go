@@ -3,6 +3,9 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +17,17 @@ import (
 type serveOptions struct {
 	IO           *cli.IOStreams
 	Format       string
+	LogJSON      bool // --log-format json: every line the process writes is JSON
+	ShowSecrets  bool // print the listener path whole
 	Config       relay.Config
 	NotifySocket string // systemd's NOTIFY_SOCKET
+}
+
+// setOutput reads the flags that decide how the relay's output looks.
+func (o *serveOptions) setOutput(cmd *cobra.Command) {
+	o.Format = outputFormat(cmd)
+	o.LogJSON = strings.EqualFold(stringFlag(cmd.Flags(), "log-format"), "json")
+	o.ShowSecrets, _ = cmd.Flags().GetBool("show-secrets")
 }
 
 func newCmdServe(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -41,7 +53,8 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 			if err != nil {
 				return err
 			}
-			opts.Config, opts.Format = cfg, outputFormat(cmd)
+			opts.Config = cfg
+			opts.setOutput(cmd)
 			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -60,22 +73,41 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 }
 
 // relayRun runs the relay in the foreground for serve and run: the summary first, a
-// line per event, readiness told to systemd, and the ready message on stderr.
+// line per event, readiness told to systemd, and the ready message on stderr. With
+// --log-format json every line is JSON: the summary and the ready message become log
+// records and the events JSON lines, so a journal or a log shipper parses all of it.
 func relayRun(ctx context.Context, opts *serveOptions, readyMessage string) error {
-	view := newRelayView(opts.IO.Out, opts.Format)
+	jsonLines := opts.Format == cli.FormatJSON || opts.LogJSON
+	format := opts.Format
+	if jsonLines {
+		format = cli.FormatJSON
+	}
+	view := newRelayView(opts.IO.Out, format)
 	defer view.close()
 	cfg := opts.Config
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	cfg.Observe = view.observe
-	printSummary(opts.IO, opts.Format, cfg)
+	switch {
+	case opts.LogJSON:
+		logSummary(log, cfg, opts.ShowSecrets)
+	case opts.Format != cli.FormatJSON:
+		printSummary(opts.IO.ErrOut, cfg, opts.ShowSecrets)
+	}
 	notify := func(state string) {
 		if err := sdnotify.Notify(opts.NotifySocket, state); err != nil {
-			fmt.Fprintf(opts.IO.ErrOut, "warning: could not notify systemd: %v\n", err)
+			log.Warn("could not notify systemd", "err", err)
 		}
 	}
 	defer notify("STOPPING=1")
 	cfg.Ready = func(addr string) {
 		notify("READY=1\nSTATUS=relaying Tableau events to " + cfg.Channel)
-		if opts.Format != cli.FormatJSON {
+		switch {
+		case opts.LogJSON:
+			log.Info(readyMessage)
+		case opts.Format != cli.FormatJSON:
 			fmt.Fprintln(opts.IO.ErrOut, readyMessage)
 		}
 	}
@@ -83,19 +115,17 @@ func relayRun(ctx context.Context, opts *serveOptions, readyMessage string) erro
 }
 
 // printSummary says, before anything happens, where the relay listens and what it does.
-func printSummary(ios *cli.IOStreams, format string, cfg relay.Config) {
-	if format == cli.FormatJSON {
-		return
-	}
-	w := ios.ErrOut
+// The listener path is the only secret a forged delivery needs: shown shortened, as it
+// goes to the journal under systemd, unless --show-secrets.
+func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	scheme := "https"
 	if cfg.Server.Insecure {
 		scheme = "http (TLS terminated in front)"
 	}
 	fmt.Fprintf(w, "tabhook relay\n")
-	fmt.Fprintf(w, "  listening  %s  %s, path %s\n", cfg.Server.Listen, scheme, cfg.Path)
+	fmt.Fprintf(w, "  listening  %s  %s, path %s\n", cfg.Server.Listen, scheme, shownPath(cfg.Path, showSecrets))
 	if cfg.PublicURL != "" {
-		fmt.Fprintf(w, "  public URL %s\n", cfg.PublicURL)
+		fmt.Fprintf(w, "  public URL %s\n", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}
 	fmt.Fprintf(w, "  Slack      %s\n", cfg.Channel)
 	fmt.Fprintf(w, "  spool      %s\n", cfg.StateDir)
@@ -103,6 +133,40 @@ func printSummary(ios *cli.IOStreams, format string, cfg relay.Config) {
 		fmt.Fprintf(w, "  events     %v\n", cfg.Events)
 	}
 	if GuessablePath(cfg.Path) {
-		fmt.Fprintf(w, "warning: the listener path %q is short or plain. Tableau does not sign deliveries, so anyone who can reach the listener and guess the path can post fake events: use a long random path such as /tableau/8cf0e1d3b6a24c9f71d2\n", cfg.Path)
+		fmt.Fprintf(w, "warning: %s\n", guessableWarning)
 	}
+}
+
+const guessableWarning = "the listener path is short or plain. Tableau does not sign deliveries, so anyone who can reach the listener and guess the path can post fake events: use a long random path such as /tableau/8cf0e1d3b6a24c9f71d2"
+
+// logSummary is printSummary as one log record.
+func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
+	attrs := []any{"listen", cfg.Server.Listen, "tls", !cfg.Server.Insecure, "path", shownPath(cfg.Path, showSecrets), "slack_channel", cfg.Channel, "state_dir", cfg.StateDir}
+	if cfg.PublicURL != "" {
+		attrs = append(attrs, "public_url", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
+	}
+	if len(cfg.Events) > 0 {
+		attrs = append(attrs, "events", cfg.Events)
+	}
+	log.Info("tabhook relay starting", attrs...)
+	if GuessablePath(cfg.Path) {
+		log.Warn(guessableWarning)
+	}
+}
+
+// shownPath is the listener path with its last segment cut to four characters.
+func shownPath(p string, showSecrets bool) string {
+	i := strings.LastIndex(p, "/")
+	if showSecrets || i < 0 || len(p)-i-1 <= 4 {
+		return p
+	}
+	return p[:i+1+4] + "…"
+}
+
+// shownURL is the public URL with its path shortened as shownPath does.
+func shownURL(u, path string, showSecrets bool) string {
+	if showSecrets || path == "" {
+		return u
+	}
+	return strings.Replace(u, path, shownPath(path, false), 1)
 }

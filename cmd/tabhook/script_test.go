@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -41,7 +42,7 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: setupSim,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable,
-			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack},
+			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines},
 		Deadline: time.Now().Add(2 * time.Minute),
 	})
 }
@@ -308,5 +309,24 @@ func waitForOutput(ts *testscript.TestScript, pattern, prog string, args []strin
 			ts.Fatalf("waitfor output: %s %v never printed %q", prog, args, pattern)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// jsonlines FILE... checks that every line of each file is a JSON object.
+func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: jsonlines FILE...")
+	}
+	for _, name := range args {
+		text := ts.ReadFile(name)
+		if strings.TrimSpace(text) == "" {
+			ts.Fatalf("%s is empty", name)
+		}
+		for i, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				ts.Fatalf("%s line %d is not a JSON object: %q", name, i+1, line)
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 )
@@ -83,7 +84,7 @@ func openWAL(dir string, first uint64, syncFn func(*os.File) error, segSize int6
 		segSize = defaultSegmentSize
 	}
 	w := &wal{dir: dir, reqs: make(chan walReq, 4096), sync: syncFn, segSize: segSize, seg: first, added: map[uint64]int{}, indexed: map[uint64]int{}}
-	f, err := os.OpenFile(segmentPath(dir, first), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := w.create(first)
 	if err != nil {
 		return nil, fmt.Errorf("open intake log: %w", err)
 	}
@@ -165,8 +166,40 @@ func (w *wal) write(buf []byte, n int) (uint64, error) {
 	return seg, nil
 }
 
+// create opens a new segment and makes its directory entry durable before any record
+// is acknowledged into it: without the directory sync, a power loss could take the
+// whole file — fdatasync of the file alone does not cover the entry that names it.
+func (w *wal) create(n uint64) (*os.File, error) {
+	f, err := os.OpenFile(segmentPath(w.dir, n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.syncDir(); err != nil {
+		_ = f.Close()
+		_ = os.Remove(segmentPath(w.dir, n))
+		return nil, err
+	}
+	return f, nil
+}
+
+// syncDir makes the directory's entries (segments created or removed) durable.
+func (w *wal) syncDir() error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for syncing there; NTFS journals entries
+	}
+	d, err := os.Open(w.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := w.sync(d); err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	return nil
+}
+
 func (w *wal) rotate() error {
-	f, err := os.OpenFile(segmentPath(w.dir, w.seg+1), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := w.create(w.seg + 1)
 	if err != nil {
 		return err
 	}
@@ -203,7 +236,9 @@ func (w *wal) dropIfIndexed(seg uint64) error {
 	if err := os.Remove(segmentPath(w.dir, seg)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove indexed intake segment: %w", err)
 	}
-	return nil
+	// Not syncing here would only let a removed segment reappear after a power loss, to
+	// be replayed into an index that already has its records: harmless but wasted work.
+	return w.syncDir()
 }
 
 // close stops writing; when every record is indexed the log is removed entirely.

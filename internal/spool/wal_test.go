@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -225,5 +227,58 @@ func TestCloseWaitsForAccepts(t *testing.T) {
 	}
 	if _, _, err := s.Accept(pl(2), time.Now()); !errors.Is(err, ErrClosed) {
 		t.Errorf("accept after close: %v", err)
+	}
+}
+
+// TestNewSegmentDirectorySyncedBeforeUse: a record acknowledged into a fresh segment is
+// durable only once the directory entry naming the segment is; the directory is synced
+// after each segment is created and before the first record written to it is synced.
+func TestNewSegmentDirectorySyncedBeforeUse(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var order []string // "dir" or a segment's base name, in sync order
+	s, err := Open(dir, Options{segmentSize: 2 << 10, Sync: func(f *os.File) error {
+		mu.Lock()
+		name := filepath.Base(f.Name())
+		if f.Name() == dir {
+			name = "dir"
+		}
+		order = append(order, name)
+		mu.Unlock()
+		return fdatasync(f)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, _, err := s.Accept(pl(i), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Flush()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]bool{}
+	dirSyncs, segs := 0, 0
+	for _, name := range order {
+		if name == "dir" {
+			dirSyncs++
+			continue
+		}
+		if !seen[name] {
+			seen[name] = true
+			segs++
+			// The segment's entry must have been synced since it was created: at least
+			// one directory sync per segment so far.
+			if dirSyncs < segs {
+				t.Fatalf("%s synced before its directory entry (order %v)", name, order)
+			}
+		}
+	}
+	if segs < 3 {
+		t.Fatalf("only %d segments used; the test needs rotations", segs)
 	}
 }

@@ -53,6 +53,10 @@ func main() {
 	serve := flag.String("serve", "", "internal: serve a ceiling target (bare or ceiling) in this process")
 	dir := flag.String("dir", "", "internal: working directory of a served target")
 	flag.Parse()
+	if *conc < 1 || *rounds < 1 || *events < 0 || *dur <= 0 {
+		fmt.Fprintln(os.Stderr, "load: -c and -rounds must be at least 1, -d positive, -events 0 or more (0 skips the end-to-end timing)")
+		os.Exit(2)
+	}
 	var err error
 	if *serve != "" {
 		err = serveTarget(*serve, *dir)
@@ -127,7 +131,7 @@ func run(conc int, dur time.Duration, only string, events, rounds int) error {
 	if len(rs) > 0 {
 		report(rs, conc, dur)
 	}
-	if only == "" || only == "e2e" {
+	if (only == "" || only == "e2e") && events > 0 {
 		fmt.Fprintln(os.Stderr, "timing events end to end...")
 		if err := endToEnd(work, bin, cert, events); err != nil {
 			return fmt.Errorf("e2e: %w", err)
