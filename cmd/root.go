@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,6 +36,9 @@ type Factory struct {
 	Prompter creds.Prompter
 	// Reload delivers SIGHUP to long-running commands (set by main).
 	Reload <-chan os.Signal
+
+	hintMu sync.Mutex
+	hint   string // what a forced exit (second signal) leaves undone
 
 	resolver *creds.Resolver
 	logger   *slog.Logger
@@ -146,6 +150,20 @@ func (f *Factory) prepare(cmd *cobra.Command) error {
 		f.finish = append(f.finish, func() { pprof.StopCPUProfile(); _ = out.Close() })
 	}
 	return nil
+}
+
+// SetInterruptHint says what a forced exit would leave undone, and how to finish it.
+func (f *Factory) SetInterruptHint(h string) {
+	f.hintMu.Lock()
+	f.hint = h
+	f.hintMu.Unlock()
+}
+
+// InterruptHint is what main prints when a second signal ends the process at once.
+func (f *Factory) InterruptHint() string {
+	f.hintMu.Lock()
+	defer f.hintMu.Unlock()
+	return f.hint
 }
 
 func (f *Factory) prompter(noInput bool) creds.Prompter {

@@ -2,9 +2,11 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/cli"
 )
 
@@ -46,6 +48,10 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 			cfg.Verify, _ = cmd.Flags().GetBool("verify")
 			opts.Config = cfg
 			opts.setOutput(cmd)
+			if !cfg.KeepWebhooks {
+				reg := admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: events}
+				f.SetInterruptHint(fmt.Sprintf("Stopped at once: this run's webhooks (%s-*) may be left in Tableau. Remove them with:\n  %s", cfg.NamePrefix, reg.CleanupCommand()))
+			}
 			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
 			if runF != nil {
 				return runF(cmd.Context(), opts)

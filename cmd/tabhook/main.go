@@ -25,15 +25,6 @@ func main() {
 }
 
 func run() int {
-	// The one place signals are handled: the first SIGINT/SIGTERM cancels the context so
-	// long-running commands shut down cleanly; a second one ends the process at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // restore default handling: the next signal kills the process
-	}()
-
 	// SIGHUP asks serve and run to re-read their configuration.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -41,6 +32,24 @@ func run() int {
 
 	ios := cli.System()
 	f := &cmd.Factory{IO: ios, Env: os.LookupEnv, Reload: hup, Build: cmd.ResolveBuild(cmd.BuildInfo{Version: version, Commit: commit, Date: date})}
+
+	// The one place signals are handled: the first SIGINT/SIGTERM cancels the context so
+	// long-running commands shut down cleanly; a second one ends the process at once,
+	// saying what the clean stop would have finished (run: the webhooks to delete).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stops := make(chan os.Signal, 2)
+	signal.Notify(stops, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stops)
+	go func() {
+		<-stops
+		cancel()
+		<-stops
+		if hint := f.InterruptHint(); hint != "" {
+			fmt.Fprintln(ios.ErrOut, hint)
+		}
+		os.Exit(130)
+	}()
 	root := cmd.NewRootCmd(f)
 	err := root.ExecuteContext(ctx)
 	f.Finish()

@@ -60,7 +60,8 @@ func TestEnsureAdoptsAndReEnables(t *testing.T) {
 	left := sim.AddWebhook("tabhook-workbook-updated", "WorkbookUpdated", url) // a crashed run's
 	sim.DisableWebhook(left, "too many failures")
 	other := sim.AddWebhook("tabhook-datasource-created", "DatasourceCreated", "https://127.0.0.1:1/other")
-	managed, err := admin.EnsureWebhooks(ctx, c, "tabhook", url, []string{"WorkbookUpdated", "DatasourceCreated"})
+	reg := admin.Registration{Prefix: "tabhook", URL: url, Events: []string{"WorkbookUpdated", "DatasourceCreated"}}
+	managed, err := reg.Ensure(ctx, c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,19 +71,26 @@ func TestEnsureAdoptsAndReEnables(t *testing.T) {
 	if managed[1].Adopted || managed[1].Webhook.ID == other {
 		t.Fatalf("another instance's webhook was adopted: %+v", managed[1])
 	}
-	again, _ := admin.EnsureWebhooks(ctx, c, "tabhook", url, []string{"WorkbookUpdated", "DatasourceCreated"})
+	again, _ := reg.Ensure(ctx, c, nil)
 	if !again[0].Adopted || !again[1].Adopted || len(sim.Webhooks()) != 3 {
 		t.Fatalf("second start created duplicates: %+v", sim.Webhooks())
 	}
-	gone, err := admin.RemoveWebhooks(ctx, c, managed)
-	if err != nil || len(gone) != 2 {
+	// A create whose answer was lost: the relay never learned its ID, Remove finds it.
+	lost := sim.AddWebhook("tabhook-workbook-updated", "WorkbookUpdated", url)
+	gone, err := reg.Remove(ctx, c)
+	if err != nil || len(gone) != 3 || gone[2].ID != lost {
 		t.Fatalf("remove: %v %v", gone, err)
 	}
 	if hooks := sim.Webhooks(); len(hooks) != 1 || hooks[0].ID != other {
 		t.Fatalf("left after remove: %+v", hooks)
 	}
-	if _, err := admin.RemoveWebhooks(ctx, c, managed); err != nil {
+	if _, err := reg.Remove(ctx, c); err != nil {
 		t.Errorf("removing webhooks already gone: %v", err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	if got, err := reg.Ensure(ctx, c, stop); err != admin.ErrStopped || len(got) != 0 || len(sim.Webhooks()) != 1 {
+		t.Errorf("a stopped Ensure created webhooks: %v %v", got, err)
 	}
 	if admin.ManagedName("tabhook", "DatasourceRefreshFailed") != "tabhook-datasource-refresh-failed" {
 		t.Error("ManagedName")

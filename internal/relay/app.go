@@ -8,9 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -92,8 +90,9 @@ type relay struct {
 	srv     *Server
 	mu      sync.Mutex
 	siteID  string
-	managed []admin.Managed
+	reg     admin.Registration // run: the webhooks this relay owns
 	bg      sync.WaitGroup
+	fatal   chan error // a failure after start-up that ends the relay (registration)
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting, delete the
@@ -105,7 +104,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 10 * time.Second
 	}
-	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth()}
+	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1),
+		reg: admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
 	sp, err := spool.Open(cfg.StateDir, spool.Options{OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
 	if err != nil {
 		return err
@@ -163,6 +163,10 @@ func Run(ctx context.Context, cfg Config) error {
 			stopBg()
 			r.bg.Wait()
 			return errors.Join(fmt.Errorf("listener: %w", err), r.shutdown())
+		case err := <-r.fatal:
+			stopBg()
+			r.bg.Wait()
+			return errors.Join(err, r.shutdown())
 		}
 	}
 	stopBg()
@@ -245,7 +249,7 @@ func (r *relay) signIn(ctx context.Context) error {
 		return &StartupError{Err: err}
 	}
 	r.health.Set(CompTableau, err.Error())
-	r.log.Warn("Tableau is not reachable; accepting events and retrying in the background", "err", err)
+	r.log.Debug("Tableau is not reachable", "err", err)
 	return err
 }
 
@@ -269,7 +273,6 @@ func (r *relay) checkSlack(ctx context.Context) error {
 		return &StartupError{Err: err}
 	}
 	r.health.Set(CompSlack, err.Error())
-	r.log.Warn("Slack is not reachable; accepting events and retrying in the background", "err", err)
 	return err
 }
 
@@ -308,36 +311,69 @@ func canPost(ctx context.Context, s SlackAPI, auth slackout.Auth, channel string
 	return nil
 }
 
-// connectLater retries what was unreachable at start-up, then (for run) registers the
-// webhooks and verifies them.
+// connectLater retries what was unreachable at start-up. Once Tableau answers (the
+// site is known) the webhooks are registered (run) and the relay is ready: Slack being
+// unreachable does not hold that up — events are stored and posted when it answers.
 func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
+	if !slackUp {
+		r.log.Warn("Slack is not reachable: events are stored and will be posted when it answers")
+		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "Slack is not reachable: events are stored and will be posted when it answers"})
+	}
+	if !tableauUp {
+		r.log.Warn("Tableau is not reachable; accepting events and retrying in the background")
+	}
 	wait := time.Second
-	for !tableauUp || !slackUp {
+	retry := func() bool {
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return
+			return false
 		}
 		wait = min(wait*2, time.Minute)
-		if !tableauUp {
-			err := r.signIn(ctx)
-			tableauUp = err == nil
-			r.fatalLater(err)
+		return true
+	}
+	for !tableauUp {
+		if !retry() {
+			return
 		}
+		err := r.signIn(ctx)
+		tableauUp = err == nil
+		r.fatalLater(err)
 		if !slackUp {
-			err := r.checkSlack(ctx)
-			slackUp = err == nil
-			r.fatalLater(err)
+			slackUp = r.retrySlack(ctx)
 		}
 	}
-	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "connected to Tableau and Slack"})
 	if r.cfg.Manage {
-		r.registerWebhooks(ctx)
+		if err := r.register(ctx); err != nil {
+			if !errors.Is(err, admin.ErrStopped) {
+				r.fatal <- err
+			}
+			return
+		}
 	}
 	if r.cfg.Ready != nil {
 		r.cfg.Ready(r.srv.Addr().String())
 	}
+	for !slackUp {
+		if !retry() {
+			return
+		}
+		slackUp = r.retrySlack(ctx)
+	}
 	r.monitor(ctx)
+}
+
+// retrySlack checks Slack again and says so when it answers.
+func (r *relay) retrySlack(ctx context.Context) bool {
+	err := r.checkSlack(ctx)
+	r.fatalLater(err)
+	if err != nil {
+		r.log.Debug("Slack still not reachable", "err", err)
+		return false
+	}
+	r.log.Info("Slack answers again: posting stored events")
+	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "Slack answers again: posting stored events"})
+	return true
 }
 
 // monitor keeps /readyz true to the present: an authenticated call to each service
@@ -379,11 +415,16 @@ func (r *relay) fatalLater(err error) {
 	}
 }
 
-func (r *relay) registerWebhooks(ctx context.Context) {
-	managed, err := admin.EnsureWebhooks(ctx, r.cfg.Tableau, r.cfg.NamePrefix, r.cfg.PublicURL, r.cfg.Events)
-	r.mu.Lock()
-	r.managed = managed
-	r.mu.Unlock()
+// registrationTimeout bounds the registration requests, which a stop signal lets finish
+// rather than cut: a create whose answer is cut off leaves a webhook behind.
+const registrationTimeout = 30 * time.Second
+
+// register creates or adopts the webhooks, then verifies them. A stop during it lets
+// the request under way finish and sends no more (admin.ErrStopped).
+func (r *relay) register(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registrationTimeout)
+	defer cancel()
+	managed, err := r.reg.Ensure(rctx, r.cfg.Tableau, ctx.Done())
 	for _, m := range managed {
 		what := "created"
 		if m.Adopted {
@@ -391,58 +432,25 @@ func (r *relay) registerWebhooks(ctx context.Context) {
 		}
 		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: true, Detail: what})
 	}
+	if errors.Is(err, admin.ErrStopped) {
+		return err
+	}
 	if err != nil {
-		r.log.Error("could not register the webhooks", "err", err)
-		r.cfg.Observe.emit(Event{Type: EvWebhook, Detail: err.Error()})
-		return
+		return fmt.Errorf("could not register the webhooks: %w", err)
 	}
 	if r.cfg.Verify {
-		r.verify(ctx, managed)
-	}
-}
-
-// verify asks Tableau to send its test delivery to each webhook and reports whether
-// it arrived, with what to fix when it did not.
-func (r *relay) verify(ctx context.Context, managed []admin.Managed) {
-	hooks := make([]tableau.Webhook, len(managed))
-	for i, m := range managed {
-		hooks[i] = m.Webhook
-	}
-	for _, o := range admin.TestAll(ctx, r.cfg.Tableau, hooks) {
-		ev := Event{Type: EvVerify, ID: o.Webhook.ID, Name: o.Webhook.Name, EventType: o.Webhook.Event}
-		switch {
-		case o.Err != nil:
-			ev.Detail = "could not ask Tableau to test: " + o.Err.Error()
-		case o.Result.OK:
-			ev.OK, ev.Detail = true, "Tableau reached the listener"
-		default:
-			ev.Detail = VerifyHint(r.cfg.PublicURL, o.Result)
+		hooks := make([]tableau.Webhook, len(managed))
+		for i, m := range managed {
+			hooks[i] = m.Webhook
 		}
-		r.cfg.Observe.emit(ev)
-		if !ev.OK {
-			r.log.Warn("Tableau cannot deliver to the listener", "webhook", o.Webhook.Name, "problem", ev.Detail)
+		for _, v := range r.reg.Verify(ctx, r.cfg.Tableau, hooks) {
+			r.cfg.Observe.emit(Event{Type: EvVerify, ID: v.Webhook.ID, Name: v.Webhook.Name, EventType: v.Webhook.Event, OK: v.OK, Detail: v.Detail})
+			if !v.OK {
+				r.log.Warn("Tableau cannot deliver to the listener", "webhook", v.Webhook.Name, "problem", v.Detail)
+			}
 		}
 	}
-}
-
-// VerifyHint explains a failed test delivery in terms of what to fix.
-func VerifyHint(publicURL string, res tableau.TestResult) string {
-	host := publicURL
-	if u, err := url.Parse(publicURL); err == nil {
-		host = u.Host
-	}
-	body := strings.ToLower(res.Body)
-	switch {
-	case strings.Contains(body, "certificate") || strings.Contains(body, "x509") || strings.Contains(body, "tls"):
-		return fmt.Sprintf("Tableau does not trust the certificate served at %s: use a certificate from a CA Tableau trusts, valid for that host", host)
-	case res.Status == http.StatusNotFound:
-		return fmt.Sprintf("Tableau reached %s but got 404: the path of --public-url must be the listener's path", host)
-	case res.Status == http.StatusRequestTimeout || strings.Contains(body, "timed out"):
-		return fmt.Sprintf("Tableau timed out reaching %s: check DNS, firewalls and that --public-url points at this listener", host)
-	case strings.Contains(body, "refused") || strings.Contains(body, "no such host") || strings.Contains(body, "could not reach"):
-		return fmt.Sprintf("Tableau could not connect to %s: check DNS, firewalls and port forwarding to this listener", host)
-	}
-	return fmt.Sprintf("Tableau's test delivery to %s got HTTP %d %s", publicURL, res.Status, strings.TrimSpace(res.Body))
+	return nil
 }
 
 func (r *relay) shutdown() error {
@@ -453,18 +461,16 @@ func (r *relay) shutdown() error {
 	_ = r.srv.Shutdown(sctx)
 	cancel()
 	var errs []error
-	r.mu.Lock()
-	managed := r.managed
-	r.mu.Unlock()
-	if r.cfg.Manage && !r.cfg.KeepWebhooks && len(managed) > 0 {
+	// Until Tableau has answered a sign-in, no create can have been sent.
+	if r.cfg.Manage && !r.cfg.KeepWebhooks && r.site() != "" {
 		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		gone, err := admin.RemoveWebhooks(dctx, r.cfg.Tableau, managed)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		gone, err := r.reg.Remove(dctx, r.cfg.Tableau)
 		cancel()
-		for _, m := range gone {
-			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: true, Detail: "deleted"})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, r.reg.CleanupCommand()))
+		}
+		for _, w := range gone {
+			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: w.ID, Name: w.Name, EventType: w.Event, OK: true, Detail: "deleted"})
 		}
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), r.cfg.DrainTimeout)

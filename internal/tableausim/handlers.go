@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 )
@@ -21,17 +22,16 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// ServeHTTP applies the switches (latency, outage), logs the call and routes it.
+// ServeHTTP applies the switches (latency, outage), logs the call and routes it. Half
+// of the latency comes before the call takes effect and half after, as on a real
+// server: a client that gives up during the second half has changed the site without
+// hearing about it (a webhook created, its ID never learned).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency, outage := s.latency, s.outage
 	s.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
-		}
+	if !wait(r, latency/2) {
+		return
 	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
@@ -43,7 +43,36 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, r, http.StatusServiceUnavailable, "503000", "Service Unavailable", "The server is temporarily unavailable (simulated outage).")
 		return
 	}
-	s.mux.ServeHTTP(rec, r)
+	if latency == 0 {
+		s.mux.ServeHTTP(rec, r)
+		return
+	}
+	buf := httptest.NewRecorder()
+	s.mux.ServeHTTP(buf, r)
+	rec.status = buf.Code
+	if !wait(r, latency-latency/2) {
+		return
+	}
+	for k, v := range buf.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(buf.Code)
+	_, _ = w.Write(buf.Body.Bytes())
+}
+
+// wait sleeps for d unless the client goes away first.
+func wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 func (s *Sim) routes() {
