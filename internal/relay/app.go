@@ -82,17 +82,17 @@ func (e *StartupError) Error() string { return e.Err.Error() }
 func (e *StartupError) Unwrap() error { return e.Err }
 
 type relay struct {
-	cfg     Config
-	log     *slog.Logger
-	health  *Health
-	sp      *spool.Spool
-	svc     *Service
-	srv     *Server
-	mu      sync.Mutex
-	siteID  string
-	reg     admin.Registration // run: the webhooks this relay owns
-	bg      sync.WaitGroup
-	fatal   chan error // a failure after start-up that ends the relay (registration)
+	cfg    Config
+	log    *slog.Logger
+	health *Health
+	sp     *spool.Spool
+	svc    *Service
+	srv    *Server
+	mu     sync.Mutex
+	siteID string
+	reg    admin.Registration // run: the webhooks this relay owns
+	bg     sync.WaitGroup
+	fatal  chan error // a failure after start-up that ends the relay (registration)
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting, delete the
