@@ -13,14 +13,14 @@ import (
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/creds"
-	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 type deliveriesOptions struct {
 	IO      *cli.IOStreams
 	Format  string
 	Open    func() (control.Deliveries, error)
-	State   spool.State
+	State   store.State
 	IDs     []uint64
 	AllDead bool
 }
@@ -88,8 +88,8 @@ func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOpti
   tabhook deliveries list -o json | jq '.[] | select(.attempts > 3)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch spool.State(state) {
-			case "", spool.Pending, spool.Delivered, spool.Dead:
+			switch store.State(state) {
+			case "", store.Pending, store.Delivered, store.Dead:
 			default:
 				return cli.Usagef("invalid --state %q: use pending, delivered or dead", state)
 			}
@@ -97,7 +97,7 @@ func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOpti
 			if err != nil {
 				return err
 			}
-			opts.Open, opts.State, opts.Format = open, spool.State(state), outputFormat(cmd)
+			opts.Open, opts.State, opts.Format = open, store.State(state), outputFormat(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -121,7 +121,7 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 	}
 	if opts.Format == cli.FormatJSON {
 		if recs == nil {
-			recs = []spool.Record{}
+			recs = []control.Delivery{}
 		}
 		return cli.PrintJSON(opts.IO.Out, recs)
 	}
@@ -131,16 +131,17 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 	}
 	t := cli.NewTable(opts.IO.Out, opts.IO.OutTTY, "ID", "STATE", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
 	for _, r := range recs {
-		t.Row(r.IDString(), string(r.State), r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
+		t.Row(r.IDString(), r.State, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
 	}
 	return t.Render()
 }
 
-func detail(r spool.Record) string {
+func detail(r control.Delivery) string {
+	digest := len(r.Destinations) > 0 && r.Destinations[0].Digest
 	switch {
-	case r.State == spool.Dead:
+	case r.State == string(store.Dead):
 		return r.DeadReason
-	case r.State == spool.Delivered && r.Digest:
+	case r.State == string(store.Delivered) && digest:
 		return "in a digest"
 	case r.LastError != "":
 		return r.LastError
@@ -173,7 +174,7 @@ func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
 	}
 	defer d.Close()
 	r, err := d.Get(ctx, opts.IDs[0])
-	if errors.Is(err, spool.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no event %d in the spool (delivered events are pruned after their retention)", opts.IDs[0])
 	}
 	if err != nil {
@@ -183,17 +184,21 @@ func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
 		return cli.PrintJSON(opts.IO.Out, r)
 	}
 	t := cli.NewTable(opts.IO.Out, true)
-	ts := func(t time.Time) string {
-		if t.IsZero() {
+	ts := func(t *time.Time) string {
+		if t == nil || t.IsZero() {
 			return "-"
 		}
 		return t.Local().Format(time.RFC3339)
 	}
+	slack := ""
+	for _, d := range r.Destinations {
+		slack = strings.TrimSpace(d.Channel + " " + d.MessageTS)
+	}
 	for _, kv := range [][2]string{
-		{"ID:", r.IDString()}, {"State:", string(r.State)}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
-		{"Name:", r.Payload.ResourceName}, {"Site:", r.Payload.SiteLUID}, {"Created:", r.Payload.CreatedAt}, {"Received:", ts(r.ReceivedAt)},
+		{"ID:", r.IDString()}, {"Identity:", r.Identity}, {"State:", r.State}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
+		{"Name:", r.Payload.ResourceName}, {"Site:", r.Payload.SiteLUID}, {"Created:", r.Payload.CreatedAt}, {"Received:", ts(&r.ReceivedAt)},
 		{"Attempts:", strconv.Itoa(r.Attempts)}, {"Next try:", ts(r.NextTry)}, {"Last error:", r.LastError}, {"Dead because:", r.DeadReason},
-		{"Slack:", strings.TrimSpace(r.Channel + " " + r.MessageTS)}, {"Delivered:", ts(r.DeliveredAt)},
+		{"Slack:", slack}, {"Delivered:", ts(r.DeliveredAt)},
 	} {
 		if kv[1] != "" {
 			t.Row(kv[0], kv[1])
@@ -237,7 +242,7 @@ func deliveriesRetryRun(ctx context.Context, opts *deliveriesOptions) error {
 	defer d.Close()
 	ids := opts.IDs
 	if opts.AllDead {
-		dead, err := d.List(ctx, spool.Dead)
+		dead, err := d.List(ctx, store.Dead)
 		if err != nil {
 			return err
 		}
@@ -245,7 +250,7 @@ func deliveriesRetryRun(ctx context.Context, opts *deliveriesOptions) error {
 			ids = append(ids, r.ID)
 		}
 	}
-	retried := []spool.Record{}
+	retried := []control.Delivery{}
 	var errs []string
 	for _, id := range ids {
 		r, err := d.Retry(ctx, id)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 // Open reaches the spool in stateDir: through the running relay's control socket when
@@ -36,14 +37,23 @@ func Open(stateDir string) (Deliveries, error) {
 
 type direct struct{ sp *spool.Spool }
 
-func (d direct) List(_ context.Context, state spool.State) ([]spool.Record, error) {
-	return d.sp.List(state)
+func (d direct) List(_ context.Context, state store.State) ([]Delivery, error) {
+	recs, err := d.sp.List(state)
+	return wire(recs), err
 }
-func (d direct) Get(_ context.Context, id uint64) (spool.Record, error) { return d.sp.Get(id) }
+
+func (d direct) Get(_ context.Context, id uint64) (Delivery, error) {
+	r, err := d.sp.Get(id)
+	return FromRecord(r), err
+}
 
 // Retry in a spool no relay holds: the next start delivers it.
-func (d direct) Retry(_ context.Context, id uint64) (spool.Record, error) { return d.sp.Retry(id) }
-func (d direct) Close() error                                             { return d.sp.Close() }
+func (d direct) Retry(_ context.Context, id uint64) (Delivery, error) {
+	r, err := d.sp.Requeue(id)
+	return FromRecord(r), err
+}
+
+func (d direct) Close() error { return d.sp.Close() }
 
 type socketClient struct{ hc *http.Client }
 
@@ -72,29 +82,29 @@ func (c *socketClient) do(ctx context.Context, method, path string, out any) err
 		_ = json.NewDecoder(resp.Body).Decode(&e)
 		switch resp.StatusCode {
 		case http.StatusNotFound:
-			return spool.ErrNotFound
+			return store.ErrNotFound
 		case http.StatusConflict:
-			return spool.ErrDelivered
+			return store.ErrDelivered
 		}
 		return errors.New(e.Error)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-func (c *socketClient) List(ctx context.Context, state spool.State) ([]spool.Record, error) {
-	var recs []spool.Record
+func (c *socketClient) List(ctx context.Context, state store.State) ([]Delivery, error) {
+	var recs []Delivery
 	err := c.do(ctx, http.MethodGet, "/deliveries?state="+url.QueryEscape(string(state)), &recs)
 	return recs, err
 }
 
-func (c *socketClient) Get(ctx context.Context, id uint64) (spool.Record, error) {
-	var rec spool.Record
+func (c *socketClient) Get(ctx context.Context, id uint64) (Delivery, error) {
+	var rec Delivery
 	err := c.do(ctx, http.MethodGet, "/deliveries/"+strconv.FormatUint(id, 10), &rec)
 	return rec, err
 }
 
-func (c *socketClient) Retry(ctx context.Context, id uint64) (spool.Record, error) {
-	var rec spool.Record
+func (c *socketClient) Retry(ctx context.Context, id uint64) (Delivery, error) {
+	var rec Delivery
 	err := c.do(ctx, http.MethodPost, "/deliveries/"+strconv.FormatUint(id, 10)+"/retry", &rec)
 	return rec, err
 }

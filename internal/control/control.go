@@ -1,6 +1,7 @@
-// Package control lets the CLI inspect and retry the spool's deliveries while a relay
-// holds it: the relay serves a small HTTP API on a Unix socket in its state directory,
-// and the CLI falls back to opening the spool itself when no relay runs.
+// Package control lets the CLI inspect and retry the stored deliveries while a relay
+// holds the store: the relay serves a small HTTP API on a Unix socket in its state
+// directory, and the CLI falls back to opening the spool itself when no relay runs.
+// Both answer in the documented wire shape, Delivery.
 package control
 
 import (
@@ -15,17 +16,17 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 // SocketName is the control socket inside the state directory.
 const SocketName = "control.sock"
 
-// Deliveries is what the CLI can do with the spool.
+// Deliveries is what the CLI can do with the stored deliveries.
 type Deliveries interface {
-	List(ctx context.Context, state spool.State) ([]spool.Record, error)
-	Get(ctx context.Context, id uint64) (spool.Record, error)
-	Retry(ctx context.Context, id uint64) (spool.Record, error)
+	List(ctx context.Context, state store.State) ([]Delivery, error)
+	Get(ctx context.Context, id uint64) (Delivery, error)
+	Retry(ctx context.Context, id uint64) (Delivery, error)
 	Close() error
 }
 
@@ -35,9 +36,9 @@ type Server struct {
 	path string
 }
 
-// Serve starts the control API on stateDir/control.sock. retried is called with each
-// event made pending again, to schedule it.
-func Serve(stateDir string, sp *spool.Spool, retried func(id uint64)) (*Server, error) {
+// Serve starts the control API on stateDir/control.sock. An event retried is made
+// pending in the store, which tells the relay's scheduler.
+func Serve(stateDir string, st store.Store) (*Server, error) {
 	path := filepath.Join(stateDir, SocketName)
 	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
 		c.Close()
@@ -53,7 +54,7 @@ func Serve(stateDir string, sp *spool.Spool, retried func(id uint64)) (*Server, 
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	mux := http.NewServeMux()
-	h := &handler{sp: sp, retried: retried}
+	h := &handler{st: st}
 	mux.HandleFunc("GET /deliveries", h.list)
 	mux.HandleFunc("GET /deliveries/{id}", h.get)
 	mux.HandleFunc("POST /deliveries/{id}/retry", h.retry)
@@ -70,8 +71,7 @@ func (s *Server) Close() error {
 }
 
 type handler struct {
-	sp      *spool.Spool
-	retried func(uint64)
+	st store.Store
 }
 
 func reply(w http.ResponseWriter, status int, v any) {
@@ -83,24 +83,21 @@ func reply(w http.ResponseWriter, status int, v any) {
 func fail(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, spool.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, spool.ErrDelivered):
+	case errors.Is(err, store.ErrDelivered):
 		status = http.StatusConflict
 	}
 	reply(w, status, map[string]string{"error": err.Error()})
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	recs, err := h.sp.List(spool.State(r.URL.Query().Get("state")))
+	recs, err := h.st.List(store.State(r.URL.Query().Get("state")))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if recs == nil {
-		recs = []spool.Record{}
-	}
-	reply(w, http.StatusOK, recs)
+	reply(w, http.StatusOK, wire(recs))
 }
 
 func (h *handler) id(w http.ResponseWriter, r *http.Request) (uint64, bool) {
@@ -117,12 +114,12 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rec, err := h.sp.Get(id)
+	rec, err := h.st.Get(id)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	reply(w, http.StatusOK, rec)
+	reply(w, http.StatusOK, FromRecord(rec))
 }
 
 func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
@@ -130,13 +127,19 @@ func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rec, err := h.sp.Retry(id)
+	rec, err := h.st.Requeue(id)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	if h.retried != nil && rec.State == spool.Pending {
-		h.retried(id)
+	reply(w, http.StatusOK, FromRecord(rec))
+}
+
+// wire is records in their wire shape; never null.
+func wire(recs []store.Record) []Delivery {
+	out := make([]Delivery, len(recs))
+	for i, r := range recs {
+		out[i] = FromRecord(r)
 	}
-	reply(w, http.StatusOK, rec)
+	return out
 }

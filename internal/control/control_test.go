@@ -8,6 +8,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 func seed(t *testing.T, dir string) (*spool.Spool, uint64, uint64) {
@@ -21,32 +22,32 @@ func seed(t *testing.T, dir string) (*spool.Spool, uint64, uint64) {
 	p.CreatedAt = "t2"
 	done, _, _ := sp.Accept(p, time.Now())
 	sp.Flush()
-	_, _ = sp.Update(dead.ID, func(r *spool.Record) error { r.State, r.DeadReason = spool.Dead, "not_in_channel"; return nil })
-	_, _ = sp.Update(done.ID, func(r *spool.Record) error { r.State = spool.Delivered; return nil })
+	_, _ = sp.Update(dead.ID, func(r *store.Record) error { r.State, r.DeadReason = store.Dead, "not_in_channel"; return nil })
+	_, _ = sp.Update(done.ID, func(r *store.Record) error { r.State = store.Delivered; return nil })
 	return sp, dead.ID, done.ID
 }
 
 func exercise(t *testing.T, d Deliveries, dead, done uint64) {
 	t.Helper()
 	ctx := context.Background()
-	recs, err := d.List(ctx, spool.Dead)
+	recs, err := d.List(ctx, store.Dead)
 	if err != nil || len(recs) != 1 || recs[0].ID != dead {
 		t.Fatalf("list dead = %+v, %v", recs, err)
 	}
 	if all, _ := d.List(ctx, ""); len(all) != 2 {
 		t.Fatalf("list all = %d", len(all))
 	}
-	if r, err := d.Get(ctx, dead); err != nil || r.DeadReason != "not_in_channel" {
+	if r, err := d.Get(ctx, dead); err != nil || r.DeadReason != "not_in_channel" || r.Identity == "" || r.Destinations == nil {
 		t.Fatalf("get = %+v, %v", r, err)
 	}
-	if _, err := d.Get(ctx, 999); !errors.Is(err, spool.ErrNotFound) {
+	if _, err := d.Get(ctx, 999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get missing: %v", err)
 	}
-	if _, err := d.Retry(ctx, done); !errors.Is(err, spool.ErrDelivered) {
+	if _, err := d.Retry(ctx, done); !errors.Is(err, store.ErrDelivered) {
 		t.Errorf("retry delivered: %v", err)
 	}
 	r, err := d.Retry(ctx, dead)
-	if err != nil || r.State != spool.Pending || r.DeadReason != "" {
+	if err != nil || r.State != string(store.Pending) || r.DeadReason != "" {
 		t.Fatalf("retry = %+v, %v", r, err)
 	}
 }
@@ -57,13 +58,12 @@ func TestThroughTheRunningRelay(t *testing.T) {
 	dir := t.TempDir()
 	sp, dead, done := seed(t, dir)
 	defer sp.Close()
-	var scheduled []uint64
-	srv, err := Serve(dir, sp, func(id uint64) { scheduled = append(scheduled, id) })
+	srv, err := Serve(dir, sp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	if _, err := Serve(dir, sp, nil); err == nil {
+	if _, err := Serve(dir, sp); err == nil {
 		t.Error("a second control socket was opened over a live one")
 	}
 	d, err := Open(dir)
@@ -73,9 +73,18 @@ func TestThroughTheRunningRelay(t *testing.T) {
 	if _, ok := d.(*socketClient); !ok {
 		t.Fatalf("opened %T, want the socket client", d)
 	}
+	for len(sp.Changed()) > 0 {
+		<-sp.Changed()
+	}
 	exercise(t, d, dead, done)
-	if len(scheduled) != 1 || scheduled[0] != dead {
-		t.Errorf("scheduled %v", scheduled)
+	// The retried event is due: the relay's scheduler hears it from the store.
+	select {
+	case <-sp.Changed():
+	default:
+		t.Error("the retry did not tell the scheduler")
+	}
+	if recs, _ := sp.Claim(time.Now(), 10, time.Minute); len(recs) != 1 || recs[0].ID != dead {
+		t.Errorf("claimable after the retry: %+v", recs)
 	}
 	_ = d.Close()
 }

@@ -130,13 +130,12 @@ func checkSlack(ctx context.Context, s Setup) []Result {
 	if s.Channel == "" {
 		return append(out, bad("slack channel", "no channel set", "set --slack-channel (SLACK_CHANNEL)"))
 	}
-	ch, err := s.Slack.Channel(ctx, s.Channel)
-	if err != nil {
-		return append(out, bad("slack channel", err.Error(), "check the name, or give the channel ID; private channels need the bot invited"))
-	}
-	public := has(auth.Scopes, "chat:write.public")
-	if !ch.IsMember && (ch.IsPrivate || !public) {
+	ch, err := s.Slack.CanPost(ctx, auth, s.Channel)
+	switch {
+	case slackout.Code(err) == "not_in_channel":
 		return append(out, bad("slack channel", fmt.Sprintf("the bot is not a member of #%s", ch.Name), fmt.Sprintf("in Slack: /invite @%s in #%s", auth.User, ch.Name)))
+	case err != nil:
+		return append(out, bad("slack channel", err.Error(), "check the name, or give the channel ID; private channels need the bot invited"))
 	}
 	return append(out, ok("slack channel", fmt.Sprintf("#%s (%s), the bot can post", ch.Name, ch.ID)))
 }

@@ -35,6 +35,14 @@ func (c *cache) get(key string, fetch func() (any, error)) (any, error) {
 	}
 	c.mu.Unlock()
 	v, err, _ := c.group.Do(key, func() (any, error) {
+		// A lookup that finished between the check above and this call has filled the
+		// cache: without this second look, a burst would fetch twice.
+		c.mu.Lock()
+		if e, ok := c.entries[key]; ok && time.Now().Before(e.expires) {
+			c.mu.Unlock()
+			return e.val, nil
+		}
+		c.mu.Unlock()
 		v, err := fetch()
 		if err == nil {
 			c.mu.Lock()

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -34,7 +33,7 @@ type TableauAPI interface {
 type SlackAPI interface {
 	Slack
 	AuthTest(ctx context.Context) (slackout.Auth, error)
-	Channel(ctx context.Context, channel string) (slackout.ChannelInfo, error)
+	CanPost(ctx context.Context, a slackout.Auth, channel string) (slackout.ChannelInfo, error)
 }
 
 // Config configures serve and run.
@@ -85,7 +84,7 @@ type relay struct {
 	cfg    Config
 	log    *slog.Logger
 	health *Health
-	sp     *spool.Spool
+	store  store.Store
 	svc    *Service
 	srv    *Server
 	mu     sync.Mutex
@@ -96,7 +95,9 @@ type relay struct {
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting, delete the
-// managed webhooks, drain deliveries for up to DrainTimeout, sign out.
+// managed webhooks, drain deliveries for up to DrainTimeout, sign out. It composes the
+// parts — store, listener, control socket, delivery, connection to Tableau and Slack —
+// and reacts to what ends or changes them.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -104,22 +105,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 10 * time.Second
 	}
+	cfg.Observe = withMetrics(cfg.Observe, cfg.Metrics)
 	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1),
 		reg: admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
 	sp, err := spool.Open(cfg.StateDir, spool.Options{OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
 	if err != nil {
 		return err
 	}
-	r.sp = sp
+	r.store = sp
 	r.health.Set(CompSpool, "")
 	defer sp.Close()
-	if cfg.Metrics != nil {
-		stop, err := r.serveMetrics()
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 
 	// Rejected credentials end the start-up; an unreachable service does not.
 	tableauUp, slackUp, err := r.checkCredentials(ctx)
@@ -136,9 +136,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSvc()
+	r.svc = r.delivery()
 	r.svc.Start(svcCtx)
-	// `tabhook deliveries` talks to this process while it holds the spool.
-	ctl, err := control.Serve(cfg.StateDir, sp, r.svc.Notify)
+	// `tabhook deliveries` talks to this process while it holds the store.
+	ctl, err := control.Serve(cfg.StateDir, sp)
 	if err != nil {
 		r.log.Warn("the control socket is unavailable; tabhook deliveries cannot reach this relay", "err", err)
 	} else {
@@ -151,27 +152,23 @@ func Run(ctx context.Context, cfg Config) error {
 		defer r.bg.Done()
 		r.connectLater(bgCtx, tableauUp, slackUp)
 	}()
-
-	for done := false; !done; {
+	stop := func() { stopBg(); r.bg.Wait() }
+	for {
 		select {
 		case <-ctx.Done():
-			done = true
+			stop()
+			return r.shutdown()
 		case <-r.cfg.Reload:
 			r.reload(ctx)
 		case err := <-serveErr:
 			// The listener failed: clean up as at a stop, and say why.
-			stopBg()
-			r.bg.Wait()
+			stop()
 			return errors.Join(fmt.Errorf("listener: %w", err), r.shutdown())
 		case err := <-r.fatal:
-			stopBg()
-			r.bg.Wait()
+			stop()
 			return errors.Join(err, r.shutdown())
 		}
 	}
-	stopBg()
-	r.bg.Wait()
-	return r.shutdown()
 }
 
 func (r *relay) signOut() {
@@ -186,9 +183,10 @@ func (r *relay) site() string {
 	return r.siteID
 }
 
-func (r *relay) listen() error {
+// delivery builds the delivery service over the store.
+func (r *relay) delivery() *Service {
 	svcCfg := r.cfg.Service
-	svcCfg.Spool, svcCfg.Slack, svcCfg.SiteID = r.sp, r.cfg.Slack, r.site
+	svcCfg.Store, svcCfg.Slack, svcCfg.SiteID = r.store, r.cfg.Slack, r.site
 	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}
 	eo := r.cfg.Enrich
 	if eo.Logger == nil {
@@ -196,260 +194,19 @@ func (r *relay) listen() error {
 	}
 	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
-	r.svc = NewService(svcCfg)
-	// An event is scheduled once it is indexed, i.e. readable by the workers.
-	r.sp.OnIndexed(r.svc.Notify)
+	return NewService(svcCfg)
+}
+
+// listen starts the listener, which stores deliveries in the store.
+func (r *relay) listen() error {
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.sp, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow})
+	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow})
 	srv, err := Listen(sc)
 	if err != nil {
 		return err
 	}
 	r.srv = srv
-	return nil
-}
-
-// checkCredentials makes the first sign-in and auth.test, each bounded in time.
-func (r *relay) checkCredentials(ctx context.Context) (tableauUp, slackUp bool, err error) {
-	var wg sync.WaitGroup
-	var terr, serr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		terr = r.signIn(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		serr = r.checkSlack(ctx)
-	}()
-	wg.Wait()
-	for _, e := range []error{terr, serr} {
-		var se *StartupError
-		if errors.As(e, &se) {
-			return false, false, se
-		}
-	}
-	return terr == nil, serr == nil, nil
-}
-
-func (r *relay) signIn(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	err := r.cfg.Tableau.SignIn(ctx)
-	if err == nil {
-		r.mu.Lock()
-		r.siteID = r.cfg.Tableau.SiteID()
-		r.mu.Unlock()
-		r.health.Set(CompTableau, "")
-		return nil
-	}
-	var ue *tableau.UnsupportedError
-	if tableau.IsCredentialsRejected(err) || errors.As(err, &ue) || !tableau.IsTemporary(err) {
-		return &StartupError{Err: err}
-	}
-	r.health.Set(CompTableau, err.Error())
-	r.log.Debug("Tableau is not reachable", "err", err)
-	return err
-}
-
-func (r *relay) checkSlack(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	auth, err := r.cfg.Slack.AuthTest(ctx)
-	if err == nil {
-		err = checkScopes(auth)
-	}
-	for _, ch := range (Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}).Channels() {
-		if err == nil {
-			err = canPost(ctx, r.cfg.Slack, auth, ch)
-		}
-	}
-	if err == nil {
-		r.health.Set(CompSlack, "")
-		return nil
-	}
-	if slackout.IsPermanent(err) {
-		return &StartupError{Err: err}
-	}
-	r.health.Set(CompSlack, err.Error())
-	return err
-}
-
-// checkScopes fails when the token cannot post at all. Slack reports scopes only for
-// some token types; none reported means nothing to check.
-func checkScopes(a slackout.Auth) error {
-	if len(a.Scopes) == 0 {
-		return nil
-	}
-	for _, s := range a.Scopes {
-		if s == "chat:write" {
-			return nil
-		}
-	}
-	return &slackout.Error{Op: "auth.test", Code: "missing_scope", Permanent: true, Err: errors.New("the token lacks chat:write")}
-}
-
-// canPost checks that the channel exists and the bot may post there: a member, or a
-// public channel with chat:write.public.
-func canPost(ctx context.Context, s SlackAPI, auth slackout.Auth, channel string) error {
-	if _, err := s.ChannelID(ctx, channel); err != nil {
-		return err
-	}
-	info, err := s.Channel(ctx, channel)
-	if err != nil {
-		return err
-	}
-	public := false
-	for _, sc := range auth.Scopes {
-		public = public || sc == "chat:write.public"
-	}
-	if !info.IsMember && (info.IsPrivate || (!public && len(auth.Scopes) > 0)) {
-		return &slackout.Error{Op: "check channel " + channel, Code: "not_in_channel", Permanent: true,
-			Err: fmt.Errorf("the bot is not a member of #%s", info.Name)}
-	}
-	return nil
-}
-
-// connectLater retries what was unreachable at start-up. Once Tableau answers (the
-// site is known) the webhooks are registered (run) and the relay is ready: Slack being
-// unreachable does not hold that up — events are stored and posted when it answers.
-func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
-	if !slackUp {
-		r.log.Warn("Slack is not reachable: events are stored and will be posted when it answers")
-		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "Slack is not reachable: events are stored and will be posted when it answers"})
-	}
-	if !tableauUp {
-		r.log.Warn("Tableau is not reachable; accepting events and retrying in the background")
-	}
-	wait := time.Second
-	retry := func() bool {
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return false
-		}
-		wait = min(wait*2, time.Minute)
-		return true
-	}
-	for !tableauUp {
-		if !retry() {
-			return
-		}
-		err := r.signIn(ctx)
-		tableauUp = err == nil
-		r.fatalLater(err)
-		if !slackUp {
-			slackUp = r.retrySlack(ctx)
-		}
-	}
-	if r.cfg.Manage {
-		if err := r.register(ctx); err != nil {
-			if !errors.Is(err, admin.ErrStopped) {
-				r.fatal <- err
-			}
-			return
-		}
-	}
-	if r.cfg.Ready != nil {
-		r.cfg.Ready(r.srv.Addr().String())
-	}
-	for !slackUp {
-		if !retry() {
-			return
-		}
-		slackUp = r.retrySlack(ctx)
-	}
-	r.monitor(ctx)
-}
-
-// retrySlack checks Slack again and says so when it answers.
-func (r *relay) retrySlack(ctx context.Context) bool {
-	err := r.checkSlack(ctx)
-	r.fatalLater(err)
-	if err != nil {
-		r.log.Debug("Slack still not reachable", "err", err)
-		return false
-	}
-	r.log.Info("Slack answers again: posting stored events")
-	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "Slack answers again: posting stored events"})
-	return true
-}
-
-// monitor keeps /readyz true to the present: an authenticated call to each service
-// every minute (which also renews an idle Tableau session before it expires).
-func (r *relay) monitor(ctx context.Context) {
-	every := r.cfg.HealthEvery
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return
-		}
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, terr := r.cfg.Tableau.Site(cctx)
-		_, serr := r.cfg.Slack.AuthTest(cctx)
-		cancel()
-		for comp, err := range map[string]error{CompTableau: terr, CompSlack: serr} {
-			if err != nil {
-				r.health.Set(comp, err.Error())
-				r.log.Warn("health check failed", "component", comp, "err", err)
-			} else {
-				r.health.Set(comp, "")
-			}
-		}
-	}
-}
-
-// fatalLater logs a start-up error found after start-up (e.g. the token was revoked
-// while Slack was unreachable); the relay keeps accepting events meanwhile.
-func (r *relay) fatalLater(err error) {
-	var se *StartupError
-	if errors.As(err, &se) {
-		r.log.Error("credentials rejected; events are stored but cannot be delivered until this is fixed", "err", se.Err)
-	}
-}
-
-// registrationTimeout bounds the registration requests, which a stop signal lets finish
-// rather than cut: a create whose answer is cut off leaves a webhook behind.
-const registrationTimeout = 30 * time.Second
-
-// register creates or adopts the webhooks, then verifies them. A stop during it lets
-// the request under way finish and sends no more (admin.ErrStopped).
-func (r *relay) register(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registrationTimeout)
-	defer cancel()
-	managed, err := r.reg.Ensure(rctx, r.cfg.Tableau, ctx.Done())
-	for _, m := range managed {
-		what := "created"
-		if m.Adopted {
-			what = "adopted"
-		}
-		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: true, Detail: what})
-	}
-	if errors.Is(err, admin.ErrStopped) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("could not register the webhooks: %w", err)
-	}
-	if r.cfg.Verify {
-		hooks := make([]tableau.Webhook, len(managed))
-		for i, m := range managed {
-			hooks[i] = m.Webhook
-		}
-		for _, v := range r.reg.Verify(ctx, r.cfg.Tableau, hooks) {
-			r.cfg.Observe.emit(Event{Type: EvVerify, ID: v.Webhook.ID, Name: v.Webhook.Name, EventType: v.Webhook.Event, OK: v.OK, Detail: v.Detail})
-			if !v.OK {
-				r.log.Warn("Tableau cannot deliver to the listener", "webhook", v.Webhook.Name, "problem", v.Detail)
-			}
-		}
-	}
 	return nil
 }
 
@@ -476,62 +233,9 @@ func (r *relay) shutdown() error {
 	dctx, cancel := context.WithTimeout(context.Background(), r.cfg.DrainTimeout)
 	r.svc.Stop(dctx)
 	cancel()
-	if n, err := r.sp.PendingIDs(); err == nil && len(n) > 0 {
-		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("%d undelivered events stay in the spool for the next start", len(n))})
+	if n, err := r.store.Pending(); err == nil && n > 0 {
+		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("%d undelivered events stay in the spool for the next start", n)})
 	}
 	r.signOut()
 	return errors.Join(errs...)
-}
-
-// serveMetrics counts the relay's events and serves them on MetricsListen.
-func (r *relay) serveMetrics() (stop func(), err error) {
-	m := r.cfg.Metrics
-	inner := r.cfg.Observe
-	r.cfg.Observe = func(e Event) {
-		m.Observe(e)
-		if inner != nil {
-			inner(e)
-		}
-	}
-	m.Pending(func() float64 {
-		ids, _ := r.sp.PendingIDs()
-		return float64(len(ids))
-	})
-	if r.cfg.MetricsListen == "" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", r.cfg.MetricsListen)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: listen on %s: %w", r.cfg.MetricsListen, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return func() { _ = srv.Close() }, nil
-}
-
-// reload applies a changed configuration: every channel is checked with Slack first,
-// so a typo keeps the old routing. Events keep flowing throughout.
-func (r *relay) reload(ctx context.Context) {
-	if r.cfg.Reconfigure == nil {
-		return
-	}
-	routing, err := r.cfg.Reconfigure()
-	for _, ch := range routing.Channels() {
-		if err != nil {
-			break
-		}
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err = r.cfg.Slack.ChannelID(cctx, ch)
-		cancel()
-	}
-	if err != nil {
-		r.log.Error("reload failed; keeping the current configuration", "err", err)
-		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "reload failed, configuration unchanged: " + err.Error()})
-		return
-	}
-	r.svc.SetRouting(routing)
-	r.log.Info("configuration reloaded", "channel", routing.Default, "routes", len(routing.Routes))
-	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("configuration reloaded: posting to %s (%d routes)", routing.Default, len(routing.Routes))})
 }

@@ -80,7 +80,7 @@ func (w *world) config(stateDir string, events ...string) relay.Config {
 		Path:      "/tableau/3f9c2d7e8a1b4c60",
 		Manage:    len(events) > 0,
 		PublicURL: w.public, Events: events, NamePrefix: "tabhook", Verify: true,
-		Service: relay.ServiceConfig{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Sweep: 50 * time.Millisecond},
+		Service: relay.ServiceConfig{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		Enrich:  enrich.Options{Backoff: 10 * time.Millisecond},
 		Observe: w.observe,
 		Ready:   func(string) { close(w.ready) },

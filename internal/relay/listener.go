@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
-	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
-// Intake stores an accepted event; *spool.Spool implements it.
+// Intake stores an accepted event durably; every store.Store does.
 type Intake interface {
-	Accept(p payload.Payload, now time.Time) (spool.Record, bool, error)
+	Accept(p payload.Payload, now time.Time) (store.Record, bool, error)
 }
 
 // HandlerConfig configures the listener's handler.

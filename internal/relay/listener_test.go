@@ -14,14 +14,15 @@ import (
 
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 const path = "/tableau/3f9c2d7e8a1b4c60"
 
 type failingIntake struct{}
 
-func (failingIntake) Accept(payload.Payload, time.Time) (spool.Record, bool, error) {
-	return spool.Record{}, false, errors.New("disk full")
+func (failingIntake) Accept(payload.Payload, time.Time) (store.Record, bool, error) {
+	return store.Record{}, false, errors.New("disk full")
 }
 
 func newTestHandler(t *testing.T, intake Intake, site string) (http.Handler, *[]Event, *[]uint64) {

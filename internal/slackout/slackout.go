@@ -210,6 +210,13 @@ func (c *Client) take(ctx context.Context, ch string, paced bool) (release func(
 	return release, nil
 }
 
+// HeldUntil is when the last Retry-After Slack gave for the channel ends (zero: none).
+func (c *Client) HeldUntil(ch string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blocked[ch]
+}
+
 func (c *Client) backOff(ch string, err error) {
 	if c.onError != nil {
 		c.onError(Code(err))

@@ -4,12 +4,14 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tabhook/tabhook/internal/store"
 )
 
-// encodeNew writes a just-accepted record as JSON without reflection: it is on every
+// encodeNew writes a just-accepted record in its disk form (record) as JSON without reflection: it is on every
 // acknowledgement's path. It yields what encoding/json would decode back to the same
 // record (a test holds it to that).
-func encodeNew(rec Record) []byte {
+func encodeNew(rec store.Record) []byte {
 	b := make([]byte, 0, 320)
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, rec.ID, 10)

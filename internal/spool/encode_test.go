@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 // FuzzEncodeNew: the hand-written encoding decodes to the same record as
@@ -15,13 +16,13 @@ func FuzzEncodeNew(f *testing.F) {
 	f.Add("WorkbookUpdated", "Q&A <b>\"x\"\\ \u2028 \x01", "2026-11-30T07:00:00Z", "")
 	f.Add("E", "\xff\xfe", "t", "text\n")
 	f.Fuzz(func(t *testing.T, event, name, created, text string) {
-		rec := Record{ID: 42, Key: created + "/k", State: Pending, ReceivedAt: time.Date(2026, 11, 30, 7, 0, 0, 123456789, time.UTC),
+		rec := store.Record{ID: 42, Key: created + "/k", State: Pending, ReceivedAt: time.Date(2026, 11, 30, 7, 0, 0, 123456789, time.UTC),
 			Payload: payload.Payload{Resource: "WORKBOOK", EventType: event, ResourceName: name, SiteLUID: "s", ResourceLUID: "r", CreatedAt: created, Text: text}}
-		var fast, std Record
+		var fast, std record
 		if err := json.Unmarshal(encodeNew(rec), &fast); err != nil {
 			t.Fatalf("invalid JSON %q: %v", encodeNew(rec), err)
 		}
-		want, _ := json.Marshal(rec)
+		want, _ := json.Marshal(toDisk(rec))
 		if err := json.Unmarshal(want, &std); err != nil {
 			t.Fatal(err)
 		}
@@ -31,21 +32,21 @@ func FuzzEncodeNew(f *testing.F) {
 	})
 }
 
-// zeroAtAccept are the Record fields a just-accepted record never has set; encodeNew
+// zeroAtAccept are the record fields a just-accepted record never has set; encodeNew
 // leaves them out. Every other field must be encoded.
 var zeroAtAccept = map[string]bool{
 	"Attempts": true, "NextTry": true, "LastError": true, "DeadReason": true, "Channel": true,
 	"MessageTS": true, "PostStarted": true, "SentAt": true, "PreviewDone": true, "Digest": true, "DeliveredAt": true,
 }
 
-// TestEncodeNewCoversEveryField fails when Record or Payload gains a field that the
+// TestEncodeNewCoversEveryField fails when the disk record or Payload gains a field that the
 // hand-written encoder would silently drop: every field is filled with a value by
 // reflection and must survive the round trip, unless it is known to be zero at accept.
 func TestEncodeNewCoversEveryField(t *testing.T) {
-	var rec Record
-	fill(t, reflect.ValueOf(&rec).Elem(), "Record")
-	var got Record
-	if err := json.Unmarshal(encodeNew(rec), &got); err != nil {
+	var rec record
+	fill(t, reflect.ValueOf(&rec).Elem(), "record")
+	var got record
+	if err := json.Unmarshal(encodeNew(rec.rec()), &got); err != nil {
 		t.Fatalf("invalid JSON: %v", err)
 	}
 	rv, gv := reflect.ValueOf(rec), reflect.ValueOf(got)
@@ -55,7 +56,7 @@ func TestEncodeNewCoversEveryField(t *testing.T) {
 			continue
 		}
 		if !reflect.DeepEqual(rv.Field(i).Interface(), gv.Field(i).Interface()) {
-			t.Errorf("Record.%s is lost by encodeNew: encode it, or list it in zeroAtAccept if a new record never has it", name)
+			t.Errorf("record.%s is lost by encodeNew: encode it, or list it in zeroAtAccept if a new record never has it", name)
 		}
 	}
 }

@@ -11,66 +11,61 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
-// State is where an event is in its delivery.
-type State string
+var _ store.Store = (*Spool)(nil)
 
-// States.
+// The states and errors of the store contract, for this package's callers.
 const (
-	Pending   State = "pending"
-	Delivered State = "delivered"
-	Dead      State = "dead"
+	Pending   = store.Pending
+	Delivered = store.Delivered
+	Dead      = store.Dead
 )
 
-// Record is one accepted event and its delivery state.
-type Record struct {
-	ID         uint64          `json:"id"`
-	Key        string          `json:"key"`
-	Payload    payload.Payload `json:"payload"`
-	ReceivedAt time.Time       `json:"received_at"`
-	State      State           `json:"state"`
-	Attempts   int             `json:"attempts"`
-	NextTry    time.Time       `json:"next_try,omitzero"`
-	LastError  string          `json:"last_error,omitempty"`
-	DeadReason string          `json:"dead_reason,omitempty"`
-	// Channel is the Slack channel ID the message went to; MessageTS its timestamp once
-	// posted, so a retry (of the preview upload, say) never posts the message again.
-	Channel     string    `json:"channel,omitempty"`
-	MessageTS   string    `json:"message_ts,omitempty"`
-	PostStarted bool      `json:"post_started,omitempty"` // a post was sent; its answer may have been lost
-	SentAt      time.Time `json:"sent_at,omitzero"`       // when the first post was sent
-	PreviewDone bool      `json:"preview_done,omitempty"`
-	Digest      bool      `json:"digest,omitempty"` // posted as part of a digest message
-	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+// Errors of the store contract.
+var (
+	ErrNotFound  = store.ErrNotFound
+	ErrDelivered = store.ErrDelivered
+	ErrClosed    = store.ErrClosed
+)
+
+// record is the on-disk form of a store.Record, in the index and the intake log. Its
+// JSON names are a compatibility promise to spools written by earlier versions.
+type record struct {
+	ID          uint64          `json:"id"`
+	Key         string          `json:"key"`
+	Payload     payload.Payload `json:"payload"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	State       store.State     `json:"state"`
+	Attempts    int             `json:"attempts"`
+	NextTry     time.Time       `json:"next_try,omitzero"`
+	LastError   string          `json:"last_error,omitempty"`
+	DeadReason  string          `json:"dead_reason,omitempty"`
+	Channel     string          `json:"channel,omitempty"`
+	MessageTS   string          `json:"message_ts,omitempty"`
+	PostStarted bool            `json:"post_started,omitempty"`
+	SentAt      time.Time       `json:"sent_at,omitzero"`
+	PreviewDone bool            `json:"preview_done,omitempty"`
+	Digest      bool            `json:"digest,omitempty"`
+	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 }
 
-// Identity is the event's global identity (payload.Identity), which its messages carry.
-func (r Record) Identity() string {
-	if r.Key == "" {
-		return r.Payload.Identity()
-	}
-	return payload.IdentityOfKey(r.Key)
-}
-
-// IDString is the record's ID as the CLI shows it.
-func (r Record) IDString() string { return strconv.FormatUint(r.ID, 10) }
+func toDisk(r store.Record) record { return record(r) }
+func (d record) rec() store.Record { return store.Record(d) }
 
 var (
 	bucketEvents = []byte("events")
 	bucketKeys   = []byte("keys")    // dedup key → event ID
 	bucketQueue  = []byte("pending") // IDs of pending events, so a sweep reads only those
 )
-
-// ErrNotFound is returned for an unknown event ID.
-var ErrNotFound = errors.New("no such event in the spool")
 
 // Options tune the spool.
 type Options struct {
@@ -93,10 +88,16 @@ type Spool struct {
 	mu       sync.Mutex
 	accepts  sync.WaitGroup        // Accept calls under way; Close waits for them
 	inflight map[string]*accepting // logged, not yet indexed, by dedup key
+	indexed  *sync.Cond            // signalled when inflight shrinks (Flush)
 	known    map[string]uint64     // every indexed dedup key → event ID: the index's keys, in memory
 	nextID   uint64
 	closed   bool
-	notify   func(id uint64)
+	// The pending events' due times and the leases on them, in memory: claims are
+	// answered without reading the index. One process holds the spool, so leases
+	// need not be durable: a crash ends them all.
+	due     map[uint64]time.Time // pending event → NextTry
+	leases  map[uint64]time.Time // claimed event → lease end
+	changed chan struct{}
 
 	index chan logged
 	done  chan struct{}
@@ -104,7 +105,7 @@ type Spool struct {
 
 // logged is a record in the intake log, with its encoding, on its way to the index.
 type logged struct {
-	rec  Record
+	rec  store.Record
 	data []byte
 	seg  uint64 // intake log segment holding it
 }
@@ -142,7 +143,9 @@ func Open(dir string, o Options) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
-	s := &Spool{db: db, opts: o, inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{})}
+	s := &Spool{db: db, opts: o, inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
+		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, changed: make(chan struct{}, 1)}
+	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
 		return s, nil
 	}
@@ -192,20 +195,34 @@ func (s *Spool) init(dir string) error {
 	for _, r := range recs {
 		s.nextID = max(s.nextID, r.ID)
 	}
+	s.signal()
 	w, err := openWAL(dir, last+1, s.opts.Sync, s.opts.segmentSize)
 	if err != nil {
 		return err
 	}
-	// Deduplication asks memory, not the index, on the acknowledgement's path.
+	// Deduplication asks memory, not the index, on the acknowledgement's path; so do
+	// claims.
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
+		err := tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
 			s.known[string(k)] = binary.BigEndian.Uint64(v)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		events := tx.Bucket(bucketEvents)
+		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
+			var d record
+			if err := json.Unmarshal(events.Get(k), &d); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			s.due[d.ID] = d.NextTry
 			return nil
 		})
 	})
 	if err != nil {
 		_ = w.close()
-		return fmt.Errorf("load deduplication keys: %w", err)
+		return fmt.Errorf("load deduplication keys and pending events: %w", err)
 	}
 	s.wal = w
 	s.index = make(chan logged, 4096)
@@ -213,12 +230,14 @@ func (s *Spool) init(dir string) error {
 	return nil
 }
 
-// OnIndexed sets a function called with each new event's ID once it can be read back
-// (Get, List): the moment to schedule its delivery.
-func (s *Spool) OnIndexed(fn func(id uint64)) {
-	s.mu.Lock()
-	s.notify = fn
-	s.mu.Unlock()
+// Changed is signalled when events may have become due (store.Store).
+func (s *Spool) Changed() <-chan struct{} { return s.changed }
+
+func (s *Spool) signal() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Close refuses new Accept calls, waits for those under way, stops the indexer after it
@@ -242,20 +261,17 @@ func idKey(id uint64) []byte {
 	return b[:]
 }
 
-// ErrClosed is returned by Accept after Close.
-var ErrClosed = errors.New("spool is closed")
-
 // Accept stores a new event durably and returns its record. When an identical event is
 // already stored, it returns that record's ID with dup=true and stores nothing.
-func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, err error) {
+func (s *Spool) Accept(p payload.Payload, now time.Time) (rec store.Record, dup bool, err error) {
 	if s.wal == nil {
-		return Record{}, false, errors.New("spool is open read-only")
+		return store.Record{}, false, errors.New("spool is open read-only")
 	}
 	key := p.Key()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return Record{}, false, ErrClosed
+		return store.Record{}, false, ErrClosed
 	}
 	s.accepts.Add(1)
 	s.mu.Unlock()
@@ -266,29 +282,30 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec Record, dup bool, 
 			s.mu.Unlock()
 			<-a.done
 			if a.err == nil {
-				return Record{ID: a.id, Key: key, Payload: p, State: Pending}, true, nil
+				return store.Record{ID: a.id, Key: key, Payload: p, State: Pending}, true, nil
 			}
 			continue // the first delivery was not stored: this one tries
 		}
 		if id, ok := s.known[key]; ok {
 			s.mu.Unlock()
-			return Record{ID: id, Key: key, Payload: p}, true, nil
+			return store.Record{ID: id, Key: key, Payload: p}, true, nil
 		}
 		s.nextID++
 		a := &accepting{id: s.nextID, done: make(chan struct{})}
 		s.inflight[key] = a
 		s.mu.Unlock()
 
-		rec = Record{ID: a.id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
+		rec = store.Record{ID: a.id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
 		data := encodeNew(rec)
 		seg, err := s.wal.append(data)
 		if err != nil {
 			s.mu.Lock()
 			delete(s.inflight, key)
+			s.indexed.Broadcast()
 			s.mu.Unlock()
 			a.err = err
 			close(a.done)
-			return Record{}, false, fmt.Errorf("store event: %w", err)
+			return store.Record{}, false, fmt.Errorf("store event: %w", err)
 		}
 		close(a.done)
 		s.index <- logged{rec: rec, data: data, seg: seg}
@@ -314,23 +331,12 @@ func (s *Spool) gather(batch []logged) []logged {
 	return batch
 }
 
-// Unindexed counts accepted events not yet readable with Get and List.
-func (s *Spool) Unindexed() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.inflight)
-}
-
 // Flush waits until every accepted event is indexed (readable with Get and List).
 func (s *Spool) Flush() {
-	for {
-		s.mu.Lock()
-		n := len(s.inflight)
-		s.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.inflight) > 0 {
+		s.indexed.Wait()
 	}
 }
 
@@ -345,7 +351,7 @@ func putNew(tx *bolt.Tx, items []logged) error {
 		b := it.data
 		if b == nil {
 			var err error
-			if b, err = json.Marshal(rec); err != nil {
+			if b, err = json.Marshal(toDisk(rec)); err != nil {
 				return err
 			}
 		}
@@ -390,15 +396,12 @@ func (s *Spool) indexLoop() {
 			if a, ok := s.inflight[it.rec.Key]; ok && a.id == it.rec.ID {
 				delete(s.inflight, it.rec.Key)
 				s.known[it.rec.Key] = it.rec.ID
+				s.due[it.rec.ID] = time.Time{}
 			}
 		}
-		notify := s.notify
+		s.indexed.Broadcast()
 		s.mu.Unlock()
-		if notify != nil {
-			for _, it := range batch {
-				notify(it.rec.ID)
-			}
-		}
+		s.signal()
 		segs := make([]uint64, len(batch))
 		for i, it := range batch {
 			segs[i] = it.seg
@@ -410,55 +413,84 @@ func (s *Spool) indexLoop() {
 }
 
 // Get returns one record.
-func (s *Spool) Get(id uint64) (Record, error) {
-	var rec Record
+func (s *Spool) Get(id uint64) (store.Record, error) {
+	var rec store.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEvents).Get(idKey(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		return json.Unmarshal(v, &rec)
-	})
-	return rec, err
-}
-
-// Update changes one record durably.
-func (s *Spool) Update(id uint64, fn func(*Record) error) (Record, error) {
-	var rec Record
-	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		rec, err = update(tx, id, fn)
+		rec, err = get(tx, id)
 		return err
 	})
 	return rec, err
 }
 
+func get(tx *bolt.Tx, id uint64) (store.Record, error) {
+	v := tx.Bucket(bucketEvents).Get(idKey(id))
+	if v == nil {
+		return store.Record{}, ErrNotFound
+	}
+	var d record
+	if err := json.Unmarshal(v, &d); err != nil {
+		return store.Record{}, fmt.Errorf("event %d: %w", id, err)
+	}
+	return d.rec(), nil
+}
+
+// Update changes one record durably.
+func (s *Spool) Update(id uint64, fn func(*store.Record) error) (store.Record, error) {
+	var rec store.Record
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = update(tx, id, fn)
+		return err
+	})
+	if err == nil {
+		s.track(rec)
+	}
+	return rec, err
+}
+
 // UpdateMany changes several records in one durable transaction.
-func (s *Spool) UpdateMany(ids []uint64, fn func(*Record) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+func (s *Spool) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
+	recs := make([]store.Record, 0, len(ids))
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, id := range ids {
-			if _, err := update(tx, id, fn); err != nil {
+			rec, err := update(tx, id, fn)
+			if err != nil {
 				return err
 			}
+			recs = append(recs, rec)
 		}
 		return nil
 	})
+	if err == nil {
+		s.track(recs...)
+	}
+	return err
 }
 
-func update(tx *bolt.Tx, id uint64, fn func(*Record) error) (Record, error) {
-	var rec Record
-	b := tx.Bucket(bucketEvents)
-	v := b.Get(idKey(id))
-	if v == nil {
-		return rec, ErrNotFound
+// track keeps the in-memory due times in step with committed records.
+func (s *Spool) track(recs ...store.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		if r.State == Pending {
+			s.due[r.ID] = r.NextTry
+		} else {
+			delete(s.due, r.ID)
+			delete(s.leases, r.ID)
+		}
 	}
-	if err := json.Unmarshal(v, &rec); err != nil {
+}
+
+func update(tx *bolt.Tx, id uint64, fn func(*store.Record) error) (store.Record, error) {
+	rec, err := get(tx, id)
+	if err != nil {
 		return rec, err
 	}
 	if err := fn(&rec); err != nil {
 		return rec, err
 	}
-	out, err := json.Marshal(rec)
+	out, err := json.Marshal(toDisk(rec))
 	if err != nil {
 		return rec, err
 	}
@@ -470,7 +502,91 @@ func update(tx *bolt.Tx, id uint64, fn func(*Record) error) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	return rec, b.Put(idKey(id), out)
+	return rec, tx.Bucket(bucketEvents).Put(idKey(id), out)
+}
+
+// Claim leases up to max due, unleased pending events, oldest first (store.Store).
+func (s *Spool) Claim(now time.Time, max int, lease time.Duration) ([]store.Record, error) {
+	s.mu.Lock()
+	var ids []uint64
+	for id, at := range s.due {
+		if at.After(now) {
+			continue
+		}
+		if until, held := s.leases[id]; held && until.After(now) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if len(ids) > max {
+		ids = ids[:max]
+	}
+	for _, id := range ids {
+		s.leases[id] = now.Add(lease)
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out := make([]store.Record, 0, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			rec, err := get(tx, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		s.Release(ids...)
+		return nil, err
+	}
+	return out, nil
+}
+
+// Release ends the leases of these events (store.Store).
+func (s *Spool) Release(ids ...uint64) {
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.leases, id)
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// NextDue is when the next pending, unleased event is due (store.Store).
+func (s *Spool) NextDue() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	ok := false
+	now := time.Now()
+	for id, at := range s.due {
+		if until, held := s.leases[id]; held && until.After(now) {
+			continue
+		}
+		if !ok || at.Before(next) {
+			next, ok = at, true
+		}
+	}
+	return next, ok
+}
+
+// Pending counts the events neither delivered nor dead, those not yet indexed included.
+func (s *Spool) Pending() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.due) + len(s.inflight), nil
+}
+
+// Unindexed counts accepted events not yet readable with Get and List.
+func (s *Spool) Unindexed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight)
 }
 
 // PendingIDs returns the IDs of pending events, oldest first.
@@ -486,16 +602,16 @@ func (s *Spool) PendingIDs() ([]uint64, error) {
 }
 
 // List returns the records in a state (all states when state is ""), oldest first.
-func (s *Spool) List(state State) ([]Record, error) {
-	var out []Record
+func (s *Spool) List(state store.State) ([]store.Record, error) {
+	var out []store.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketEvents).ForEach(func(_, v []byte) error {
-			var rec Record
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return err
+		return tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+			var d record
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			if state == "" || rec.State == state {
-				out = append(out, rec)
+			if state == "" || d.State == state {
+				out = append(out, d.rec())
 			}
 			return nil
 		})
@@ -514,23 +630,23 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 		events, keys := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys)
 		c := events.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var rec Record
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return err
+			var d record
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			if !rec.ReceivedAt.Before(cutoff) {
+			if !d.ReceivedAt.Before(cutoff) {
 				return nil
 			}
-			if rec.State != Delivered || !rec.DeliveredAt.Before(cutoff) {
+			if d.State != Delivered || !d.DeliveredAt.Before(cutoff) {
 				continue
 			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
-			if err := keys.Delete([]byte(rec.Key)); err != nil {
+			if err := keys.Delete([]byte(d.Key)); err != nil {
 				return err
 			}
-			gone = append(gone, rec.Key)
+			gone = append(gone, d.Key)
 			n++
 		}
 		return nil
@@ -546,12 +662,9 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 	return n, nil
 }
 
-// ErrDelivered refuses to retry an event that was posted: that would post it twice.
-var ErrDelivered = errors.New("the event was delivered; retrying it would post it twice")
-
-// Retry makes a dead event pending again, due now. A pending event is left as it is.
-func (s *Spool) Retry(id uint64) (Record, error) {
-	return s.Update(id, func(r *Record) error {
+// Requeue makes a dead event pending again, due now. A pending event is left as it is.
+func (s *Spool) Requeue(id uint64) (store.Record, error) {
+	rec, err := s.Update(id, func(r *store.Record) error {
 		switch r.State {
 		case Delivered:
 			return ErrDelivered
@@ -560,4 +673,8 @@ func (s *Spool) Retry(id uint64) (Record, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		s.signal()
+	}
+	return rec, err
 }

@@ -3,11 +3,14 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/store"
+	"github.com/tabhook/tabhook/internal/store/storetest"
 )
 
 func pl(i int) payload.Payload {
@@ -40,7 +43,7 @@ func TestAcceptDedupAndReopen(t *testing.T) {
 	if err != nil || !dup || again.ID != a.ID {
 		t.Fatalf("duplicate: %+v %v %v", again, dup, err)
 	}
-	if _, err := s.Update(a.ID, func(r *Record) error { r.MessageTS = "123.456"; r.Attempts = 2; return nil }); err != nil {
+	if _, err := s.Update(a.ID, func(r *store.Record) error { r.MessageTS = "123.456"; r.Attempts = 2; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -111,9 +114,9 @@ func TestPruneKeepsPendingAndDead(t *testing.T) {
 		ids = append(ids, r.ID)
 	}
 	s.Flush()
-	_, _ = s.Update(ids[0], func(r *Record) error { r.State, r.DeliveredAt = Delivered, old; return nil })
-	_, _ = s.Update(ids[1], func(r *Record) error { r.State, r.DeliveredAt = Delivered, time.Now(); return nil })
-	_, _ = s.Update(ids[2], func(r *Record) error { r.State, r.DeadReason = Dead, "channel_not_found"; return nil })
+	_, _ = s.Update(ids[0], func(r *store.Record) error { r.State, r.DeliveredAt = Delivered, old; return nil })
+	_, _ = s.Update(ids[1], func(r *store.Record) error { r.State, r.DeliveredAt = Delivered, time.Now(); return nil })
+	_, _ = s.Update(ids[2], func(r *store.Record) error { r.State, r.DeadReason = Dead, "channel_not_found"; return nil })
 	if p, _ := s.PendingIDs(); len(p) != 1 || p[0] != ids[3] {
 		t.Fatalf("pending ids = %v, want [%d]", p, ids[3])
 	}
@@ -142,4 +145,33 @@ func TestSecondWriterRefusedReadOnlyAllowed(t *testing.T) {
 	if _, err := Open(dir, Options{Timeout: 50 * time.Millisecond}); err == nil {
 		t.Fatal("a second writer opened the spool")
 	}
+}
+
+// TestStoreContract runs the store contract suite on the spool. A crash is a copy of
+// the state directory taken while the spool is open — what kill -9 leaves on disk —
+// opened once the original is closed.
+func TestStoreContract(t *testing.T) {
+	dirs := map[store.Store]string{}
+	openIn := func(t *testing.T, dir string) store.Store {
+		s := open(t, dir)
+		dirs[s] = dir
+		return s
+	}
+	storetest.Run(t, storetest.Harness{
+		Open: func(t *testing.T) store.Store { return openIn(t, t.TempDir()) },
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return openIn(t, dirs[s])
+		},
+		Crash: func(t *testing.T, s store.Store) store.Store {
+			image := t.TempDir()
+			if err := os.CopyFS(image, os.DirFS(dirs[s])); err != nil {
+				t.Fatal(err)
+			}
+			_ = s.Close()
+			return openIn(t, image)
+		},
+	})
 }

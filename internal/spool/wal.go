@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 // The intake log makes intake durable at the cost of one appended write and one
@@ -256,12 +258,12 @@ func (w *wal) close() error {
 
 // replayAll reads every segment in dir, oldest first, returning the intact records and
 // the highest segment number seen (0 when none).
-func replayAll(dir string) ([]Record, uint64, error) {
+func replayAll(dir string) ([]store.Record, uint64, error) {
 	segs, err := segments(dir)
 	if err != nil {
 		return nil, 0, err
 	}
-	var recs []Record
+	var recs []store.Record
 	var last uint64
 	for _, n := range segs {
 		f, err := os.Open(segmentPath(dir, n))
@@ -295,9 +297,9 @@ func removeSegments(dir string, upTo uint64) error {
 }
 
 // readWAL returns the intact records of one segment.
-func readWAL(f *os.File) ([]Record, error) {
+func readWAL(f *os.File) ([]store.Record, error) {
 	r := bufio.NewReader(f)
-	var recs []Record
+	var recs []store.Record
 	hdr := make([]byte, 8)
 	for {
 		if _, err := io.ReadFull(r, hdr); err != nil {
@@ -314,10 +316,10 @@ func readWAL(f *os.File) ([]Record, error) {
 		if crc32.Checksum(data, castagnoli) != binary.BigEndian.Uint32(hdr[4:8]) {
 			return recs, nil
 		}
-		var rec Record
-		if err := json.Unmarshal(data, &rec); err != nil {
+		var d record
+		if err := json.Unmarshal(data, &d); err != nil {
 			return recs, errors.New("intake log: a record with a valid checksum does not decode")
 		}
-		recs = append(recs, rec)
+		recs = append(recs, d.rec())
 	}
 }

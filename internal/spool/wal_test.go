@@ -25,7 +25,7 @@ func TestReplayAfterCrash(t *testing.T) {
 	// What a crashed process leaves: logged records, one already indexed, a torn tail.
 	var frames [][]byte
 	for i, id := range []uint64{indexed.ID, 7, 8} {
-		rec := Record{ID: id, Key: pl(i).Key(), Payload: pl(i), State: Pending, ReceivedAt: time.Now()}
+		rec := record{ID: id, Key: pl(i).Key(), Payload: pl(i), State: Pending, ReceivedAt: time.Now()}
 		b, _ := json.Marshal(rec)
 		frames = append(frames, frame(b))
 	}
@@ -86,25 +86,22 @@ func TestSyncFailureAcknowledgesNothing(t *testing.T) {
 	}
 }
 
-func TestNotifyAfterIndexing(t *testing.T) {
+func TestChangedAfterIndexing(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
-	got := make(chan Record, 1)
-	s.OnIndexed(func(id uint64) {
-		r, err := s.Get(id)
-		if err != nil {
-			t.Errorf("notified of %d before it was readable: %v", id, err)
-		}
-		got <- r
-	})
+	for len(s.Changed()) > 0 {
+		<-s.Changed()
+	}
 	a, _, _ := s.Accept(pl(3), time.Now())
 	select {
-	case r := <-got:
-		if r.ID != a.ID || r.State != Pending {
-			t.Fatalf("notified %+v", r)
+	case <-s.Changed():
+		// Signalled once readable: a claim finds it.
+		recs, err := s.Claim(time.Now(), 10, time.Minute)
+		if err != nil || len(recs) != 1 || recs[0].ID != a.ID || recs[0].State != Pending {
+			t.Fatalf("claimed %+v %v", recs, err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no notification")
+		t.Fatal("no signal")
 	}
 }
 

@@ -1,0 +1,165 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// Slack is what delivery needs from Slack; *slackout.Client implements it.
+type Slack interface {
+	ChannelID(ctx context.Context, channel string) (string, error)
+	// Post sends a message standing for the events with these identities
+	// (payload.Identity), recorded in its metadata.
+	Post(ctx context.Context, channelID string, m render.Message, identities ...string) (string, error)
+	// FindPosted searches this bot's messages in the channel since oldest for one
+	// standing for the event with this identity.
+	FindPosted(ctx context.Context, channelID, identity string, oldest time.Time) (string, bool, error)
+	Upload(ctx context.Context, channelID, threadTS, filename, title string, data []byte) error
+	// HeldUntil is when Slack's last Retry-After for the channel ends (zero: none).
+	HeldUntil(channelID string) time.Time
+}
+
+// Enricher looks events up; *enrich.Enricher implements it.
+type Enricher interface {
+	Enrich(ctx context.Context, p payload.Payload) enrich.Facts
+}
+
+// ServiceConfig configures delivery.
+type ServiceConfig struct {
+	Store    store.Store
+	Enricher Enricher
+	Slack    Slack
+	Routing  Routing       // which channel each event goes to
+	SiteID   func() string // signed-in site; "" while Tableau has not answered
+	Workers  int           // batches delivered in parallel; default 4
+	// Retries of transient failures back off from MinBackoff (default 1s) to
+	// MaxBackoff (default 5m), with jitter; they never give up.
+	MinBackoff, MaxBackoff time.Duration
+	Retention              time.Duration // how long delivered records are kept; default 7 days
+	// When DigestAfter or more events are due at once (default 10: ten seconds of
+	// Slack's pace), they are posted together, up to DigestMax (default 50) a message.
+	DigestAfter, DigestMax int
+	Observe                Observer
+	Logger                 *slog.Logger
+}
+
+func (c ServiceConfig) withDefaults() ServiceConfig {
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.Retention <= 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.DigestAfter <= 0 {
+		c.DigestAfter = 10
+	}
+	if c.DigestMax <= 1 {
+		c.DigestMax = 50
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SiteID == nil {
+		c.SiteID = func() string { return "" }
+	}
+	return c
+}
+
+// Service delivers stored events: a scheduler hands due events to the pipeline's
+// stages in batches, and a janitor prunes what was delivered long ago.
+type Service struct {
+	sched    *Scheduler
+	pipeline *Pipeline
+	janitor  *janitor
+}
+
+// NewService builds delivery; Start runs it.
+func NewService(cfg ServiceConfig) *Service {
+	cfg = cfg.withDefaults()
+	p := NewPipeline(cfg)
+	return &Service{
+		pipeline: p,
+		sched:    NewScheduler(cfg.Store, p.Deliver, SchedulerConfig{Workers: cfg.Workers, DigestAfter: cfg.DigestAfter, DigestMax: cfg.DigestMax, Logger: cfg.Logger}),
+		janitor:  &janitor{store: cfg.Store, retention: cfg.Retention, log: cfg.Logger},
+	}
+}
+
+// Start runs delivery until Stop. Events left pending by an earlier run are due at once.
+func (s *Service) Start(ctx context.Context) {
+	s.sched.Start(ctx)
+	s.janitor.start(ctx)
+}
+
+// Stop keeps delivering — retries included — until nothing is pending or ctx ends,
+// then stops. What is not delivered stays pending in the store for the next start.
+func (s *Service) Stop(ctx context.Context) {
+	s.sched.Stop(ctx)
+	s.janitor.stop()
+}
+
+// SetRouting sends the following posts where the new routing says (a reload).
+func (s *Service) SetRouting(r Routing) { s.pipeline.SetRouting(r) }
+
+// backoff is the wait before the attempt-th retry: exponential, capped, jittered.
+func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
+	d := minWait
+	for i := 1; i < attempt && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	return d/2 + rand.N(d/2+1)
+}
+
+// janitor deletes delivered records past their retention, every ten minutes.
+type janitor struct {
+	store     store.Store
+	retention time.Duration
+	log       *slog.Logger
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+const pruneEvery = 10 * time.Minute
+
+func (j *janitor) start(ctx context.Context) {
+	ctx, j.cancel = context.WithCancel(ctx)
+	j.done = make(chan struct{})
+	go func() {
+		defer close(j.done)
+		t := time.NewTicker(pruneEvery)
+		defer t.Stop()
+		for {
+			n, err := j.store.Prune(time.Now().Add(-j.retention))
+			if err != nil {
+				j.log.Warn("prune delivered events", "err", err)
+			} else if n > 0 {
+				j.log.Debug("pruned delivered events", "count", n)
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (j *janitor) stop() {
+	if j.cancel != nil {
+		j.cancel()
+		<-j.done
+	}
+}

@@ -1,0 +1,107 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// item is one event on its way through the stages. A stage that fails an item sets
+// err (or defer); the stages after it pass it by, and settle records the outcome.
+type item struct {
+	rec     store.Record
+	facts   enrich.Facts
+	channel string // the routed channel, as configured
+	chID    string // its Slack ID
+	err     error
+	later   time.Time // not failed: try again then, no attempt counted (a held channel)
+	posted  bool      // a message stands for it
+	inPost  int       // how many events the message it is in stands for (1: its own)
+}
+
+func (it *item) live() bool { return it.err == nil && it.later.IsZero() && !it.posted }
+
+// stage is one step of delivery over a batch.
+type stage struct {
+	name string
+	run  func(ctx context.Context, items []*item)
+}
+
+// Pipeline delivers a batch through its stages, in one direction:
+//
+//	site check → enrich → route → hold → post (single or digest, once) → preview → settle
+//
+// A batch of one is a single message; a larger batch (a storm) is grouped by channel
+// and each group of more than one posted as a digest. Each stage is a method that can
+// be run alone on items.
+type Pipeline struct {
+	cfg    ServiceConfig
+	stages []stage
+
+	mu      sync.Mutex
+	routing Routing // changed by a reload
+}
+
+// NewPipeline builds the stages.
+func NewPipeline(cfg ServiceConfig) *Pipeline {
+	cfg = cfg.withDefaults()
+	p := &Pipeline{cfg: cfg, routing: cfg.Routing}
+	p.stages = []stage{
+		{"site", p.checkSite},
+		{"enrich", p.enrich},
+		{"route", p.route},
+		{"hold", p.hold},
+		{"post", p.post},
+		{"preview", p.preview},
+	}
+	return p
+}
+
+// SetRouting sends the following posts where the new routing says.
+func (p *Pipeline) SetRouting(r Routing) {
+	p.mu.Lock()
+	p.routing = r
+	p.mu.Unlock()
+}
+
+func (p *Pipeline) currentRouting() Routing {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.routing
+}
+
+// Deliver runs a claimed batch through the stages, records each event's outcome and
+// releases the claims.
+func (p *Pipeline) Deliver(ctx context.Context, batch []store.Record) {
+	items := make([]*item, len(batch))
+	ids := make([]uint64, len(batch))
+	for i, r := range batch {
+		items[i] = &item{rec: r, facts: enrich.Base(r.Payload)}
+		ids[i] = r.ID
+	}
+	defer p.cfg.Store.Release(ids...)
+	for _, st := range p.stages {
+		if ctx.Err() != nil {
+			return // stopping: the events stay pending for the next start
+		}
+		st.run(ctx, items) // each stage takes the items it is for
+	}
+	p.settle(ctx, items)
+}
+
+// liveItems are the items no stage has failed, deferred or posted yet.
+func liveItems(items []*item) []*item {
+	var out []*item
+	for _, it := range items {
+		if it.live() {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (p *Pipeline) log() *slog.Logger { return p.cfg.Logger }

@@ -1,0 +1,156 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// SchedulerConfig tunes a Scheduler.
+type SchedulerConfig struct {
+	Workers     int // batches delivered at once
+	DigestAfter int // this many due at once make one batch (a storm)
+	DigestMax   int // the largest batch
+	Lease       time.Duration
+	Logger      *slog.Logger
+}
+
+// Scheduler hands due events to a deliver function in batches. It claims from the
+// store whenever a worker is free and something is due, woken by the store's signal
+// (events accepted, requeued or released), a timer set to the next due time, or a
+// worker finishing — it never polls. A batch is one event, or, when DigestAfter or
+// more are due at once, up to DigestMax together (posted as digests).
+type Scheduler struct {
+	store   store.Store
+	deliver func(ctx context.Context, batch []store.Record)
+	cfg     SchedulerConfig
+
+	drain   chan chan struct{} // a Stop asking to be told when nothing is pending
+	cancel  context.CancelFunc // ends the workers' context
+	stopped chan struct{}      // the loop has ended
+}
+
+// NewScheduler builds a scheduler; Start runs it.
+func NewScheduler(s store.Store, deliver func(context.Context, []store.Record), cfg SchedulerConfig) *Scheduler {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{store: s, deliver: deliver, cfg: cfg, drain: make(chan chan struct{}), stopped: make(chan struct{})}
+}
+
+// Start runs the scheduler until Stop.
+func (s *Scheduler) Start(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(ctx)
+	go s.loop(ctx)
+}
+
+// Stop keeps scheduling until nothing is pending and no batch is under way, or until
+// ctx ends; then it stops the workers and waits for them.
+func (s *Scheduler) Stop(ctx context.Context) {
+	drained := make(chan struct{})
+	select {
+	case s.drain <- drained:
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			s.cfg.Logger.Warn("drain timeout: undelivered events stay in the store for the next start")
+		}
+	case <-s.stopped:
+	}
+	s.cancel()
+	<-s.stopped
+}
+
+func (s *Scheduler) loop(ctx context.Context) {
+	defer close(s.stopped)
+	done := make(chan struct{}, s.cfg.Workers)
+	busy := 0
+	var drained chan struct{}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		for busy < s.cfg.Workers && ctx.Err() == nil {
+			batches := s.claim(s.cfg.Workers - busy)
+			if len(batches) == 0 {
+				break
+			}
+			for _, b := range batches {
+				busy++
+				go func() {
+					s.deliver(ctx, b)
+					done <- struct{}{}
+				}()
+			}
+		}
+		if drained != nil && busy == 0 && s.idle() {
+			close(drained)
+			drained = nil
+		}
+		s.arm(timer, busy < s.cfg.Workers)
+		select {
+		case <-s.store.Changed():
+		case <-done:
+			busy--
+		case <-timer.C:
+		case drained = <-s.drain:
+		case <-ctx.Done():
+			for ; busy > 0; busy-- {
+				<-done
+			}
+			return
+		}
+	}
+}
+
+// claim takes what is due for up to free workers: a storm as one batch, else one event
+// a batch. Claimed events that do not fit are released at once.
+func (s *Scheduler) claim(free int) [][]store.Record {
+	recs, err := s.store.Claim(time.Now(), s.cfg.DigestMax, s.cfg.Lease)
+	if err != nil {
+		s.cfg.Logger.Error("claim due events", "err", err)
+		return nil
+	}
+	if len(recs) >= s.cfg.DigestAfter {
+		return [][]store.Record{recs}
+	}
+	var out [][]store.Record
+	var extra []uint64
+	for i, r := range recs {
+		if i < free {
+			out = append(out, []store.Record{r})
+		} else {
+			extra = append(extra, r.ID)
+		}
+	}
+	if len(extra) > 0 {
+		s.store.Release(extra...)
+	}
+	return out
+}
+
+// arm sets the timer to the next due time while a worker is free (with none free, a
+// worker finishing is the wake-up).
+func (s *Scheduler) arm(t *time.Timer, free bool) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	next, ok := s.store.NextDue()
+	if !ok || !free {
+		t.Reset(time.Hour)
+		return
+	}
+	t.Reset(max(time.Until(next), time.Millisecond))
+}
+
+func (s *Scheduler) idle() bool {
+	n, err := s.store.Pending()
+	return err != nil || n == 0
+}

@@ -1,0 +1,123 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// settle records each event's outcome: delivered (a message stands for it), put off
+// (a held channel), retried after a backoff, or dead-lettered (logged once).
+func (p *Pipeline) settle(ctx context.Context, items []*item) {
+	var delivered []*item
+	for _, it := range items {
+		switch {
+		case it.posted:
+			delivered = append(delivered, it)
+		case it.err != nil:
+			p.failed(ctx, it)
+		case !it.later.IsZero():
+			p.putOff(it)
+		}
+	}
+	if len(delivered) > 0 {
+		p.delivered(delivered)
+	}
+}
+
+func (p *Pipeline) delivered(items []*item) {
+	now := time.Now()
+	notes := map[uint64]string{}
+	for _, it := range items {
+		notes[it.rec.ID] = it.rec.LastError
+	}
+	err := p.cfg.Store.UpdateMany(ids(items), func(r *store.Record) error {
+		r.State, r.DeliveredAt, r.LastError, r.Attempts = store.Delivered, now, notes[r.ID], r.Attempts+1
+		return nil
+	})
+	if err != nil {
+		// The messages are posted and their timestamps recorded: the next attempt
+		// finds them and only marks them delivered.
+		p.log().Error("record delivery", "err", err)
+		return
+	}
+	for _, it := range items {
+		detail := it.facts.Degraded
+		if it.inPost > 1 {
+			detail = fmt.Sprintf("in a digest of %d", it.inPost)
+		}
+		p.cfg.Observe.emit(Event{Type: EvDelivered, ID: it.rec.IDString(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
+			Channel: it.channel, Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail})
+		p.log().Debug("event delivered", "event_id", it.rec.ID, "event", it.facts.Event, "channel", it.rec.Channel, "ts", it.rec.MessageTS, "latency", now.Sub(it.rec.ReceivedAt))
+	}
+}
+
+// putOff makes the event due again when its channel may be posted to, without
+// counting an attempt.
+func (p *Pipeline) putOff(it *item) {
+	if _, err := p.cfg.Store.Update(it.rec.ID, func(r *store.Record) error { r.NextTry = it.later; return nil }); err != nil {
+		p.log().Error("put off an event", "event_id", it.rec.ID, "err", err)
+	}
+}
+
+// failed records a failed attempt: a permanent failure makes a dead letter, logged
+// once; anything else is retried after a backoff, or exactly when Slack said to.
+func (p *Pipeline) failed(ctx context.Context, it *item) {
+	if ctx.Err() != nil {
+		return // stopping: the event stays pending for the next start
+	}
+	err := it.err
+	var pe *permanentError
+	permanent := errors.As(err, &pe) || slackout.IsPermanent(err)
+	var we *waitError
+	attempts := it.rec.Attempts
+	if !errors.As(err, &we) {
+		attempts++
+	}
+	wait := backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, max(attempts, 1))
+	if ra := slackout.RetryAfter(err); ra > 0 {
+		wait = ra // the same instant for every event Slack held: they go out together
+	}
+	rec := it.rec
+	_, uerr := p.cfg.Store.Update(rec.ID, func(r *store.Record) error {
+		r.Attempts, r.LastError = attempts, err.Error()
+		if permanent {
+			r.State, r.DeadReason = store.Dead, err.Error()
+		} else {
+			r.NextTry = time.Now().Add(wait)
+		}
+		return nil
+	})
+	if uerr != nil {
+		p.log().Error("record failed attempt", "event_id", rec.ID, "err", uerr)
+	}
+	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: it.channel, Attempt: attempts, Reason: reason(err), Detail: err.Error()}
+	if permanent {
+		ev.Type = EvDead
+		p.cfg.Observe.emit(ev)
+		p.log().Error("event dead-lettered", "event_id", rec.ID, "event", rec.Payload.EventType, "reason", err)
+		return
+	}
+	ev.Type, ev.RetryIn = EvRetrying, wait
+	p.cfg.Observe.emit(ev)
+	p.log().Warn("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
+}
+
+// reason is a failure's short cause, for metrics and scripts.
+func reason(err error) string {
+	var pe *permanentError
+	var we *waitError
+	switch {
+	case errors.As(err, &pe):
+		return pe.code
+	case errors.As(err, &we):
+		return "waiting_for_tableau"
+	case slackout.Code(err) != "":
+		return slackout.Code(err)
+	}
+	return "other"
+}

@@ -1,0 +1,324 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// waitError marks a delivery that cannot proceed yet (Tableau not signed in): retried,
+// not counted against the event.
+type waitError struct{ reason string }
+
+func (e *waitError) Error() string { return e.reason }
+
+// permanentError is a failure that no retry can cure.
+type permanentError struct {
+	reason string
+	code   string // short, for metrics
+}
+
+func (e *permanentError) Error() string { return e.reason }
+
+// checkSite fails events of another site for good, and holds every event while the
+// site is not known yet (Tableau has not answered a sign-in).
+func (p *Pipeline) checkSite(_ context.Context, items []*item) {
+	site := p.cfg.SiteID()
+	for _, it := range liveItems(items) {
+		switch {
+		case site == "":
+			it.err = &waitError{"waiting for the Tableau sign-in to learn the site"}
+		case it.rec.Payload.SiteLUID != site:
+			it.err = &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", it.rec.Payload.SiteLUID, site), "site_mismatch"}
+		}
+	}
+}
+
+// enrich looks the events up in Tableau, a few at a time (the enricher's cache makes
+// repeated items cheap). Lookups that fail leave the payload's facts, said to be so.
+func (p *Pipeline) enrich(ctx context.Context, items []*item) {
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, it := range liveItems(items) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			it.facts = p.cfg.Enricher.Enrich(ctx, it.rec.Payload)
+			if it.facts.Degraded != "" {
+				p.log().Warn("posting the payload's facts only", "event_id", it.rec.ID, "event", it.facts.Event, "resource_luid", it.rec.Payload.ResourceLUID, "why", it.facts.Degraded)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// route picks each event's channel by the routing and resolves it to an ID.
+func (p *Pipeline) route(ctx context.Context, items []*item) {
+	routing := p.currentRouting()
+	for _, it := range liveItems(items) {
+		it.channel = routing.Channel(it.facts)
+		it.chID, it.err = p.cfg.Slack.ChannelID(ctx, it.channel)
+	}
+}
+
+// hold puts off the events of a channel Slack asked to wait for (a 429's
+// Retry-After): they are due together when the wait ends, so a channel's backlog
+// goes out as one digest instead of one rate-limited message each.
+func (p *Pipeline) hold(_ context.Context, items []*item) {
+	now := time.Now()
+	for _, it := range liveItems(items) {
+		if it.rec.PostStarted || it.rec.MessageTS != "" {
+			continue // resuming a post: never part of a digest
+		}
+		if until := p.cfg.Slack.HeldUntil(it.chID); until.After(now) {
+			it.later = until
+		}
+	}
+}
+
+// post sends each channel's message: an event resuming an interrupted post alone (its
+// history checked first), a lone event as its own message, several as one digest.
+func (p *Pipeline) post(ctx context.Context, items []*item) {
+	var order []string
+	groups := map[string][]*item{}
+	for _, it := range liveItems(items) {
+		if _, ok := groups[it.chID]; !ok {
+			order = append(order, it.chID)
+		}
+		groups[it.chID] = append(groups[it.chID], it)
+	}
+	for _, ch := range order {
+		var fresh []*item
+		for _, it := range groups[ch] {
+			switch {
+			case it.rec.MessageTS != "":
+				it.posted, it.inPost = true, 1 // posted by an earlier attempt
+			case it.rec.PostStarted:
+				p.postOne(ctx, it)
+			default:
+				fresh = append(fresh, it)
+			}
+		}
+		switch {
+		case len(fresh) == 1:
+			p.postOne(ctx, fresh[0])
+		case len(fresh) > 1:
+			p.postDigest(ctx, ch, fresh)
+		}
+	}
+}
+
+// historySkew widens the channel-history search before the first send, for a clock
+// that is ahead of Slack's. The search matches on the event's global identity, so a
+// wider window costs a page of history at most, never a wrong match.
+const historySkew = time.Minute
+
+// postOne posts an event's own message unless an earlier attempt did. When an earlier
+// post was sent but its outcome is unknown (no answer, a 5xx), this bot's messages in
+// the channel since that first send are searched for the event's identity first, so a
+// lost answer does not become a second message. A post Slack refused (429, ok:false)
+// certainly did nothing and leads to no search.
+func (p *Pipeline) postOne(ctx context.Context, it *item) {
+	if it.rec.PostStarted {
+		found, err := p.findPosted(ctx, it)
+		if found || err != nil {
+			it.err = err
+			return
+		}
+	}
+	if err := p.markSent(it); err != nil {
+		it.err = err
+		return
+	}
+	ts, err := p.cfg.Slack.Post(ctx, it.chID, render.Render(it.facts), it.rec.Identity())
+	if err != nil {
+		if slackout.NoEffect(err) {
+			p.notSent(it.rec.ID)
+		}
+		it.err = err
+		return
+	}
+	it.err = p.recordPost([]*item{it}, ts, false)
+}
+
+// findPosted searches the channel for a message an interrupted attempt may have
+// posted; found: it was, and is recorded. When the search cannot run (no history
+// scope, rate limited — history is limited to about one call a minute for apps outside
+// the Marketplace), the post is sent again: a possible duplicate is the lesser harm
+// than a possible loss, and it is counted.
+func (p *Pipeline) findPosted(ctx context.Context, it *item) (found bool, err error) {
+	since := it.rec.SentAt
+	if since.IsZero() {
+		since = it.rec.ReceivedAt
+	}
+	ts, found, err := p.cfg.Slack.FindPosted(ctx, it.chID, it.rec.Identity(), since.Add(-historySkew))
+	switch {
+	case err != nil && (slackout.IsPermanent(err) || slackout.Code(err) == "ratelimited"):
+		p.log().Warn("cannot check whether an interrupted post arrived; posting again", "event_id", it.rec.ID, "err", err)
+		p.cfg.Observe.emit(Event{Type: EvRepost, ID: it.rec.IDString(), EventType: it.rec.Payload.EventType, Name: it.rec.Payload.ResourceName, Reason: reason(err), Detail: err.Error()})
+		return false, nil
+	case err != nil:
+		return false, err
+	case found:
+		p.log().Info("an interrupted post had arrived; not posting again", "event_id", it.rec.ID, "ts", ts)
+		p.cfg.Observe.emit(Event{Type: EvRecovered, ID: it.rec.IDString(), EventType: it.rec.Payload.EventType, Name: it.rec.Payload.ResourceName})
+		return true, p.recordPost([]*item{it}, ts, false)
+	}
+	return false, nil
+}
+
+// postDigest posts several events of one channel as one message that stands for each
+// of them (it names them, or counts those it cannot name).
+func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
+	if err := p.markSent(items...); err != nil {
+		fail(items, err)
+		return
+	}
+	facts := make([]enrich.Facts, len(items))
+	identities := make([]string, len(items))
+	for i, it := range items {
+		facts[i], identities[i] = it.facts, it.rec.Identity()
+	}
+	ts, err := p.cfg.Slack.Post(ctx, ch, render.Digest(facts), identities...)
+	if err != nil {
+		if slackout.NoEffect(err) {
+			p.notSent(ids(items)...)
+		}
+		fail(items, err)
+		return
+	}
+	if err := p.recordPost(items, ts, true); err != nil {
+		fail(items, err)
+		return
+	}
+	p.log().Info("storm: events posted as one digest", "count", len(items), "channel", ch, "ts", ts)
+}
+
+func fail(items []*item, err error) {
+	for _, it := range items {
+		it.err = err
+	}
+}
+
+func ids(items []*item) []uint64 {
+	out := make([]uint64, len(items))
+	for i, it := range items {
+		out[i] = it.rec.ID
+	}
+	return out
+}
+
+// markSent records, before the post leaves, that it may happen: a retry after a lost
+// answer then checks the channel rather than posting blindly.
+func (p *Pipeline) markSent(items ...*item) error {
+	now := time.Now()
+	var todo []uint64
+	for _, it := range items {
+		if !it.rec.PostStarted {
+			todo = append(todo, it.rec.ID)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	err := p.cfg.Store.UpdateMany(todo, func(r *store.Record) error {
+		r.PostStarted = true
+		if r.SentAt.IsZero() {
+			r.SentAt = now
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record post attempt: %w", err)
+	}
+	for _, it := range items {
+		it.rec.PostStarted = true
+		if it.rec.SentAt.IsZero() {
+			it.rec.SentAt = now
+		}
+	}
+	return nil
+}
+
+// notSent records that the post of these events certainly did not happen (Slack
+// answered no), so their next attempt posts without reading the channel's history.
+func (p *Pipeline) notSent(ids ...uint64) {
+	err := p.cfg.Store.UpdateMany(ids, func(r *store.Record) error {
+		if r.MessageTS == "" {
+			r.PostStarted = false
+		}
+		return nil
+	})
+	if err != nil {
+		p.log().Warn("record a refused post", "err", err)
+	}
+}
+
+// recordPost stores the message's timestamp before anything else happens, so no retry
+// posts it again.
+func (p *Pipeline) recordPost(items []*item, ts string, digest bool) error {
+	ch := items[0].chID
+	err := p.cfg.Store.UpdateMany(ids(items), func(r *store.Record) error {
+		r.Channel, r.MessageTS, r.Digest = ch, ts, digest
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record posted message: %w", err)
+	}
+	for _, it := range items {
+		it.rec.Channel, it.rec.MessageTS, it.rec.Digest = ch, ts, digest
+		it.posted, it.inPost = true, len(items)
+	}
+	return nil
+}
+
+// preview uploads each single message's preview image into its thread. A failure does
+// not undo the message: transient failures are retried a few times, and a preview
+// that cannot be uploaded is noted on the record.
+func (p *Pipeline) preview(ctx context.Context, items []*item) {
+	for _, it := range items {
+		if !it.posted || it.inPost != 1 || it.rec.Digest || len(it.facts.Preview) == 0 || it.rec.PreviewDone {
+			continue
+		}
+		var err error
+		for attempt := 1; attempt <= 3; attempt++ {
+			err = p.cfg.Slack.Upload(ctx, it.rec.Channel, it.rec.MessageTS, previewName(it.facts.Name), "Preview of "+it.facts.Name, it.facts.Preview)
+			if err == nil || slackout.IsPermanent(err) {
+				break
+			}
+			select {
+			case <-time.After(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, attempt) + slackout.RetryAfter(err)):
+			case <-ctx.Done():
+			}
+		}
+		if err != nil {
+			it.rec.LastError = "preview not uploaded: " + err.Error()
+			p.log().Warn("preview not uploaded; the message was posted without it", "event_id", it.rec.ID, "err", err)
+		}
+		if _, uerr := p.cfg.Store.Update(it.rec.ID, func(r *store.Record) error { r.PreviewDone = true; return nil }); uerr != nil {
+			p.log().Error("record preview upload", "event_id", it.rec.ID, "err", uerr)
+		}
+	}
+}
+
+func previewName(name string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+	if clean == "" {
+		clean = "workbook"
+	}
+	return clean + ".png"
+}

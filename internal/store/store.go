@@ -1,0 +1,98 @@
+// Package store is the contract between delivery and storage: what the relay needs from
+// wherever accepted events are kept — the embedded spool (internal/spool) today, a
+// shared database for replicas tomorrow. storetest holds the suite every
+// implementation must pass.
+package store
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/payload"
+)
+
+// State is where an event is in its delivery.
+type State string
+
+// States.
+const (
+	Pending   State = "pending"
+	Delivered State = "delivered"
+	Dead      State = "dead"
+)
+
+// Record is one accepted event and its delivery state. It is the contract's type, not
+// a storage format (each store has its own) nor a wire format (control.Delivery).
+type Record struct {
+	ID         uint64 // the store's handle; local to the store
+	Key        string // deduplication key (payload.Key)
+	Payload    payload.Payload
+	ReceivedAt time.Time
+	State      State
+	Attempts   int
+	NextTry    time.Time // not due before; zero: due now
+	LastError  string
+	DeadReason string
+	// Channel is the Slack channel ID the message went to; MessageTS its timestamp once
+	// posted, so a retry (of the preview upload, say) never posts the message again.
+	Channel     string
+	MessageTS   string
+	PostStarted bool      // a post was sent; its outcome may be unknown
+	SentAt      time.Time // when the first post was sent
+	PreviewDone bool
+	Digest      bool // posted as part of a digest message
+	DeliveredAt time.Time
+}
+
+// Identity is the event's global identity (payload.Identity), which its messages carry.
+func (r Record) Identity() string {
+	if r.Key == "" {
+		return r.Payload.Identity()
+	}
+	return payload.IdentityOfKey(r.Key)
+}
+
+// IDString is the record's ID as the CLI shows it.
+func (r Record) IDString() string { return strconv.FormatUint(r.ID, 10) }
+
+// Errors callers branch on.
+var (
+	ErrNotFound  = errors.New("no such event in the store")
+	ErrDelivered = errors.New("the event was delivered; retrying it would post it twice")
+	ErrClosed    = errors.New("the store is closed")
+)
+
+// Store is what delivery needs from storage.
+//
+// Claims make each due event handled by one worker at a time (of one process, or of
+// several replicas sharing a store): Claim leases events until lease passes or Release.
+// A record's changes are made with Update, which is durable when it returns.
+type Store interface {
+	// Accept stores a delivery durably before it returns. An identical delivery (same
+	// Key) already stored is not stored again: dup is true and rec is the first.
+	Accept(p payload.Payload, now time.Time) (rec Record, dup bool, err error)
+	// Claim leases up to max pending events due at now (NextTry not after now) and not
+	// leased by anyone, oldest first.
+	Claim(now time.Time, max int, lease time.Duration) ([]Record, error)
+	// Release ends the leases of these events: those still pending can be claimed again.
+	Release(ids ...uint64)
+	// NextDue is when the next pending, unleased event is due; ok is false when none is.
+	NextDue() (at time.Time, ok bool)
+	// Changed is signalled when events may have become due (accepted, requeued,
+	// released): the moment to Claim again. One signal may stand for many changes.
+	Changed() <-chan struct{}
+	// Update changes one record durably; UpdateMany several in one transaction.
+	Update(id uint64, fn func(*Record) error) (Record, error)
+	UpdateMany(ids []uint64, fn func(*Record) error) error
+	// Get, List and Requeue serve `tabhook deliveries`.
+	Get(id uint64) (Record, error)
+	List(state State) ([]Record, error) // "" lists every state; oldest first
+	// Requeue makes a dead event pending and due now (ErrDelivered for a delivered one).
+	Requeue(id uint64) (Record, error)
+	// Pending counts the events not yet delivered nor dead, accepted ones included.
+	Pending() (int, error)
+	// Prune deletes delivered records delivered before cutoff.
+	Prune(cutoff time.Time) (int, error)
+	Close() error
+}

@@ -1,0 +1,395 @@
+// Package storetest is the contract suite every store.Store must pass: the embedded
+// spool runs it, and so must any other store (PostgreSQL for replicas).
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// Harness makes the stores the suite works on.
+type Harness struct {
+	// Open returns a new, empty store; the suite closes it.
+	Open func(t *testing.T) store.Store
+	// Reopen closes s cleanly and opens the same store again.
+	Reopen func(t *testing.T, s store.Store) store.Store
+	// Crash ends s as kill -9 would (nothing flushed or closed on purpose) and opens
+	// what it left.
+	Crash func(t *testing.T, s store.Store) store.Store
+}
+
+// Event is the i-th distinct test delivery.
+func Event(i int) payload.Payload {
+	return payload.Payload{Resource: "WORKBOOK", EventType: "WorkbookUpdated", ResourceName: fmt.Sprint("Workbook ", i),
+		SiteLUID: "site-1", ResourceLUID: fmt.Sprintf("wb-%d", i), CreatedAt: time.Date(2026, 11, 30, 7, 0, i, 0, time.UTC).Format(time.RFC3339)}
+}
+
+// Run runs the contract suite.
+func Run(t *testing.T, h Harness) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"AcceptDeduplicatesAcrossReopen", acceptDedup},
+		{"ConcurrentIdenticalAcceptsStoreOne", concurrentAccepts},
+		{"ClaimLeasesEachEventOnce", claimOnce},
+		{"LeaseExpires", leaseExpires},
+		{"NotDueIsNotClaimed", notDue},
+		{"UpdatesAreDurable", updatesDurable},
+		{"ChangedSignals", changedSignals},
+		{"RequeueAndErrors", requeue},
+		{"ListAndPending", listAndPending},
+		{"PruneDeliveredOnly", prune},
+		{"CrashKeepsAcceptedEvents", crash},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
+	}
+}
+
+func accept(t *testing.T, s store.Store, i int) store.Record {
+	t.Helper()
+	r, dup, err := s.Accept(Event(i), time.Now())
+	if err != nil || dup {
+		t.Fatalf("accept %d: dup=%v err=%v", i, dup, err)
+	}
+	return r
+}
+
+// claimAll claims what is due now, waiting briefly for accepted events to be claimable
+// (a store may index them just after Accept returns).
+func claimAll(t *testing.T, s store.Store, want int) []store.Record {
+	t.Helper()
+	var got []store.Record
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		recs, err := s.Claim(time.Now(), want-len(got), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+		if len(got) < want {
+			select {
+			case <-s.Changed():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	if len(got) != want {
+		t.Fatalf("claimed %d events, want %d", len(got), want)
+	}
+	return got
+}
+
+func acceptDedup(t *testing.T, h Harness) {
+	s := h.Open(t)
+	a := accept(t, s, 1)
+	if a.ID == 0 || a.State != store.Pending || a.Key != Event(1).Key() || a.Identity() != Event(1).Identity() {
+		t.Fatalf("accepted %+v", a)
+	}
+	again, dup, err := s.Accept(Event(1), time.Now())
+	if err != nil || !dup || again.ID != a.ID {
+		t.Fatalf("identical delivery: %+v dup=%v err=%v", again, dup, err)
+	}
+	s = h.Reopen(t, s)
+	defer s.Close()
+	again, dup, err = s.Accept(Event(1), time.Now())
+	if err != nil || !dup || again.ID != a.ID {
+		t.Fatalf("identical delivery after reopen: %+v dup=%v err=%v", again, dup, err)
+	}
+	if b := accept(t, s, 2); b.ID == a.ID {
+		t.Fatal("a new event got an old ID")
+	}
+}
+
+func concurrentAccepts(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	var wg sync.WaitGroup
+	ids := make([]uint64, 16)
+	dups := make([]bool, 16)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, dup, err := s.Accept(Event(7), time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i], dups[i] = r.ID, dup
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range ids {
+		if ids[i] != ids[0] {
+			t.Fatalf("identical deliveries got IDs %v", ids)
+		}
+		if !dups[i] {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("%d deliveries stored as new, want 1", fresh)
+	}
+}
+
+func claimOnce(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	for i := range 5 {
+		accept(t, s, i)
+	}
+	first := claimAll(t, s, 3)
+	if first[0].ID >= first[1].ID || first[1].ID >= first[2].ID {
+		t.Errorf("not oldest first: %d %d %d", first[0].ID, first[1].ID, first[2].ID)
+	}
+	rest, _ := s.Claim(time.Now(), 10, time.Minute)
+	if len(rest) != 2 {
+		t.Fatalf("second claim got %d, want the 2 unclaimed", len(rest))
+	}
+	for _, r := range rest {
+		for _, f := range first {
+			if r.ID == f.ID {
+				t.Fatalf("event %d claimed twice", r.ID)
+			}
+		}
+	}
+	if more, _ := s.Claim(time.Now(), 10, time.Minute); len(more) != 0 {
+		t.Fatalf("claimed %d leased events", len(more))
+	}
+	s.Release(first[0].ID)
+	again, _ := s.Claim(time.Now(), 10, time.Minute)
+	if len(again) != 1 || again[0].ID != first[0].ID {
+		t.Fatalf("after release: %+v", again)
+	}
+	// Leaving pending ends the claim for good.
+	if _, err := s.Update(first[1].ID, func(r *store.Record) error { r.State = store.Delivered; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Release(first[1].ID)
+	if more, _ := s.Claim(time.Now(), 10, time.Minute); len(more) != 0 {
+		t.Fatalf("a delivered event was claimed: %+v", more)
+	}
+}
+
+func leaseExpires(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	accept(t, s, 1)
+	claimAll(t, s, 1)
+	later := time.Now().Add(2 * time.Minute) // past the lease: the holder died
+	got, err := s.Claim(later, 10, time.Minute)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("after the lease: %v %v", got, err)
+	}
+}
+
+func notDue(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	r := accept(t, s, 1)
+	claimAll(t, s, 1)
+	at := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if _, err := s.Update(r.ID, func(r *store.Record) error { r.NextTry, r.Attempts = at, 1; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Release(r.ID)
+	if got, _ := s.Claim(time.Now(), 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed before it was due: %+v", got)
+	}
+	next, ok := s.NextDue()
+	if !ok || !next.Equal(at) {
+		t.Fatalf("NextDue = %v %v, want %v", next, ok, at)
+	}
+	if got, _ := s.Claim(at, 10, time.Minute); len(got) != 1 || got[0].Attempts != 1 {
+		t.Fatalf("claim when due: %+v", got)
+	}
+	if _, ok := s.NextDue(); ok {
+		t.Error("NextDue reports a leased event")
+	}
+}
+
+func updatesDurable(t *testing.T, h Harness) {
+	s := h.Open(t)
+	a, b := accept(t, s, 1), accept(t, s, 2)
+	claimAll(t, s, 2)
+	sent := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.Update(a.ID, func(r *store.Record) error {
+		r.PostStarted, r.SentAt, r.Channel, r.MessageTS = true, sent, "C1", "1.000100"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateMany([]uint64{a.ID, b.ID}, func(r *store.Record) error { r.Attempts++; r.LastError = "x"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateMany([]uint64{b.ID, 1 << 60}, func(r *store.Record) error { r.Attempts = 99; return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateMany with an unknown ID: %v", err)
+	}
+	s = h.Reopen(t, s)
+	defer s.Close()
+	got, err := s.Get(a.ID)
+	if err != nil || !got.PostStarted || !got.SentAt.Equal(sent) || got.MessageTS != "1.000100" || got.Attempts != 1 || got.LastError != "x" {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+	if got, _ := s.Get(b.ID); got.Attempts != 1 {
+		t.Fatalf("a failed UpdateMany changed a record: %+v", got)
+	}
+	if _, err := s.Update(1<<60, func(*store.Record) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update of an unknown ID: %v", err)
+	}
+}
+
+func changedSignals(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	drain := func() {
+		for {
+			select {
+			case <-s.Changed():
+			default:
+				return
+			}
+		}
+	}
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-s.Changed():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no signal after %s", what)
+		}
+	}
+	drain()
+	r := accept(t, s, 1)
+	wait("an accept")
+	claimAll(t, s, 1)
+	if _, err := s.Update(r.ID, func(r *store.Record) error { r.State, r.DeadReason = store.Dead, "x"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Release(r.ID)
+	drain()
+	if _, err := s.Requeue(r.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait("a requeue")
+}
+
+func requeue(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	a, b := accept(t, s, 1), accept(t, s, 2)
+	claimAll(t, s, 2)
+	if _, err := s.Update(a.ID, func(r *store.Record) error {
+		r.State, r.DeadReason, r.NextTry = store.Dead, "channel_not_found", time.Now().Add(time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(b.ID, func(r *store.Record) error { r.State = store.Delivered; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Release(a.ID, b.ID)
+	got, err := s.Requeue(a.ID)
+	if err != nil || got.State != store.Pending || got.DeadReason != "" {
+		t.Fatalf("requeue dead: %+v %v", got, err)
+	}
+	if c, _ := s.Claim(time.Now(), 10, time.Minute); len(c) != 1 || c[0].ID != a.ID {
+		t.Fatalf("a requeued event is due now: %+v", c)
+	}
+	if _, err := s.Requeue(b.ID); !errors.Is(err, store.ErrDelivered) {
+		t.Fatalf("requeue delivered: %v", err)
+	}
+	if _, err := s.Requeue(1 << 60); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("requeue unknown: %v", err)
+	}
+	if _, err := s.Get(1 << 60); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get unknown: %v", err)
+	}
+}
+
+func listAndPending(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	var ids []uint64
+	for i := range 4 {
+		ids = append(ids, accept(t, s, i).ID)
+	}
+	claimAll(t, s, 4)
+	if _, err := s.Update(ids[1], func(r *store.Record) error { r.State = store.Dead; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Pending(); err != nil || n != 3 {
+		t.Fatalf("Pending = %d %v, want 3", n, err)
+	}
+	all, _ := s.List("")
+	if len(all) != 4 || all[0].ID != ids[0] || all[3].ID != ids[3] {
+		t.Fatalf("List all: %+v", all)
+	}
+	dead, _ := s.List(store.Dead)
+	if len(dead) != 1 || dead[0].ID != ids[1] {
+		t.Fatalf("List dead: %+v", dead)
+	}
+}
+
+func prune(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	old := time.Now().Add(-48 * time.Hour)
+	var ids []uint64
+	for i := range 3 {
+		r, _, err := s.Accept(Event(i), old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	claimAll(t, s, 3)
+	if _, err := s.Update(ids[0], func(r *store.Record) error { r.State, r.DeliveredAt = store.Delivered, old; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ids[1], func(r *store.Record) error { r.State = store.Dead; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(time.Now().Add(-24 * time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d %v, want 1", n, err)
+	}
+	if _, err := s.Get(ids[0]); !errors.Is(err, store.ErrNotFound) {
+		t.Error("the delivered record is still there")
+	}
+	for _, id := range ids[1:] {
+		if _, err := s.Get(id); err != nil {
+			t.Errorf("record %d pruned: %v", id, err)
+		}
+	}
+}
+
+func crash(t *testing.T, h Harness) {
+	if h.Crash == nil {
+		t.Skip("the harness cannot crash this store")
+	}
+	s := h.Open(t)
+	var ids []uint64
+	for i := range 20 {
+		ids = append(ids, accept(t, s, i).ID)
+	}
+	s = h.Crash(t, s)
+	defer s.Close()
+	for _, id := range ids {
+		if r, err := s.Get(id); err != nil || r.State != store.Pending {
+			t.Fatalf("event %d after the crash: %+v %v", id, r, err)
+		}
+	}
+	if _, dup, _ := s.Accept(Event(3), time.Now()); !dup {
+		t.Error("an event accepted before the crash was stored again")
+	}
+	claimAll(t, s, 20)
+}
