@@ -299,3 +299,37 @@ func TestReadinessFollowsOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStormUnderRateLimitIsDigested: Slack answers 429 past about one message a second
+// per channel. A burst of 30 events for one channel becomes a handful of messages —
+// after a 429 the channel's whole backlog goes into the next digest — rather than 30
+// single messages retried one by one.
+func TestStormUnderRateLimitIsDigested(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookRefreshSucceeded")
+	// The relay's own pace is looser than Slack's: Slack's 429s do the limiting.
+	cfg.Slack = slackout.New(slackout.Options{Token: slackToken, APIURL: w.slack.APIURL(), PerChannel: rate.Limit(20), Burst: 5})
+	w.start(cfg)
+	w.slack.PaceChannels(time.Second)
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base := time.Date(2026, 11, 30, 9, g, 0, 0, time.UTC)
+			for i := range 10 {
+				w.fire(tableausim.Event{Type: "WorkbookRefreshSucceeded", ResourceLUID: tableausim.WorkbookID, ResourceName: fmt.Sprintf("Extract-%d-%d", g, i), CreatedAt: base.Add(time.Duration(i) * time.Second)})
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "all 30 delivered", func() bool { return w.count(relay.EvDelivered) == 30 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	uniqueMessages(t, w, 30)
+	t.Logf("%d messages, %d answers of 429", len(w.slack.Messages()), w.slack.CountCalls("chat.postMessage", http.StatusTooManyRequests))
+	if n := len(w.slack.Messages()); n > 6 {
+		t.Errorf("a burst of 30 became %d messages under Slack's rate limit, want a handful", n)
+	}
+}

@@ -48,7 +48,7 @@ func TestTwoRelaysShareAChannel(t *testing.T) {
 	for _, m := range w.slack.Messages() {
 		for _, r := range []string{"A", "B"} {
 			for i := range 5 {
-				if name := fmt.Sprintf("from-%s-%d", r, i); strings.Contains(m.Text, name) {
+				if name := fmt.Sprintf("from-%s-%d", r, i); strings.Contains(messageText(m), name) {
 					posted[name]++
 				}
 			}

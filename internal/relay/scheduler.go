@@ -107,8 +107,9 @@ func (s *Scheduler) loop(ctx context.Context) {
 	}
 }
 
-// claim takes what is due for up to free workers: a storm as one batch, else one event
-// a batch. Claimed events that do not fit are released at once.
+// claim takes what is due for up to free workers: a storm as one batch; events put
+// off to the same instant (a channel's backlog held by Slack's Retry-After) as one
+// batch; else one event a batch. Claimed events that do not fit are released at once.
 func (s *Scheduler) claim(free int) [][]store.Record {
 	recs, err := s.store.Claim(time.Now(), s.cfg.DigestMax, s.cfg.Lease)
 	if err != nil {
@@ -119,13 +120,19 @@ func (s *Scheduler) claim(free int) [][]store.Record {
 		return [][]store.Record{recs}
 	}
 	var out [][]store.Record
+	held := map[time.Time]int{} // NextTry → its batch in out
 	var extra []uint64
-	for i, r := range recs {
-		if i < free {
-			out = append(out, []store.Record{r})
-		} else {
-			extra = append(extra, r.ID)
+	for _, r := range recs {
+		if i, ok := held[r.NextTry]; ok && !r.NextTry.IsZero() {
+			out[i] = append(out[i], r)
+			continue
 		}
+		if len(out) == free {
+			extra = append(extra, r.ID)
+			continue
+		}
+		held[r.NextTry] = len(out)
+		out = append(out, []store.Record{r})
 	}
 	if len(extra) > 0 {
 		s.store.Release(extra...)

@@ -78,17 +78,23 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 	if !errors.As(err, &we) {
 		attempts++
 	}
-	wait := backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, max(attempts, 1))
+	next := time.Now().Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, max(attempts, 1)))
 	if ra := slackout.RetryAfter(err); ra > 0 {
-		wait = ra // the same instant for every event Slack held: they go out together
+		// Exactly when Slack said, the same instant for every event of the channel:
+		// they are due together and go out as one digest.
+		next = p.cfg.Slack.HeldUntil(it.chID)
+		if !next.After(time.Now()) {
+			next = time.Now().Add(ra)
+		}
 	}
+	wait := time.Until(next)
 	rec := it.rec
 	_, uerr := p.cfg.Store.Update(rec.ID, func(r *store.Record) error {
 		r.Attempts, r.LastError = attempts, err.Error()
 		if permanent {
 			r.State, r.DeadReason = store.Dead, err.Error()
 		} else {
-			r.NextTry = time.Now().Add(wait)
+			r.NextTry = next
 		}
 		return nil
 	})

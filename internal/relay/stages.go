@@ -141,10 +141,7 @@ func (p *Pipeline) postOne(ctx context.Context, it *item) {
 	}
 	ts, err := p.cfg.Slack.Post(ctx, it.chID, render.Render(it.facts), it.rec.Identity())
 	if err != nil {
-		if slackout.NoEffect(err) {
-			p.notSent(it.rec.ID)
-		}
-		it.err = err
+		p.refused([]*item{it}, err)
 		return
 	}
 	it.err = p.recordPost([]*item{it}, ts, false)
@@ -190,10 +187,7 @@ func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
 	}
 	ts, err := p.cfg.Slack.Post(ctx, ch, render.Digest(facts), identities...)
 	if err != nil {
-		if slackout.NoEffect(err) {
-			p.notSent(ids(items)...)
-		}
-		fail(items, err)
+		p.refused(items, err)
 		return
 	}
 	if err := p.recordPost(items, ts, true); err != nil {
@@ -201,6 +195,26 @@ func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
 		return
 	}
 	p.log().Info("storm: events posted as one digest", "count", len(items), "channel", ch, "ts", ts)
+}
+
+// refused handles a post that failed: one Slack certainly did not make needs no
+// history check next time; one held back by a Retry-After is put off until it ends,
+// with no attempt counted.
+func (p *Pipeline) refused(items []*item, err error) {
+	if slackout.NoEffect(err) {
+		p.notSent(ids(items)...)
+	}
+	if slackout.IsHeld(err) {
+		until := p.cfg.Slack.HeldUntil(items[0].chID)
+		if !until.After(time.Now()) {
+			until = time.Now().Add(slackout.RetryAfter(err))
+		}
+		for _, it := range items {
+			it.later = until
+		}
+		return
+	}
+	fail(items, err)
 }
 
 func fail(items []*item, err error) {

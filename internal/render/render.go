@@ -71,6 +71,14 @@ func emoji(event string) string {
 	return ":bell:"
 }
 
+// mrkdwn is a text object for text that may carry untrusted strings (names, projects,
+// owners, tags, event types: publishers and forgers choose them). verbatim keeps Slack
+// from turning what looks like a URL, a channel or a user into a link or a mention;
+// the text is escaped by the caller.
+func mrkdwn(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, true)
+}
+
 // Escape makes text safe where Slack reads mrkdwn.
 func Escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
@@ -114,7 +122,7 @@ func Render(f enrich.Facts) Message {
 	var fields []*slack.TextBlockObject
 	add := func(label, value string) {
 		if value != "" {
-			fields = append(fields, slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+label+"*\n"+Escape(value), maxField), false, false))
+			fields = append(fields, mrkdwn(truncate("*"+label+"*\n"+Escape(value), maxField)))
 		}
 	}
 	add("Project", f.Project)
@@ -123,7 +131,7 @@ func Render(f enrich.Facts) Message {
 	if len(f.Tags) > 0 {
 		add("Tags", strings.Join(f.Tags, ", "))
 	}
-	section := slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(body, maxSection), false, false), fields, nil)
+	section := slack.NewSectionBlock(mrkdwn(truncate(body, maxSection)), fields, nil)
 	blocks := []slack.Block{header, section}
 
 	if f.URL != "" {
@@ -131,9 +139,9 @@ func Render(f enrich.Facts) Message {
 		btn.URL = f.URL
 		blocks = append(blocks, slack.NewActionBlock("", btn))
 	}
-	ctx := []slack.MixedElement{slack.NewTextBlockObject(slack.MarkdownType, Escape(contextLine(f)), false, false)}
+	ctx := []slack.MixedElement{mrkdwn(Escape(contextLine(f)))}
 	if f.Degraded != "" {
-		ctx = append(ctx, slack.NewTextBlockObject(slack.MarkdownType, ":warning: "+Escape(f.Degraded)+"; showing what the webhook said.", false, false))
+		ctx = append(ctx, mrkdwn(":warning: "+Escape(f.Degraded)+"; showing what the webhook said."))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", ctx...))
 	return Message{Text: truncate(Fallback(f), maxText), Blocks: blocks}
@@ -165,33 +173,46 @@ func contextLine(f enrich.Facts) string {
 	return strings.Join(parts, " · ")
 }
 
-// Digest is one message that stands for several events of one channel.
+// Digest limits: each event's line is cut to maxDigestLine characters, and the list
+// to maxDigestSections sections; events past that are counted, never dropped.
+const (
+	maxDigestLine     = 300
+	maxDigestSections = 45
+)
+
+// Digest is one message that stands for several events of one channel: it names each
+// of them, or — should they not fit in one message — names as many as fit and says
+// how many more there are and where to see them. Every event it is given is
+// represented, so each may be marked delivered.
 func Digest(facts []enrich.Facts) Message {
 	title := fmt.Sprintf(":package: %d Tableau events", len(facts))
-	var lines []string
-	for _, f := range facts {
-		lines = append(lines, "• "+Words(f.Event)+": "+link(f.URL, name(f)))
-	}
-	var blocks []slack.Block
-	blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(title, maxHeader), true, false)))
-	// Split the list over sections so no section passes Slack's limit; 50 blocks at most.
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(title, maxHeader), true, false))}
+	var sections []string
 	var chunk strings.Builder
-	flush := func() {
-		if chunk.Len() > 0 && len(blocks) < 49 {
-			blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, chunk.String(), false, false), nil, nil))
-		}
-		chunk.Reset()
-	}
-	for _, l := range lines {
-		l = truncate(l, maxSection)
+	named := 0
+	for _, f := range facts {
+		l := truncate("• "+Escape(Words(f.Event))+": "+link(f.URL, truncate(name(f), maxDigestLine)), maxSection)
 		if chunk.Len()+len(l)+1 > maxSection {
-			flush()
+			if len(sections) == maxDigestSections-1 {
+				break // the last section is kept for the count of the rest
+			}
+			sections = append(sections, chunk.String())
+			chunk.Reset()
 		}
 		if chunk.Len() > 0 {
 			chunk.WriteByte('\n')
 		}
 		chunk.WriteString(l)
+		named++
 	}
-	flush()
+	if chunk.Len() > 0 {
+		sections = append(sections, chunk.String())
+	}
+	if rest := len(facts) - named; rest > 0 {
+		sections = append(sections, fmt.Sprintf("…and %d more; `tabhook deliveries list` shows every event.", rest))
+	}
+	for _, sec := range sections {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(sec), nil, nil))
+	}
 	return Message{Text: Escape(fmt.Sprintf("%d Tableau events", len(facts))), Blocks: blocks}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,10 +63,30 @@ func cases() map[string]enrich.Facts {
 	return c
 }
 
-func TestGolden(t *testing.T) {
+// shapes are every message shape: each event alone, and digests.
+func shapes() map[string]Message {
+	out := map[string]Message{}
 	for name, f := range cases() {
+		out[name] = Render(f)
+	}
+	hostile := facts("WorkbookUpdated", "<!channel> <https://evil.example|Sign in again>", enriched)
+	hostile.Payload.EventType, hostile.Event = "<!channel> <https://evil.example|Sign in again>", "<!channel> <https://evil.example|Sign in again>"
+	out["digest"] = Digest([]enrich.Facts{
+		facts("WorkbookRefreshSucceeded", "Sales", enriched),
+		facts("DatasourceRefreshFailed", "Q&A <b>", nil),
+		hostile,
+	})
+	var many []enrich.Facts
+	for i := range 50 {
+		many = append(many, facts("WorkbookRefreshSucceeded", fmt.Sprintf("%02d-%s", i, strings.Repeat("n", 1600)), nil))
+	}
+	out["digest-long-names"] = Digest(many)
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	for name, m := range shapes() {
 		t.Run(name, func(t *testing.T) {
-			m := Render(f)
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
 			enc.SetEscapeHTML(false) // keep the golden files readable: & < > as they are
@@ -130,6 +151,46 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestDigestRepresentsEveryEvent: names too long to list all still leave every event
+// represented: named, or counted in "and N more".
+func TestDigestRepresentsEveryEvent(t *testing.T) {
+	for _, n := range []int{2, 50, 400} {
+		var many []enrich.Facts
+		for i := range n {
+			many = append(many, facts("WorkbookRefreshSucceeded", fmt.Sprintf("item-%03d-%s", i, strings.Repeat("n", 1600)), nil))
+		}
+		d := Digest(many)
+		all := ""
+		for _, b := range d.Blocks[1:] {
+			all += b.(*slack.SectionBlock).Text.Text + "\n"
+		}
+		named := 0
+		for i := range n {
+			if strings.Contains(all, fmt.Sprintf("item-%03d-", i)) {
+				named++
+			}
+		}
+		more := 0
+		if i := strings.Index(all, "…and "); i >= 0 {
+			fmt.Sscanf(all[i:], "…and %d more", &more)
+		}
+		if named+more != n || len(d.Blocks) > 50 {
+			t.Errorf("%d events: %d named + %d counted, %d blocks", n, named, more, len(d.Blocks))
+		}
+	}
+}
+
+// TestUntrustedTextIsVerbatim: every mrkdwn object is verbatim, so Slack links and
+// mentions nothing by itself.
+func TestUntrustedTextIsVerbatim(t *testing.T) {
+	for name, m := range shapes() {
+		b, _ := json.Marshal(m.Blocks)
+		if strings.Count(string(b), `"type":"mrkdwn"`) != strings.Count(string(b), `"verbatim":true`) {
+			t.Errorf("%s: a mrkdwn object is not verbatim: %s", name, b)
+		}
+	}
+}
+
 func TestHeaderTakesNamesAsTheyAre(t *testing.T) {
 	m := Render(facts("WorkbookUpdated", "Q&A <draft>", nil))
 	h := m.Blocks[0].(*slack.HeaderBlock)
@@ -139,5 +200,56 @@ func TestHeaderTakesNamesAsTheyAre(t *testing.T) {
 	s := m.Blocks[1].(*slack.SectionBlock)
 	if !strings.Contains(s.Text.Text, "Q&amp;A &lt;draft&gt;") {
 		t.Errorf("mrkdwn section did not escape the name: %q", s.Text.Text)
+	}
+}
+
+// FuzzUntrustedNames: whatever publishers (or a forger) put in names, projects,
+// owners, tags, event types, the payload's text or an error, no message shape contains
+// a mention (<!…>, <@…>, <#…>) or a link (<http…>) that did not come from tabhook: the
+// only "<" in mrkdwn is the link tabhook makes to the item's own URL.
+func FuzzUntrustedNames(f *testing.F) {
+	f.Add("<!channel>", "<https://evil.example|Sign in>", "<@U123>", "<#C1>", "<!here>", "&lt;!channel&gt;")
+	f.Add("Q&A <b>", "R&D > Sales", "O'Brien", "a|b", "WorkbookUpdated", "\u003c!everyone\u003e")
+	f.Fuzz(func(t *testing.T, name, project, owner, tag, event, text string) {
+		const url = "https://tableau.example/#/workbooks/1"
+		fs := enrich.Base(payload.Payload{Resource: "WORKBOOK", EventType: event, ResourceName: name, SiteLUID: "s", ResourceLUID: "r", CreatedAt: text, Text: text})
+		fs.Project, fs.Owner, fs.Tags, fs.URL, fs.Degraded = project, owner, []string{tag}, url, text
+		plain := fs
+		plain.URL = ""
+		msgs := []Message{Render(fs), Render(plain), Digest([]enrich.Facts{fs, plain, fs})}
+		for _, m := range msgs {
+			checkNoInjection(t, m, url)
+		}
+	})
+}
+
+func checkNoInjection(t *testing.T, m Message, url string) {
+	t.Helper()
+	var texts []string
+	texts = append(texts, m.Text)
+	for _, b := range m.Blocks {
+		switch b := b.(type) {
+		case *slack.SectionBlock:
+			if b.Text != nil {
+				texts = append(texts, b.Text.Text)
+			}
+			for _, f := range b.Fields {
+				texts = append(texts, f.Text)
+			}
+		case *slack.ContextBlock:
+			for _, e := range b.ContextElements.Elements {
+				if o, ok := e.(*slack.TextBlockObject); ok {
+					texts = append(texts, o.Text)
+				}
+			}
+		}
+	}
+	for _, s := range texts {
+		s = strings.ReplaceAll(s, "<"+url+"|", "")
+		for _, bad := range []string{"<!", "<@", "<#", "<http", "<mailto"} {
+			if strings.Contains(s, bad) {
+				t.Fatalf("%q reached a message: %q", bad, s)
+			}
+		}
 	}
 }

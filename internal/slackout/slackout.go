@@ -189,6 +189,14 @@ func (c *Client) take(ctx context.Context, ch string, paced bool) (release func(
 	c.mu.Lock()
 	until := c.blocked[ch]
 	c.mu.Unlock()
+	if d := time.Until(until); d > 0 && paced {
+		// A message waiting out a Retry-After is handed back rather than held here:
+		// the caller puts it off until then, with the channel's other waiting events,
+		// so they can go out together as one digest.
+		release()
+		return nil, &Error{Op: "post message", Code: "held", RetryAfter: d, NoEffect: true,
+			Err: fmt.Errorf("Slack asked to wait until %s before posting to this channel", until.Format(time.TimeOnly))}
+	}
 	if d := time.Until(until); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -209,6 +217,10 @@ func (c *Client) take(ctx context.Context, ch string, paced bool) (release func(
 	}
 	return release, nil
 }
+
+// IsHeld reports a post handed back because Slack's Retry-After for its channel has
+// not passed: nothing was sent; try again at HeldUntil.
+func IsHeld(err error) bool { return Code(err) == "held" }
 
 // HeldUntil is when the last Retry-After Slack gave for the channel ends (zero: none).
 func (c *Client) HeldUntil(ch string) time.Time {
@@ -246,6 +258,10 @@ func (c *Client) Post(ctx context.Context, ch string, m render.Message, identiti
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{metadataKey: "," + strings.Join(identities, ",") + ","}}),
 	}
 	release, err := c.take(ctx, ch, true)
+	var held *Error
+	if errors.As(err, &held) {
+		return "", err
+	}
 	if err != nil {
 		return "", &Error{Op: "post message", Code: "not_sent", NoEffect: true, Err: err}
 	}
