@@ -284,7 +284,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := f.latency
 	f.mu.Unlock()
 	if latency > 0 {
-		time.Sleep(latency)
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
