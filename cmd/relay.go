@@ -108,25 +108,32 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 // reconfigure re-reads the config file for the settings a reload may change: the
 // routes, and the default channel unless a flag or the environment set it (they still
 // win over the file, as at start-up).
-func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Routing, error) {
+//
+// The Slack token is read again too (its file, or the config file), so a rotated
+// token dropped into the LoadCredential= file takes effect with `systemctl reload`.
+func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Reloaded, error) {
 	current := stringFlag(fs, "slack-channel")
-	return func() (relay.Routing, error) {
+	return func() (relay.Reloaded, error) {
 		r, err := creds.Load(creds.Options{ConfigPath: f.resolver.ConfigPath(), Env: f.Env})
 		if err != nil {
-			return relay.Routing{}, err
+			return relay.Reloaded{}, err
 		}
 		channel := current
 		if src := f.resolver.Source("slack-channel"); src != creds.SourceFlag && src != creds.SourceEnv {
 			if channel = r.Config().GetString("slack-channel"); channel == "" {
-				return relay.Routing{}, errors.New("the config file sets no slack-channel")
+				return relay.Reloaded{}, errors.New("the config file sets no slack-channel")
 			}
 		}
 		routing, err := readRouting(r.Config(), channel)
 		if err != nil {
-			return relay.Routing{}, err
+			return relay.Reloaded{}, err
+		}
+		token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", true)
+		if err != nil {
+			return relay.Reloaded{}, fmt.Errorf("re-read the Slack token: %w", err)
 		}
 		current = channel
-		return routing, nil
+		return relay.Reloaded{Routing: routing, SlackToken: token}, nil
 	}
 }
 

@@ -121,7 +121,7 @@ func describe(e relay.Event) string {
 			mark = "ok  "
 		}
 		return fmt.Sprintf("verify %s %s: %s", mark, e.Name, e.Detail)
-	case relay.EvStatus:
+	case relay.EvStatus, relay.EvPaused, relay.EvResumed:
 		return e.Detail
 	}
 	return ""

@@ -34,6 +34,7 @@ type SlackAPI interface {
 	Slack
 	AuthTest(ctx context.Context) (slackout.Auth, error)
 	CanPost(ctx context.Context, a slackout.Auth, channel string) (slackout.ChannelInfo, error)
+	SetToken(token string)
 }
 
 // Config configures serve and run.
@@ -65,9 +66,14 @@ type Config struct {
 	Metrics       *Metrics
 	MetricsListen string
 	// Reload delivers SIGHUP; Reconfigure then re-reads the settings that may change
-	// without a restart (the Slack channel).
+	// without a restart: the routing and the Slack token.
 	Reload      <-chan os.Signal
-	Reconfigure func() (Routing, error)
+	Reconfigure func() (Reloaded, error)
+	// CredentialCheck is how often a refused Slack token is tried again; default 1m.
+	CredentialCheck time.Duration
+	// DiskFullPercent turns /readyz when the state directory's file system is this
+	// full; default DefaultDiskFullPercent.
+	DiskFullPercent float64
 	// Ready, when set, is called once the listener is up and, for run, the webhooks
 	// exist: the moment to tell systemd or a test that the relay is serving.
 	Ready func(addr string)
@@ -81,17 +87,25 @@ func (e *StartupError) Error() string { return e.Err.Error() }
 func (e *StartupError) Unwrap() error { return e.Err }
 
 type relay struct {
-	cfg    Config
-	log    *slog.Logger
-	health *Health
-	store  store.Store
-	svc    *Service
-	srv    *Server
-	mu     sync.Mutex
-	siteID string
-	reg    admin.Registration // run: the webhooks this relay owns
-	bg     sync.WaitGroup
-	fatal  chan error // a failure after start-up that ends the relay (registration)
+	cfg     Config
+	log     *slog.Logger
+	health  *Health
+	store   store.Store
+	svc     *Service
+	srv     *Server
+	mu      sync.Mutex
+	siteID  string
+	reg     admin.Registration // run: the webhooks this relay owns
+	bg      sync.WaitGroup
+	fatal   chan error    // a failure after start-up that ends the relay (registration)
+	paused  bool          // Slack refused the token; delivery waits (under mu)
+	recheck chan struct{} // a reload asks to try the token again
+}
+
+// Reloaded is what a reload re-reads.
+type Reloaded struct {
+	Routing    Routing
+	SlackToken string // "" keeps the current token
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting, delete the
@@ -106,7 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.DrainTimeout = 10 * time.Second
 	}
 	cfg.Observe = withMetrics(cfg.Observe, cfg.Metrics)
-	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1),
+	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1), recheck: make(chan struct{}, 1),
 		reg: admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
 	sp, err := spool.Open(cfg.StateDir, spool.Options{OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
 	if err != nil {
@@ -136,7 +150,8 @@ func Run(ctx context.Context, cfg Config) error {
 
 	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSvc()
-	r.svc = r.delivery()
+	bgCtx, stopBg := context.WithCancel(ctx)
+	r.svc = r.delivery(bgCtx)
 	r.svc.Start(svcCtx)
 	// `tabhook deliveries` talks to this process while it holds the store.
 	ctl, err := control.Serve(cfg.StateDir, sp)
@@ -146,11 +161,14 @@ func Run(ctx context.Context, cfg Config) error {
 		defer ctl.Close()
 	}
 
-	bgCtx, stopBg := context.WithCancel(ctx)
-	r.bg.Add(1)
+	r.bg.Add(2)
 	go func() {
 		defer r.bg.Done()
 		r.connectLater(bgCtx, tableauUp, slackUp)
+	}()
+	go func() {
+		defer r.bg.Done()
+		r.watchDisk(bgCtx, sp.Full)
 	}()
 	stop := func() { stopBg(); r.bg.Wait() }
 	for {
@@ -184,7 +202,7 @@ func (r *relay) site() string {
 }
 
 // delivery builds the delivery service over the store.
-func (r *relay) delivery() *Service {
+func (r *relay) delivery(ctx context.Context) *Service {
 	svcCfg := r.cfg.Service
 	svcCfg.Store, svcCfg.Slack, svcCfg.SiteID = r.store, r.cfg.Slack, r.site
 	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}
@@ -194,6 +212,7 @@ func (r *relay) delivery() *Service {
 	}
 	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
+	svcCfg.Refused = func(err error) { r.slackRefused(ctx, err) }
 	return NewService(svcCfg)
 }
 

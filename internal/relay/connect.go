@@ -161,13 +161,12 @@ func (r *relay) monitor(ctx context.Context) {
 		_, terr := r.cfg.Tableau.Site(cctx)
 		_, serr := r.cfg.Slack.AuthTest(cctx)
 		cancel()
-		for comp, err := range map[string]error{CompTableau: terr, CompSlack: serr} {
-			if err != nil {
-				r.health.Set(comp, err.Error())
-				r.log.Warn("health check failed", "component", comp, "err", err)
-			} else {
-				r.health.Set(comp, "")
-			}
+		r.setHealth(CompTableau, terr)
+		switch {
+		case slackout.WorkspaceRefusal(serr):
+			r.slackRefused(ctx, serr) // the pause owns Slack's health until the token works
+		case !r.isPaused():
+			r.setHealth(CompSlack, serr)
 		}
 	}
 }
@@ -179,4 +178,19 @@ func (r *relay) fatalLater(err error) {
 	if errors.As(err, &se) {
 		r.log.Error("credentials rejected; events are stored but cannot be delivered until this is fixed", "err", se.Err)
 	}
+}
+
+func (r *relay) isPaused() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paused
+}
+
+func (r *relay) setHealth(comp string, err error) {
+	if err == nil {
+		r.health.Set(comp, "")
+		return
+	}
+	r.health.Set(comp, err.Error())
+	r.log.Warn("health check failed", "component", comp, "err", err)
 }

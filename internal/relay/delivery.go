@@ -48,6 +48,9 @@ type ServiceConfig struct {
 	DigestAfter, DigestMax int
 	Observe                Observer
 	Logger                 *slog.Logger
+	// Refused hears that Slack refused the credential itself (a revoked token): the
+	// events stay pending, and the caller pauses delivery until it works again.
+	Refused func(error)
 }
 
 func (c ServiceConfig) withDefaults() ServiceConfig {
@@ -112,6 +115,10 @@ func (s *Service) Stop(ctx context.Context) {
 
 // SetRouting sends the following posts where the new routing says (a reload).
 func (s *Service) SetRouting(r Routing) { s.pipeline.SetRouting(r) }
+
+// Pause stops handing out events (they stay pending); Resume hands them out again.
+func (s *Service) Pause()  { s.sched.Pause() }
+func (s *Service) Resume() { s.sched.Resume() }
 
 // backoff is the wait before the attempt-th retry: exponential, capped, jittered.
 func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -332,4 +335,42 @@ func TestStormUnderRateLimitIsDigested(t *testing.T) {
 	if n := len(w.slack.Messages()); n > 6 {
 		t.Errorf("a burst of 30 became %d messages under Slack's rate limit, want a handful", n)
 	}
+}
+
+// TestRevokedTokenPausesDelivery: Slack answers token_revoked to everything while
+// events arrive. None becomes a dead letter: delivery pauses, /readyz turns 503 at once
+// and the pause is said once; when the new token is in place and the relay reloads,
+// every event of the outage is posted once.
+func TestRevokedTokenPausesDelivery(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	reload := make(chan os.Signal, 1)
+	var token atomic.Value
+	token.Store(slackToken)
+	cfg.Reload, cfg.CredentialCheck = reload, time.Hour // only the reload may bring it back
+	cfg.Reconfigure = func() (relay.Reloaded, error) {
+		return relay.Reloaded{Routing: relay.Routing{Default: "#alerts"}, SlackToken: token.Load().(string)}, nil
+	}
+	w.start(cfg)
+	eventually(t, "ready", func() bool { return w.readyz() == http.StatusOK })
+	w.slack.RevokeToken()
+	burst(w, 5, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	eventually(t, "the pause", func() bool { return w.count(relay.EvPaused) == 1 })
+	eventually(t, "not ready while paused", func() bool { return w.readyz() == http.StatusServiceUnavailable })
+	if n := w.count(relay.EvDead); n != 0 {
+		t.Fatalf("%d dead letters for a revoked token", n)
+	}
+	// The admin installs the app again: a new token, dropped in place; systemctl reload.
+	w.slack.RotateToken("xoxb-rotated-token-77aa")
+	token.Store("xoxb-rotated-token-77aa")
+	reload <- syscall.SIGHUP
+	eventually(t, "all 5 delivered", func() bool { return w.count(relay.EvDelivered) == 5 })
+	eventually(t, "ready again", func() bool { return w.readyz() == http.StatusOK })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w.count(relay.EvDead) != 0 || w.count(relay.EvPaused) != 1 || w.count(relay.EvResumed) != 1 {
+		t.Errorf("dead %d, paused %d, resumed %d", w.count(relay.EvDead), w.count(relay.EvPaused), w.count(relay.EvResumed))
+	}
+	uniqueMessages(t, w, 5)
 }

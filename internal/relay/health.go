@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 )
 
@@ -17,6 +18,7 @@ const (
 	CompSpool   = "spool"
 	CompTableau = "tableau"
 	CompSlack   = "slack"
+	CompDisk    = "disk"
 )
 
 // NewHealth starts with every component not ready.
@@ -47,11 +49,22 @@ func (h *Health) Ready() (bool, map[string]string) {
 	return ok, out
 }
 
+// serveReady answers who may ask (anyone who reaches the listener, within
+// --allow-cidr) with readiness and the names of the failing checks only: the reasons
+// carry the internal Tableau URL, the site and resolver addresses — what a forger
+// needs. They go to the log, doctor and the metrics instead.
 func (h *Health) serveReady(w http.ResponseWriter, _ *http.Request) {
 	ok, checks := h.Ready()
+	failing := []string{}
+	for name, state := range checks {
+		if state != "ok" {
+			failing = append(failing, name)
+		}
+	}
+	slices.Sort(failing)
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": checks})
+	_ = json.NewEncoder(w).Encode(map[string]any{"ready": ok, "failing": failing})
 }

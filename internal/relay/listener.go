@@ -38,13 +38,15 @@ func NewHandler(c HandlerConfig) http.Handler {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	if c.Health != nil {
-		mux.HandleFunc("/readyz", c.Health.serveReady)
-	}
 	h := &ingest{c}
+	// Health obeys --allow-cidr like deliveries: a load balancer's checks come from
+	// an allowed network; strangers learn nothing.
+	mux.HandleFunc("/healthz", h.only(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}))
+	if c.Health != nil {
+		mux.HandleFunc("/readyz", h.only(c.Health.serveReady))
+	}
 	mux.Handle(c.Path, h)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
@@ -63,6 +65,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (h *ingest) reject(w http.ResponseWriter, status int, msg string) {
 	h.Observe.emit(Event{Type: EvRejected, Status: status, Detail: msg})
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// only answers 403 to addresses outside Allow, loopback excepted (local probes).
+func (h *ingest) only(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.allowed(r.RemoteAddr) && !loopback(r.RemoteAddr) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden"})
+			return
+		}
+		next(w, r)
+	}
+}
+
+func loopback(remote string) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 func (h *ingest) allowed(remote string) bool {

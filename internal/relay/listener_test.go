@@ -181,7 +181,7 @@ func FuzzHandler(f *testing.F) {
 
 func TestAllowCIDR(t *testing.T) {
 	sp := openSpool(t)
-	h := NewHandler(HandlerConfig{Path: path, SiteID: func() string { return "" }, Intake: sp,
+	h := NewHandler(HandlerConfig{Path: path, SiteID: func() string { return "" }, Intake: sp, Health: NewHealth(),
 		Allow: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}})
 	body := fixture(t, "payload_workbook_WorkbookCreated.json")
 	for remote, want := range map[string]int{"10.1.2.3:5555": 200, "[2001:db8::1]:443": 200, "[::ffff:10.1.9.9]:1": 200, "192.0.2.7:5555": 403, "garbage": 403} {
@@ -193,13 +193,36 @@ func TestAllowCIDR(t *testing.T) {
 			t.Errorf("from %s: %d, want %d", remote, rec.Code, want)
 		}
 	}
-	// Health stays reachable for local probes.
-	req := httptest.NewRequest("GET", "/healthz", nil)
-	req.RemoteAddr = "192.0.2.7:1"
+	// Health obeys the allow list too, but stays reachable for local probes.
+	for _, tc := range []struct {
+		path, remote string
+		want         int
+	}{
+		{"/healthz", "192.0.2.7:1", 403}, {"/readyz", "192.0.2.7:1", 403},
+		{"/healthz", "127.0.0.1:1", 200}, {"/healthz", "10.1.2.3:1", 200},
+	} {
+		req := httptest.NewRequest("GET", tc.path, nil)
+		req.RemoteAddr = tc.remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s from %s: %d, want %d", tc.path, tc.remote, rec.Code, tc.want)
+		}
+	}
+}
+
+// TestReadyzTellsStrangersNothing: a failing check's reason (which names the internal
+// Tableau URL, the site) never reaches the answer; only the check's name does.
+func TestReadyzTellsStrangersNothing(t *testing.T) {
+	health := NewHealth()
+	health.Set(CompSpool, "")
+	health.Set(CompTableau, "sign in: Post https://tableau.internal.example/api/3.19/auth/signin (site 8a3f…): dial tcp 10.0.0.7:443: connection refused")
+	h := NewHandler(HandlerConfig{Path: path, Health: health, Intake: openSpool(t)})
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != 200 {
-		t.Errorf("healthz from outside the allow list: %d", rec.Code)
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	body := rec.Body.String()
+	if rec.Code != 503 || strings.Contains(body, "tableau.internal") || strings.Contains(body, "10.0.0.7") || !strings.Contains(body, `"failing":["slack","tableau"]`) {
+		t.Fatalf("readyz: %d %s", rec.Code, body)
 	}
 }
 

@@ -21,6 +21,8 @@ type Metrics struct {
 	failed       *prometheus.CounterVec
 	dead         prometheus.Counter
 	recovered    prometheus.Counter
+	paused       *prometheus.GaugeVec
+	diskUsed     prometheus.Gauge
 	reposts      *prometheus.CounterVec
 	slack429     prometheus.Counter
 	slackErrors  *prometheus.CounterVec
@@ -58,7 +60,12 @@ func NewMetrics() *Metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "tabhook", Name: "delivery_latency_seconds",
 			Help: "Time from receiving an event to posting it.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 	}
-	reg.MustRegister(m.latency)
+	m.paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tabhook", Name: "delivery_paused",
+		Help: "1 while delivery to a destination is paused because it refused the credential."}, []string{"destination"})
+	m.paused.WithLabelValues("slack").Set(0)
+	m.diskUsed = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "state_dir_disk_used_ratio",
+		Help: "How full the state directory's file system is, 0 to 1."})
+	reg.MustRegister(m.latency, m.paused, m.diskUsed)
 	return m
 }
 
@@ -86,10 +93,17 @@ func (m *Metrics) Observe(e Event) {
 		m.dead.Inc()
 	case EvRecovered:
 		m.recovered.Inc()
+	case EvPaused:
+		m.paused.WithLabelValues("slack").Set(1)
+	case EvResumed:
+		m.paused.WithLabelValues("slack").Set(0)
 	case EvRepost:
 		m.reposts.WithLabelValues(e.Reason).Inc()
 	}
 }
+
+// DiskUsed sets how full the state directory's file system is (0–1).
+func (m *Metrics) DiskUsed(ratio float64) { m.diskUsed.Set(ratio) }
 
 // TableauCall counts one REST call.
 func (m *Metrics) TableauCall(_ string, status int, _ time.Duration) {

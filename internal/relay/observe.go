@@ -19,6 +19,8 @@ const (
 	EvWebhook   = "webhook"   // a webhook was created, adopted or deleted (run)
 	EvVerify    = "verify"    // result of Tableau's test delivery to the listener (run --verify)
 	EvStatus    = "status"    // a change of state of the relay itself
+	EvPaused    = "paused"    // delivery paused: Slack refused the credential; events kept
+	EvResumed   = "resumed"   // delivery resumed: the credential works again
 )
 
 // Event is something the relay did, for the foreground display and JSON lines. The

@@ -6,13 +6,22 @@ import (
 	"time"
 )
 
-// reload applies a changed configuration: every channel is checked with Slack first,
-// so a typo keeps the old routing. Events keep flowing throughout.
+// reload applies a changed configuration: a new Slack token at once (a paused
+// delivery tries it straight away), then the routing, every channel of which is checked
+// with Slack first so a typo keeps the old routing. Events keep flowing throughout.
 func (r *relay) reload(ctx context.Context) {
 	if r.cfg.Reconfigure == nil {
 		return
 	}
-	routing, err := r.cfg.Reconfigure()
+	got, err := r.cfg.Reconfigure()
+	if err == nil && got.SlackToken != "" {
+		r.cfg.Slack.SetToken(got.SlackToken)
+		select {
+		case r.recheck <- struct{}{}:
+		default:
+		}
+	}
+	routing := got.Routing
 	for _, ch := range routing.Channels() {
 		if err != nil {
 			break

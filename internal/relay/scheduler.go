@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/store"
@@ -30,6 +31,34 @@ type Scheduler struct {
 	drain   chan chan struct{} // a Stop asking to be told when nothing is pending
 	cancel  context.CancelFunc // ends the workers' context
 	stopped chan struct{}      // the loop has ended
+
+	mu     sync.Mutex
+	paused bool
+	poke   chan struct{} // wakes the loop after Resume
+}
+
+// Pause stops handing out events; those under way finish. Pending events wait.
+func (s *Scheduler) Pause() {
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Resume hands out events again, at once.
+func (s *Scheduler) Resume() {
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) isPaused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
 }
 
 // NewScheduler builds a scheduler; Start runs it.
@@ -40,7 +69,7 @@ func NewScheduler(s store.Store, deliver func(context.Context, []store.Record), 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{store: s, deliver: deliver, cfg: cfg, drain: make(chan chan struct{}), stopped: make(chan struct{})}
+	return &Scheduler{store: s, deliver: deliver, cfg: cfg, drain: make(chan chan struct{}), stopped: make(chan struct{}), poke: make(chan struct{}, 1)}
 }
 
 // Start runs the scheduler until Stop.
@@ -74,7 +103,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		for busy < s.cfg.Workers && ctx.Err() == nil {
+		for busy < s.cfg.Workers && ctx.Err() == nil && !s.isPaused() {
 			batches := s.claim(s.cfg.Workers - busy)
 			if len(batches) == 0 {
 				break
@@ -91,8 +120,9 @@ func (s *Scheduler) loop(ctx context.Context) {
 			close(drained)
 			drained = nil
 		}
-		s.arm(timer, busy < s.cfg.Workers)
+		s.arm(timer, busy < s.cfg.Workers && !s.isPaused())
 		select {
+		case <-s.poke:
 		case <-s.store.Changed():
 		case <-done:
 			busy--

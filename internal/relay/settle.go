@@ -12,12 +12,19 @@ import (
 
 // settle records each event's outcome: delivered (a message stands for it), put off
 // (a held channel), retried after a backoff, or dead-lettered (logged once).
+//
+// A refusal of the credential itself (a revoked token) is not the event's fault: the
+// event is left as it was, pending and due, and delivery pauses until the credential
+// works again (ServiceConfig.Refused).
 func (p *Pipeline) settle(ctx context.Context, items []*item) {
 	var delivered []*item
+	var refusal error
 	for _, it := range items {
 		switch {
 		case it.posted:
 			delivered = append(delivered, it)
+		case it.err != nil && slackout.WorkspaceRefusal(it.err):
+			refusal = it.err
 		case it.err != nil:
 			p.failed(ctx, it)
 		case !it.later.IsZero():
@@ -26,6 +33,9 @@ func (p *Pipeline) settle(ctx context.Context, items []*item) {
 	}
 	if len(delivered) > 0 {
 		p.delivered(delivered)
+	}
+	if refusal != nil && p.cfg.Refused != nil {
+		p.cfg.Refused(refusal)
 	}
 }
 

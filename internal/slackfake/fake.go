@@ -200,6 +200,14 @@ func (f *Fake) RevokeToken() {
 	f.mu.Unlock()
 }
 
+// RotateToken makes token the valid one and clears a revocation: the old token now
+// answers invalid_auth, as after an app is reinstalled.
+func (f *Fake) RotateToken(token string) {
+	f.mu.Lock()
+	f.Token, f.revoked = token, false
+	f.mu.Unlock()
+}
+
 // Messages returns the posted messages in order.
 func (f *Fake) Messages() []Message {
 	f.mu.Lock()

@@ -45,6 +45,17 @@ func (e *Error) CredentialsRejected() bool {
 	return false
 }
 
+// WorkspaceRefusal reports a refusal that is about the token, not the event: every
+// post would get it, so delivery pauses instead of dead-lettering event after event.
+// A missing scope counts when posting itself lacks it (chat:write).
+func WorkspaceRefusal(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.CredentialsRejected() || (e.Code == "missing_scope" && e.Op == "post message")
+}
+
 var permanent = map[string]bool{
 	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "invalid_auth": true,
 	"token_revoked": true, "account_inactive": true, "missing_scope": true, "no_permission": true,

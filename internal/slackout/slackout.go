@@ -42,7 +42,8 @@ type Options struct {
 // Client talks to one workspace as one bot.
 type Client struct {
 	onError func(code string)
-	api     *slack.Client
+	opts    Options
+	api     *slack.Client // replaced by SetToken; read through c.slack()
 	pace    rate.Limit
 	burst   int
 
@@ -73,6 +74,7 @@ func New(o Options) *Client {
 		o.Burst = 3
 	}
 	return &Client{
+		opts:     o,
 		api:      slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)),
 		pace:     o.PerChannel,
 		onError:  o.OnError,
@@ -84,6 +86,21 @@ func New(o Options) *Client {
 	}
 }
 
+// SetToken makes the following calls with another token (a rotated one, re-read on
+// reload). Who the bot is will be asked again.
+func (c *Client) SetToken(token string) {
+	api := slack.New(token, slack.OptionAPIURL(c.opts.APIURL), slack.OptionHTTPClient(c.opts.HTTPClient))
+	c.mu.Lock()
+	c.api, c.self = api, nil
+	c.mu.Unlock()
+}
+
+func (c *Client) slack() *slack.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.api
+}
+
 // Auth is who the token belongs to.
 type Auth struct {
 	Team, User, UserID, BotID string
@@ -92,7 +109,7 @@ type Auth struct {
 
 // AuthTest checks the token and reads its scopes.
 func (c *Client) AuthTest(ctx context.Context) (Auth, error) {
-	r, err := c.api.AuthTestContext(ctx)
+	r, err := c.slack().AuthTestContext(ctx)
 	if err != nil {
 		return Auth{}, classify("auth.test", err)
 	}
@@ -136,7 +153,7 @@ func (c *Client) ChannelID(ctx context.Context, channel string) (string, error) 
 	}
 	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, Limit: 200, ExcludeArchived: true}
 	for {
-		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
+		chans, cursor, err := c.slack().GetConversationsContext(ctx, params)
 		if err != nil {
 			return "", classify("resolve channel "+channel, err)
 		}
@@ -266,7 +283,7 @@ func (c *Client) Post(ctx context.Context, ch string, m render.Message, identiti
 		return "", &Error{Op: "post message", Code: "not_sent", NoEffect: true, Err: err}
 	}
 	defer release()
-	_, ts, err := c.api.PostMessageContext(ctx, ch, opts...)
+	_, ts, err := c.slack().PostMessageContext(ctx, ch, opts...)
 	if err != nil {
 		err = classify("post message", err)
 		c.backOff(ch, err)
@@ -285,7 +302,7 @@ func (c *Client) FindPosted(ctx context.Context, ch, identity string, oldest tim
 	}
 	params := &slack.GetConversationHistoryParameters{ChannelID: ch, Oldest: strconv.FormatInt(oldest.Unix(), 10), Limit: 200, IncludeAllMetadata: true}
 	for {
-		r, err := c.api.GetConversationHistoryContext(ctx, params)
+		r, err := c.slack().GetConversationHistoryContext(ctx, params)
 		if err != nil {
 			return "", false, classify("read channel history", err)
 		}
@@ -322,7 +339,7 @@ func (c *Client) Upload(ctx context.Context, ch, threadTS, filename, title strin
 		return err
 	}
 	defer release()
-	_, err = c.api.UploadFileContext(ctx, slack.UploadFileParameters{
+	_, err = c.slack().UploadFileContext(ctx, slack.UploadFileParameters{
 		Reader: bytes.NewReader(data), FileSize: len(data), Filename: filename, Title: title,
 		Channel: ch, ThreadTimestamp: threadTS,
 	})
@@ -346,7 +363,7 @@ func (c *Client) Channel(ctx context.Context, channel string) (ChannelInfo, erro
 	name := strings.TrimPrefix(channel, "#")
 	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, Limit: 200, ExcludeArchived: true}
 	for {
-		chans, cursor, err := c.api.GetConversationsContext(ctx, params)
+		chans, cursor, err := c.slack().GetConversationsContext(ctx, params)
 		if err != nil {
 			return ChannelInfo{}, classify("list channels", err)
 		}

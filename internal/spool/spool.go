@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tabhook/tabhook/internal/diskspace"
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/store"
 )
@@ -75,6 +76,9 @@ type Options struct {
 	Sync func(*os.File) error
 	// OnError, when set, hears about index failures (the records stay in the log).
 	OnError func(error)
+	// Reserve is the headroom kept for the index (reserve.go); default 4 MiB, at most
+	// an eighth of the file system; negative: none.
+	Reserve int64
 
 	segmentSize int64 // intake log segment size; tests make it small
 }
@@ -98,6 +102,11 @@ type Spool struct {
 	due     map[uint64]time.Time // pending event → NextTry
 	leases  map[uint64]time.Time // claimed event → lease end
 	changed chan struct{}
+
+	full    bool // the reserve is released: intake refused (under mu)
+	dir     string
+	quit    chan struct{} // closed by Close: stops the reserve's restorer
+	restore sync.WaitGroup
 
 	index chan logged
 	done  chan struct{}
@@ -143,7 +152,7 @@ func Open(dir string, o Options) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
-	s := &Spool{db: db, opts: o, inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
+	s := &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
 		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, changed: make(chan struct{}, 1)}
 	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
@@ -157,8 +166,72 @@ func Open(dir string, o Options) (*Spool, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if s.reserveSize() > 0 {
+		if err := makeReserve(dir, s.reserveSize()); err != nil {
+			if !isNoSpace(err) {
+				_ = s.Close()
+				return nil, fmt.Errorf("make the disk reserve: %w", err)
+			}
+			s.fill() // started on a full disk: deliver what is stored, take nothing new
+		}
+	}
 	return s, nil
 }
+
+func (s *Spool) reserveSize() int64 {
+	if s.opts.Reserve != 0 {
+		return max(s.opts.Reserve, 0)
+	}
+	size := int64(defaultReserve)
+	if u, ok := diskspace.Of(s.dir); ok {
+		size = min(size, int64(u.Total/8))
+	}
+	return size
+}
+
+// Full reports whether intake is refused because the disk filled up.
+func (s *Spool) Full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.full
+}
+
+// fill refuses intake and tries, every few seconds, to make the reserve again: no
+// signal says when space is freed, so this is the one place that polls.
+func (s *Spool) fill() {
+	s.mu.Lock()
+	if s.full {
+		s.mu.Unlock()
+		return
+	}
+	s.full = true
+	s.mu.Unlock()
+	if s.opts.OnError != nil {
+		s.opts.OnError(fmt.Errorf("the disk of %s is full: new events are refused (503, Tableau retries) and the stored ones are still delivered; free space and intake resumes by itself", s.dir))
+	}
+	s.restore.Add(1)
+	go func() {
+		defer s.restore.Done()
+		t := time.NewTicker(restoreEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+			case <-s.quit:
+				return
+			}
+			if makeReserve(s.dir, s.reserveSize()) == nil {
+				s.mu.Lock()
+				s.full = false
+				s.mu.Unlock()
+				return
+			}
+		}
+	}()
+}
+
+// restoreEvery is how often a full disk is checked for room for the reserve.
+var restoreEvery = 5 * time.Second
 
 // init creates the buckets, replays the intake log into the index, and starts the
 // indexer.
@@ -252,6 +325,8 @@ func (s *Spool) Close() error {
 	s.accepts.Wait()
 	close(s.index)
 	<-s.done
+	close(s.quit)
+	s.restore.Wait()
 	return errors.Join(s.wal.close(), s.db.Close())
 }
 
@@ -272,6 +347,10 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec store.Record, dup 
 	if s.closed {
 		s.mu.Unlock()
 		return store.Record{}, false, ErrClosed
+	}
+	if s.full {
+		s.mu.Unlock()
+		return store.Record{}, false, ErrFull
 	}
 	s.accepts.Add(1)
 	s.mu.Unlock()
@@ -385,6 +464,14 @@ func (s *Spool) indexLoop() {
 			err := s.db.Update(func(tx *bolt.Tx) error { return putNew(tx, batch) })
 			if err == nil {
 				break
+			}
+			if isNoSpace(err) && s.reserveSize() > 0 {
+				// Acknowledged events must reach the index: give it the reserve's room,
+				// and take no new events until the reserve can be made again.
+				if released, _ := releaseReserve(s.dir); released {
+					s.fill()
+					continue
+				}
 			}
 			if s.opts.OnError != nil {
 				s.opts.OnError(fmt.Errorf("index events: %w", err))

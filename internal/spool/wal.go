@@ -153,10 +153,10 @@ func (w *wal) write(buf []byte, n int) (uint64, error) {
 	defer w.mu.Unlock()
 	seg := w.seg
 	if _, err := w.f.Write(buf); err != nil {
-		return seg, err
+		return seg, errors.Join(err, w.cut())
 	}
 	if err := w.sync(w.f); err != nil {
-		return seg, err
+		return seg, errors.Join(err, w.cut())
 	}
 	w.added[seg] += n
 	w.size += int64(len(buf))
@@ -196,6 +196,16 @@ func (w *wal) syncDir() error {
 	defer d.Close()
 	if err := w.sync(d); err != nil {
 		return fmt.Errorf("sync state directory: %w", err)
+	}
+	return nil
+}
+
+// cut takes a failed write back off the segment: none of its records was
+// acknowledged, and a torn frame left in the middle would stop the replay there,
+// dropping the acknowledged records written after it.
+func (w *wal) cut() error {
+	if err := w.f.Truncate(w.size); err != nil {
+		return fmt.Errorf("take a failed write back off the intake log: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,54 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/diskspace"
+)
+
+// DefaultDiskFullPercent is how full the state directory's file system may be before
+// /readyz turns: well before the disk is full, so a load balancer or an operator acts
+// while events are still accepted.
+const DefaultDiskFullPercent = 90
+
+// watchDisk keeps the disk's part of /readyz and the metric true to the present: how
+// full the state directory's file system is, and whether the spool refuses intake for
+// lack of room. Checked every HealthEvery (no signal tells of free space).
+func (r *relay) watchDisk(ctx context.Context, full func() bool) {
+	every := r.cfg.HealthEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	limit := r.cfg.DiskFullPercent
+	if limit <= 0 {
+		limit = DefaultDiskFullPercent
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	warned := false
+	for {
+		problem := ""
+		u, ok := diskspace.Of(r.cfg.StateDir)
+		if ok && r.cfg.Metrics != nil {
+			r.cfg.Metrics.DiskUsed(u.UsedPercent() / 100)
+		}
+		switch {
+		case full():
+			problem = "the state directory's disk is full: new events are refused until space is freed"
+		case ok && u.UsedPercent() >= limit:
+			problem = fmt.Sprintf("the state directory's disk is %.0f%% full (limit %.0f%%)", u.UsedPercent(), limit)
+		}
+		r.health.Set(CompDisk, problem)
+		if problem != "" && !warned {
+			r.log.Error("free space in the state directory", "dir", r.cfg.StateDir, "problem", problem)
+		}
+		warned = problem != ""
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

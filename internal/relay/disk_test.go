@@ -1,0 +1,94 @@
+package relay_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+// smallDisk mounts a tmpfs of the given size for the test. Mounting needs root, as on
+// this project's machines and CI; elsewhere the test is skipped, never in CI.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mount a %s tmpfs: %v %s", size, err, out)
+		}
+		t.Skipf("cannot mount a tmpfs here (%v %s); run as root to test a full disk", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// TestFullDiskStillDelivers: the state directory fills to ENOSPC while Slack is down.
+// /readyz turns before deliveries are refused; the refused ones get 503 (Tableau
+// retries); every acknowledged event is delivered once Slack is back, without anyone
+// freeing space.
+func TestFullDiskStillDelivers(t *testing.T) {
+	dir := smallDisk(t, "3m")
+	w := newWorld(t)
+	cfg := w.config(dir)
+	cfg.Ready, cfg.HealthEvery = nil, 10*time.Millisecond
+	w.slack.SetOutage(true)
+	w.start2(cfg)
+	eventually(t, "the listener", func() bool { return w.readyz() != 0 })
+	client := w.httpsClient()
+	acked, refused := 0, 0
+	readyTurned := -1 // deliveries acknowledged when /readyz first said 503 for the disk
+	for i := 0; refused < 20 && i < 20000; i++ {
+		body := fmt.Sprintf(`{"resource":"WORKBOOK","event_type":"WorkbookUpdated","resource_name":"SafariSample","site_luid":"%s","resource_luid":"%s","created_at":"2026-11-30T09:00:00.%06dZ"}`,
+			w.sim.SiteID(), tableausim.WorkbookID, i)
+		resp, err := client.Post(w.public, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			acked++
+		case http.StatusServiceUnavailable:
+			refused++
+		default:
+			t.Fatalf("delivery %d: HTTP %d", i, resp.StatusCode)
+		}
+		if readyTurned < 0 && i%10 == 0 && diskNotReady(t, w) {
+			readyTurned = acked
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the disk never filled")
+	}
+	if readyTurned < 0 || readyTurned >= acked {
+		t.Errorf("/readyz turned after %d of %d acknowledged deliveries: not before the disk was full", readyTurned, acked)
+	}
+	w.slack.SetOutage(false)
+	eventually(t, fmt.Sprintf("all %d acknowledged events delivered", acked), func() bool { return w.count(relay.EvDelivered) == acked })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d acknowledged, %d refused; /readyz turned after %d", acked, refused, readyTurned)
+}
+
+// diskNotReady: /readyz answers 503 naming the disk among the failing checks.
+func diskNotReady(t *testing.T, w *world) bool {
+	resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r struct{ Failing []string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode == http.StatusServiceUnavailable && slices.Contains(r.Failing, "disk")
+}
