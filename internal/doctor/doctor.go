@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/diskspace"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
@@ -213,8 +215,22 @@ func stateDir(s Setup) Result {
 	if s.StateDir == "" {
 		return bad(name, "not set", "set --state-dir, or run under systemd with StateDirectory=")
 	}
-	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
-		return bad(name, err.Error(), "create it, writable by the service user")
+	// Checked, not created: the relay creates it (or systemd's StateDirectory=).
+	st, err := os.Stat(s.StateDir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		parent := nearestExisting(s.StateDir)
+		f, err := os.CreateTemp(parent, ".doctor-*")
+		if err != nil {
+			return bad(name, fmt.Sprintf("%s does not exist and cannot be created in %s: %v", filepath.Clean(s.StateDir), parent, err), "create it, writable by the service user, or choose another --state-dir")
+		}
+		f.Close()
+		os.Remove(f.Name())
+		return ok(name, filepath.Clean(s.StateDir)+" does not exist yet; the relay creates it at its first start")
+	case err != nil:
+		return bad(name, err.Error(), "make it readable and writable by the service user")
+	case !st.IsDir():
+		return bad(name, filepath.Clean(s.StateDir)+" is not a directory", "point --state-dir at a directory")
 	}
 	f, err := os.CreateTemp(s.StateDir, ".doctor-*")
 	if err != nil {
@@ -222,5 +238,23 @@ func stateDir(s Setup) Result {
 	}
 	f.Close()
 	os.Remove(f.Name())
+	if u, known := diskspace.Of(s.StateDir); known {
+		if pct := u.UsedPercent(); pct >= relayDiskFullPercent {
+			return bad(name, fmt.Sprintf("%s: its disk is %.0f%% full", filepath.Clean(s.StateDir), pct),
+				"free space on that file system: the relay stops being ready at 90% and refuses new events when it is full")
+		}
+	}
 	return ok(name, filepath.Clean(s.StateDir)+" is writable")
 }
+
+// nearestExisting is dir's closest ancestor that exists.
+func nearestExisting(dir string) string {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
+			return d
+		}
+	}
+}
+
+// relayDiskFullPercent is the relay's readiness limit (relay.DefaultDiskFullPercent).
+const relayDiskFullPercent = 90

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,17 @@ func TestFaultsNamed(t *testing.T) {
 	}
 	if r := scopes([]string{"chat:write", "files:write", "channels:read"}); !r.OK || !strings.Contains(r.Detail, "without") {
 		t.Errorf("minimal scopes: %+v", r)
+	}
+}
+
+// TestStateDirNotCreated: doctor checks the state directory without creating it.
+func TestStateDirNotCreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	r := stateDir(Setup{StateDir: dir})
+	if !r.OK || !strings.Contains(r.Detail, "does not exist yet") {
+		t.Fatalf("missing state dir: %+v", r)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("doctor created %s", dir)
 	}
 }
