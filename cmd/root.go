@@ -217,6 +217,9 @@ func (f *Factory) TableauSettings(fs *pflag.FlagSet) (tableau.Config, error) {
 	if err != nil {
 		return tableau.Config{}, err
 	}
+	if strings.HasPrefix(strings.ToLower(server), "http://") {
+		f.Logger().Warn("--server is http://: the PAT secret and the session token cross the network in clear; use https")
+	}
 	return tableau.Config{
 		Server:     server,
 		Site:       stringFlag(fs, "site"),

@@ -69,6 +69,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("tableau: server %q is not an http(s) URL", cfg.Server)
 	}
+	if u.Fragment != "" || strings.Contains(cfg.Server, "/#") {
+		return nil, fmt.Errorf("tableau: server %q is a page's address; give the server's base URL, e.g. %s://%s", cfg.Server, u.Scheme, u.Host)
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -81,6 +84,9 @@ func New(cfg Config) (*Client, error) {
 		}
 		hc = &http.Client{Transport: tr, Timeout: DefaultTimeout}
 	}
+	safe := *hc
+	safe.CheckRedirect = sameOrigin
+	hc = &safe
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -89,6 +95,29 @@ func New(cfg Config) (*Client, error) {
 		cfg.UserAgent = "tabhook"
 	}
 	return &Client{cfg: cfg, base: u, hc: hc, log: log, version: cfg.APIVersion}, nil
+}
+
+// sameOrigin refuses a redirect to another host or from https to plain http: Go's
+// default policy would re-send a sign-in (with the PAT secret) after a 307, and the
+// session token after a 302, to wherever the redirect points.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	switch {
+	case len(via) >= 10:
+		return errors.New("tableau: stopped after 10 redirects")
+	case req.URL.Host != first.Host:
+		return fmt.Errorf("tableau: refused a redirect to another host (%s): credentials are sent only to the --server host; check --server", redact(req.URL))
+	case first.Scheme == "https" && req.URL.Scheme != "https":
+		return fmt.Errorf("tableau: refused a redirect from https to %s: credentials are not sent in clear", redact(req.URL))
+	}
+	return nil
+}
+
+// redact is a URL without its query (which might carry a token).
+func redact(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.User = "", nil
+	return c.String()
 }
 
 func loadCAs(path string) (*x509.CertPool, error) {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,5 +394,51 @@ func TestOneSessionPerPAT(t *testing.T) {
 	}
 	if n := e.sim.CountRequests("GET", "/workbooks/"+tableausim.WorkbookID); n != 2 {
 		t.Errorf("workbook requests = %d, want 2 (one refused, one retried)", n)
+	}
+}
+
+// TestRedirectsKeepCredentialsHome: a 307 on sign-in to another host would re-send
+// the PAT secret there; a redirect to plain http would send it in clear. Both are
+// refused with an error naming the target; the other host never hears the secret.
+func TestRedirectsKeepCredentialsHome(t *testing.T) {
+	var leaked atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "s3cr3t") || r.Header.Get("X-Tableau-Auth") != "" {
+			leaked.Store(true)
+		}
+		http.Error(w, "nope", http.StatusTeapot)
+	}))
+	defer elsewhere.Close()
+	for name, target := range map[string]string{"another host": elsewhere.URL + "/api/3.19/auth/signin", "plain http": "http://127.0.0.1:1/api/3.19/auth/signin"} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/serverinfo") {
+					w.Header().Set("Content-Type", "application/xml")
+					_, _ = io.WriteString(w, `<tsResponse xmlns="http://tableau.com/api"><serverInfo><productVersion build="20243">2024.3</productVersion><restApiVersion>3.24</restApiVersion></serverInfo></tsResponse>`)
+					return
+				}
+				http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+			}))
+			defer srv.Close()
+			c, err := tableau.New(tableau.Config{Server: srv.URL, PATName: "n", PATSecret: "s3cr3t", HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.SignIn(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "refused a redirect") || strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("sign-in: %v", err)
+			}
+		})
+	}
+	if leaked.Load() {
+		t.Fatal("the PAT secret reached another host")
+	}
+}
+
+func TestServerPastedFromTheBrowser(t *testing.T) {
+	_, err := tableau.New(tableau.Config{Server: "https://tableau.example.com/#/site/sales/home"})
+	if err == nil || !strings.Contains(err.Error(), "base URL, e.g. https://tableau.example.com") {
+		t.Fatalf("err = %v", err)
 	}
 }
