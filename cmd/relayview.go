@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/relay"
 )
 
@@ -50,7 +51,7 @@ func (v *relayView) loop() {
 	write := func(e relay.Event) {
 		if v.json {
 			_ = enc.Encode(e)
-		} else if line := describe(e); line != "" {
+		} else if line := cli.Printable(describe(e)); line != "" {
 			buf.WriteString(e.At.Local().Format("15:04:05"))
 			buf.WriteString("  ")
 			buf.WriteString(line)

@@ -55,3 +55,15 @@ func TestRelayViewLines(t *testing.T) {
 	}
 	v.observe(events[0]) // after close: dropped, not blocked
 }
+
+// TestRelayViewEscapesHostileNames: a resource name with terminal escapes reaches the
+// operator's terminal escaped, not acting.
+func TestRelayViewEscapesHostileNames(t *testing.T) {
+	var out bytes.Buffer
+	v := newRelayView(&out, "table")
+	v.observe(relay.Event{Type: relay.EvReceived, At: time.Now(), ID: "1", EventType: "WorkbookUpdated", Name: "\x1b[2J\x1b]0;pwned\x07safe\rEVIL"})
+	v.close()
+	if s := out.String(); strings.ContainsAny(s, "\x1b\x07\r") || !strings.Contains(s, `\x1b[2J`) {
+		t.Fatalf("view line %q", s)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +65,32 @@ func TestTable(t *testing.T) {
 	}
 	if CheckFormat("json") != nil || CheckFormat("yaml") == nil {
 		t.Error("CheckFormat")
+	}
+}
+
+// TestPrintable: what a hostile workbook name could do to a terminal is shown, not done.
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"SafariSample":          "SafariSample",
+		"Ωmega ✓":               "Ωmega ✓",
+		"\x1b[2Jcleared":        `\x1b[2Jcleared`,
+		"\x1b]0;owned\x07title": `\x1b]0;owned\x07title`,
+		"safe\rEVIL":            `safe\x0dEVIL`,
+		"tab\there":             `tab\x09here`,
+		"\u202egnp.exe":         `\u202egnp.exe`,
+		"c1\u009bcsi":           `c1\x9bcsi`,
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b strings.Builder
+	tb := NewTable(&b, false, "NAME")
+	tb.Row("\x1b[2J")
+	if err := tb.Render(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "\x1b") {
+		t.Errorf("a table wrote ESC: %q", b.String())
 	}
 }

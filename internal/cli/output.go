@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // Output formats.
@@ -44,8 +45,14 @@ func NewTable(w io.Writer, tty bool, header ...string) *Table {
 	return &Table{w: w, tty: tty, header: header}
 }
 
-// Row adds one row.
-func (t *Table) Row(cells ...string) { t.rows = append(t.rows, cells) }
+// Row adds one row. Cells are made printable: names come from Tableau's publishers.
+func (t *Table) Row(cells ...string) {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = Printable(strings.ReplaceAll(c, "\t", " ")) // a tab would split a TSV column
+	}
+	t.rows = append(t.rows, out)
+}
 
 // Render writes the table.
 func (t *Table) Render() error {
@@ -81,4 +88,38 @@ func (t *Table) RenderRows() error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// Printable makes text safe to write to a person's terminal: control characters
+// (ESC sequences that clear the screen or set the title, carriage returns that hide
+// what came before, bells) and bidirectional overrides are shown escaped, as \x1b or
+// \u202e, instead of acting. JSON output needs none of this: it is escaped already.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) ||
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == utf8.RuneError
 }
