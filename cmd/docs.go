@@ -17,7 +17,7 @@ func newCmdDocs(f *Factory) *cobra.Command {
 		Use:     "man DIR",
 		Short:   "Write a man page for every command into DIR",
 		Example: "  tabhook docs man /usr/local/share/man/man1",
-		Args:    exactlyOneArg("directory"),
+		Args:    exactlyOneArg("directory to write the man pages to"),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err

@@ -111,6 +111,7 @@ interactive prompt, default.`,
 		return &cli.UsageError{Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(newCmdWebhook(f), newCmdEvents(f), newCmdServe(f, nil), newCmdRun(f, nil), newCmdDemo(f, nil), newCmdDeliveries(f), newCmdDoctor(f, nil), newCmdDocs(f), newCmdVersion(f))
+	enforceUsage(root)
 	return root
 }
 

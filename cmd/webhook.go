@@ -90,7 +90,11 @@ func parseEvents(names []string) ([]string, error) {
 func exactlyOneArg(name string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != 1 {
-			return cli.Usagef("%s takes one webhook %s (got %d)\nRun '%s --help' for usage.", cmd.CommandPath(), name, len(args), cmd.CommandPath())
+			hint := ""
+			if len(args) == 2 && (args[1] == "true" || args[1] == "false") {
+				hint = fmt.Sprintf("\nA true/false flag takes its value with '=': --enabled=%s", args[1])
+			}
+			return cli.Usagef("%s takes one %s (got %d)%s\nRun '%s --help' for usage.", cmd.CommandPath(), name, len(args), hint, cmd.CommandPath())
 		}
 		return nil
 	}

@@ -22,7 +22,7 @@ func newCmdWebhookGet(f *Factory, runF func(context.Context, *getOptions) error)
 		Short:   "Show one webhook",
 		Long:    "Show one webhook in full, including why Tableau disabled it, if it did.",
 		Example: `  tabhook webhook get 7d60d364-b9f5-4a9c-8aa5-4bdaa38c5dd3 -o json`,
-		Args:    exactlyOneArg("ID"),
+		Args:    exactlyOneArg("webhook ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID, opts.Connect, opts.Format = args[0], clientFunc(f, cmd), outputFormat(cmd)
 			if runF != nil {

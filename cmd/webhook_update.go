@@ -32,7 +32,7 @@ Tableau disables a webhook whose deliveries keep failing and records why ('tabho
 webhook get' shows it); --enabled=true turns it back on once the destination is fixed.`,
 		Example: `  tabhook webhook update 7d60d364-b9f5-4a9c-8aa5-4bdaa38c5dd3 --enabled=false
   tabhook webhook update 7d60d364-b9f5-4a9c-8aa5-4bdaa38c5dd3 --url https://relay2.example.com/hook --enabled=true`,
-		Args: exactlyOneArg("ID"),
+		Args: exactlyOneArg("webhook ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := f.Resolver()
 			given := func(flag string) bool { return r.Source(flag) != creds.SourceDefault }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/diskspace"
 	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -238,6 +239,14 @@ func stateDir(s Setup) Result {
 	}
 	f.Close()
 	os.Remove(f.Name())
+	if damaged, _ := filepath.Glob(filepath.Join(s.StateDir, "*"+spool.DamagedSuffix+"*")); len(damaged) > 0 {
+		names := make([]string, len(damaged))
+		for i, d := range damaged {
+			names[i] = filepath.Base(d)
+		}
+		return bad(name, "damaged state was set aside: "+strings.Join(names, ", "),
+			"the relay recovered what it could read and went on; keep the files for inspection, then delete them")
+	}
 	if u, known := diskspace.Of(s.StateDir); known {
 		if pct := u.UsedPercent(); pct >= relayDiskFullPercent {
 			return bad(name, fmt.Sprintf("%s: its disk is %.0f%% full", filepath.Clean(s.StateDir), pct),

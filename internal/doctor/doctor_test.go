@@ -128,3 +128,14 @@ func TestStateDirNotCreated(t *testing.T) {
 		t.Fatalf("doctor created %s", dir)
 	}
 }
+
+// TestDamagedStateNamed: files the spool set aside as damaged make the check fail.
+func TestDamagedStateNamed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "spool.db.damaged-20261130T070000Z"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := stateDir(Setup{StateDir: dir}); r.OK || !strings.Contains(r.Detail, "spool.db.damaged-20261130T070000Z") {
+		t.Fatalf("damaged state: %+v", r)
+	}
+}

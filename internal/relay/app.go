@@ -128,6 +128,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	r.store = sp
 	r.health.Set(CompSpool, "")
+	if damage := sp.Damaged(); len(damage) > 0 {
+		cfg.Metrics.SpoolDamaged(len(damage))
+		for _, d := range damage {
+			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "damaged state recovered: " + d})
+		}
+	}
 	defer sp.Close()
 	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp)
 	if err != nil {

@@ -39,6 +39,8 @@ func TestFullDiskStillDelivers(t *testing.T) {
 	w := newWorld(t)
 	cfg := w.config(dir)
 	cfg.Ready, cfg.HealthEvery = nil, 10*time.Millisecond
+	// Retries at the production pace: a retry storm at test speed is not the fault here.
+	cfg.Service.MinBackoff, cfg.Service.MaxBackoff = time.Second, 2*time.Second
 	w.slack.SetOutage(true)
 	w.start2(cfg)
 	eventually(t, "the listener", func() bool { return w.readyz() != 0 })

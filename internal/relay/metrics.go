@@ -23,6 +23,7 @@ type Metrics struct {
 	recovered    prometheus.Counter
 	paused       *prometheus.GaugeVec
 	diskUsed     prometheus.Gauge
+	damaged      prometheus.Gauge
 	reposts      *prometheus.CounterVec
 	slack429     prometheus.Counter
 	slackErrors  *prometheus.CounterVec
@@ -65,7 +66,9 @@ func NewMetrics() *Metrics {
 	m.paused.WithLabelValues("slack").Set(0)
 	m.diskUsed = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "state_dir_disk_used_ratio",
 		Help: "How full the state directory's file system is, 0 to 1."})
-	reg.MustRegister(m.latency, m.paused, m.diskUsed)
+	m.damaged = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "spool_damage_found",
+		Help: "Damaged parts of the spool found at start, set aside and recovered from (see the log and doctor)."})
+	reg.MustRegister(m.latency, m.paused, m.diskUsed, m.damaged)
 	return m
 }
 
@@ -99,6 +102,14 @@ func (m *Metrics) Observe(e Event) {
 		m.paused.WithLabelValues("slack").Set(0)
 	case EvRepost:
 		m.reposts.WithLabelValues(e.Reason).Inc()
+	}
+}
+
+// SpoolDamaged records how many damaged parts the spool set aside at start. A nil
+// Metrics ignores it.
+func (m *Metrics) SpoolDamaged(n int) {
+	if m != nil {
+		m.damaged.Set(float64(n))
 	}
 }
 

@@ -51,7 +51,8 @@ func (p *Pipeline) delivered(items []*item) {
 	})
 	if err != nil {
 		// The messages are posted and their timestamps recorded: the next attempt
-		// finds them and only marks them delivered.
+		// finds them and only marks them delivered. Not at once: that would spin.
+		p.cfg.Store.Hold(now.Add(p.cfg.MinBackoff), ids(items)...)
 		p.log().Error("record delivery", "err", err)
 		return
 	}
@@ -70,6 +71,7 @@ func (p *Pipeline) delivered(items []*item) {
 // counting an attempt.
 func (p *Pipeline) putOff(it *item) {
 	if _, err := p.cfg.Store.Update(it.rec.ID, func(r *store.Record) error { r.NextTry = it.later; return nil }); err != nil {
+		p.cfg.Store.Hold(it.later, it.rec.ID)
 		p.log().Error("put off an event", "event_id", it.rec.ID, "err", err)
 	}
 }
@@ -109,6 +111,8 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 		return nil
 	})
 	if uerr != nil {
+		// Not retried at once (that would spin): held as the backoff says, in memory.
+		p.cfg.Store.Hold(next, rec.ID)
 		p.log().Error("record failed attempt", "event_id", rec.ID, "err", uerr)
 	}
 	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: it.channel, Attempt: attempts, Reason: reason(err), Detail: err.Error()}

@@ -101,9 +101,11 @@ type Spool struct {
 	// need not be durable: a crash ends them all.
 	due     map[uint64]time.Time // pending event → NextTry
 	leases  map[uint64]time.Time // claimed event → lease end
+	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
 	changed chan struct{}
 
-	full    bool // the reserve is released: intake refused (under mu)
+	full    bool     // the reserve is released: intake refused (under mu)
+	damage  []string // damaged state found at open and set aside
 	dir     string
 	quit    chan struct{} // closed by Close: stops the reserve's restorer
 	restore sync.WaitGroup
@@ -142,29 +144,26 @@ func Open(dir string, o Options) (*Spool, error) {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
 	}
-	path := filepath.Join(dir, FileName)
-	// The freelist is rebuilt at open rather than written at every commit: the index
-	// commits often and the intake log, not the index, carries durability at intake.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open spool %s: another tabhook process holds it", path)
+	s, err := openIndexed(dir, o, nil)
+	if errors.Is(err, errCorrupt) && !o.ReadOnly {
+		// Never a crash loop on damaged state: set the index aside (kept for
+		// inspection), recover what can be read of it, and start.
+		salvaged, note := setAside(dir, err)
+		s, err = openIndexed(dir, o, salvaged)
+		if err == nil {
+			s.noteDamage(note)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open spool %s: %w", path, err)
+		return nil, err
 	}
-	s := &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
-		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, changed: make(chan struct{}, 1)}
-	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
 		return s, nil
 	}
-	if o.Sync == nil {
-		o.Sync = fdatasync
-		s.opts.Sync = fdatasync
-	}
-	if err := s.init(dir); err != nil {
-		_ = db.Close()
-		return nil, err
+	for _, d := range s.damage {
+		if o.OnError != nil {
+			o.OnError(errors.New(d))
+		}
 	}
 	if s.reserveSize() > 0 {
 		if err := makeReserve(dir, s.reserveSize()); err != nil {
@@ -176,6 +175,64 @@ func Open(dir string, o Options) (*Spool, error) {
 		}
 	}
 	return s, nil
+}
+
+// openIndexed opens the index and, unless read-only, brings it up to date with the
+// intake log; salvaged records (from a damaged index) are put in first. A damaged index
+// — an error or a panic from bbolt — is reported as errCorrupt.
+func openIndexed(dir string, o Options, salvaged []store.Record) (s *Spool, err error) {
+	path := filepath.Join(dir, FileName)
+	defer func() {
+		if p := recover(); p != nil {
+			if s != nil && s.db != nil {
+				_ = s.db.Close()
+			}
+			s, err = nil, fmt.Errorf("%w: %s: %v", errCorrupt, path, p)
+		}
+	}()
+	if !o.ReadOnly {
+		if err := precheck(path); err != nil {
+			return nil, err
+		}
+	}
+	// The freelist is rebuilt at open rather than written at every commit: the index
+	// commits often and the intake log, not the index, carries durability at intake.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		return nil, fmt.Errorf("open spool %s: another tabhook process holds it", path)
+	case errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch):
+		return nil, fmt.Errorf("%w: %s: %v", errCorrupt, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("open spool %s: %w", path, err)
+	}
+	s = &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
+		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, changed: make(chan struct{}, 1)}
+	s.indexed = sync.NewCond(&s.mu)
+	if o.ReadOnly {
+		return s, nil
+	}
+	if o.Sync == nil {
+		s.opts.Sync = fdatasync
+	}
+	if err := s.init(dir, salvaged); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Damaged lists what was found damaged at open and set aside; empty when nothing was.
+func (s *Spool) Damaged() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.damage...)
+}
+
+func (s *Spool) noteDamage(note string) {
+	s.mu.Lock()
+	s.damage = append(s.damage, note)
+	s.mu.Unlock()
 }
 
 func (s *Spool) reserveSize() int64 {
@@ -235,12 +292,15 @@ var restoreEvery = 5 * time.Second
 
 // init creates the buckets, replays the intake log into the index, and starts the
 // indexer.
-func (s *Spool) init(dir string) error {
+func (s *Spool) init(dir string, salvaged []store.Record) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := putSalvaged(tx, salvaged); err != nil {
+			return err
 		}
 		if k, _ := tx.Bucket(bucketEvents).Cursor().Last(); k != nil {
 			s.nextID = binary.BigEndian.Uint64(k)
@@ -250,7 +310,8 @@ func (s *Spool) init(dir string) error {
 	if err != nil {
 		return fmt.Errorf("initialise spool: %w", err)
 	}
-	recs, last, err := replayAll(dir)
+	recs, last, damage, err := replayAll(dir)
+	s.damage = append(s.damage, damage...)
 	if err == nil && len(recs) > 0 {
 		items := make([]logged, len(recs))
 		for i, r := range recs {
@@ -525,7 +586,7 @@ func get(tx *bolt.Tx, id uint64) (store.Record, error) {
 // Update changes one record durably.
 func (s *Spool) Update(id uint64, fn func(*store.Record) error) (store.Record, error) {
 	var rec store.Record
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		var err error
 		rec, err = update(tx, id, fn)
 		return err
@@ -538,8 +599,9 @@ func (s *Spool) Update(id uint64, fn func(*store.Record) error) (store.Record, e
 
 // UpdateMany changes several records in one durable transaction.
 func (s *Spool) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
-	recs := make([]store.Record, 0, len(ids))
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	var recs []store.Record
+	err := s.write(func(tx *bolt.Tx) error {
+		recs = recs[:0]
 		for _, id := range ids {
 			rec, err := update(tx, id, fn)
 			if err != nil {
@@ -555,6 +617,20 @@ func (s *Spool) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
 	return err
 }
 
+// write commits a change to the index. On a full disk it gives the index the
+// reserve's room (refusing new events meanwhile) and tries once more: delivering what
+// was acknowledged must not stop for lack of space.
+func (s *Spool) write(fn func(*bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if isNoSpace(err) && s.reserveSize() > 0 {
+		if released, _ := releaseReserve(s.dir); released {
+			s.fill()
+			err = s.db.Update(fn)
+		}
+	}
+	return err
+}
+
 // track keeps the in-memory due times in step with committed records.
 func (s *Spool) track(recs ...store.Record) {
 	s.mu.Lock()
@@ -565,6 +641,7 @@ func (s *Spool) track(recs ...store.Record) {
 		} else {
 			delete(s.due, r.ID)
 			delete(s.leases, r.ID)
+			delete(s.held, r.ID)
 		}
 	}
 }
@@ -611,6 +688,7 @@ func (s *Spool) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 	}
 	for _, id := range ids {
 		s.leases[id] = now.Add(lease)
+		delete(s.held, id)
 	}
 	s.mu.Unlock()
 	if len(ids) == 0 {
@@ -634,26 +712,39 @@ func (s *Spool) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 	return out, nil
 }
 
-// Release ends the leases of these events (store.Store).
+// Release ends the leases of these events (store.Store); holds stay.
 func (s *Spool) Release(ids ...uint64) {
 	s.mu.Lock()
 	for _, id := range ids {
-		delete(s.leases, id)
+		if !s.held[id] {
+			delete(s.leases, id)
+		}
 	}
 	s.mu.Unlock()
 	s.signal()
 }
 
-// NextDue is when the next pending, unleased event is due (store.Store).
+// Hold keeps these events unclaimed until then (store.Store): a lease to no one,
+// which Release does not end.
+func (s *Spool) Hold(until time.Time, ids ...uint64) {
+	s.mu.Lock()
+	for _, id := range ids {
+		s.leases[id], s.held[id] = until, true
+	}
+	s.mu.Unlock()
+	s.signal() // the next due time may have changed
+}
+
+// NextDue is when the next pending event is due (store.Store): its NextTry, or the
+// end of its lease or hold when that is later.
 func (s *Spool) NextDue() (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var next time.Time
 	ok := false
-	now := time.Now()
 	for id, at := range s.due {
-		if until, held := s.leases[id]; held && until.After(now) {
-			continue
+		if until, held := s.leases[id]; held && until.After(at) {
+			at = until
 		}
 		if !ok || at.Before(next) {
 			next, ok = at, true

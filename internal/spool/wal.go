@@ -1,13 +1,11 @@
 package spool
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -268,26 +266,29 @@ func (w *wal) close() error {
 
 // replayAll reads every segment in dir, oldest first, returning the intact records and
 // the highest segment number seen (0 when none).
-func replayAll(dir string) ([]store.Record, uint64, error) {
+func replayAll(dir string) ([]store.Record, uint64, []string, error) {
 	segs, err := segments(dir)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	var recs []store.Record
 	var last uint64
+	var damage []string
 	for _, n := range segs {
-		f, err := os.Open(segmentPath(dir, n))
+		data, err := os.ReadFile(segmentPath(dir, n))
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
-		r, err := readWAL(f)
-		f.Close()
-		if err != nil {
-			return nil, 0, err
+		r, bad := readWAL(data)
+		if bad > 0 {
+			// Kept for inspection: the replay deletes the segment itself.
+			aside := segmentPath(dir, n) + ".damaged"
+			_ = os.WriteFile(aside, data, 0o600)
+			damage = append(damage, fmt.Sprintf("intake log segment %d: %d damaged bytes skipped, %d records recovered (copy kept as %s)", n, bad, len(r), filepath.Base(aside)))
 		}
 		recs, last = append(recs, r...), n
 	}
-	return recs, last, nil
+	return recs, last, damage, nil
 }
 
 // removeSegments deletes the replayed segments.
@@ -306,30 +307,44 @@ func removeSegments(dir string, upTo uint64) error {
 	return nil
 }
 
-// readWAL returns the intact records of one segment.
-func readWAL(f *os.File) ([]store.Record, error) {
-	r := bufio.NewReader(f)
-	var recs []store.Record
-	hdr := make([]byte, 8)
-	for {
-		if _, err := io.ReadFull(r, hdr); err != nil {
-			return recs, nil // clean end, or a torn header
+// readWAL returns the intact records of one segment and how many bytes it had to
+// skip. A frame whose checksum fails or whose data does not decode is skipped, and
+// reading resumes at the next offset where an intact frame begins: one damaged record
+// never takes the acknowledged ones after it. A torn tail (the write a crash cut) is
+// the usual case, and is not counted as damage.
+func readWAL(data []byte) (recs []store.Record, skipped int) {
+	off, badFrom := 0, -1
+	for off+8 <= len(data) {
+		if rec, size, ok := frameAt(data, off); ok {
+			if badFrom >= 0 {
+				skipped += off - badFrom
+				badFrom = -1
+			}
+			recs = append(recs, rec)
+			off += size
+			continue
 		}
-		n := binary.BigEndian.Uint32(hdr[0:4])
-		if n > 1<<20 {
-			return recs, nil
+		if badFrom < 0 {
+			badFrom = off
 		}
-		data := make([]byte, n)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return recs, nil
-		}
-		if crc32.Checksum(data, castagnoli) != binary.BigEndian.Uint32(hdr[4:8]) {
-			return recs, nil
-		}
-		var d record
-		if err := json.Unmarshal(data, &d); err != nil {
-			return recs, errors.New("intake log: a record with a valid checksum does not decode")
-		}
-		recs = append(recs, d.rec())
+		off++
 	}
+	return recs, skipped
+}
+
+// frameAt decodes the frame at off: length, CRC-32C, a record's JSON.
+func frameAt(data []byte, off int) (store.Record, int, bool) {
+	n := int(binary.BigEndian.Uint32(data[off : off+4]))
+	if n == 0 || n > 1<<20 || off+8+n > len(data) {
+		return store.Record{}, 0, false
+	}
+	body := data[off+8 : off+8+n]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(data[off+4:off+8]) {
+		return store.Record{}, 0, false
+	}
+	var d record
+	if err := json.Unmarshal(body, &d); err != nil || d.ID == 0 || d.Key == "" {
+		return store.Record{}, 0, false
+	}
+	return d.rec(), 8 + n, true
 }

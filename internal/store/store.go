@@ -77,7 +77,12 @@ type Store interface {
 	Claim(now time.Time, max int, lease time.Duration) ([]Record, error)
 	// Release ends the leases of these events: those still pending can be claimed again.
 	Release(ids ...uint64)
-	// NextDue is when the next pending, unleased event is due; ok is false when none is.
+	// Hold keeps these events unclaimed until then, without a durable write: for when
+	// an attempt's outcome could not be recorded (a full disk), so it is not retried
+	// at once. A restart forgets it.
+	Hold(until time.Time, ids ...uint64)
+	// NextDue is when the next pending event is due — its NextTry, or the end of its
+	// lease or hold when later; ok is false when none is pending.
 	NextDue() (at time.Time, ok bool)
 	// Changed is signalled when events may have become due (accepted, requeued,
 	// released): the moment to Claim again. One signal may stand for many changes.

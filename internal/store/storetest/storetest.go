@@ -41,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 		{"ClaimLeasesEachEventOnce", claimOnce},
 		{"LeaseExpires", leaseExpires},
 		{"NotDueIsNotClaimed", notDue},
+		{"HoldKeepsUnclaimed", hold},
 		{"UpdatesAreDurable", updatesDurable},
 		{"ChangedSignals", changedSignals},
 		{"RequeueAndErrors", requeue},
@@ -211,8 +212,26 @@ func notDue(t *testing.T, h Harness) {
 	if got, _ := s.Claim(at, 10, time.Minute); len(got) != 1 || got[0].Attempts != 1 {
 		t.Fatalf("claim when due: %+v", got)
 	}
-	if _, ok := s.NextDue(); ok {
-		t.Error("NextDue reports a leased event")
+	if next, ok := s.NextDue(); !ok || next.Before(at.Add(time.Minute)) {
+		t.Errorf("NextDue = %v %v: a leased event is due no sooner than its lease ends (%v)", next, ok, at.Add(time.Minute))
+	}
+}
+
+func hold(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	r := accept(t, s, 1)
+	claimAll(t, s, 1)
+	until := time.Now().Add(time.Hour)
+	s.Hold(until, r.ID) // the outcome could not be recorded: not again before then
+	if got, _ := s.Claim(time.Now(), 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed a held event: %+v", got)
+	}
+	if next, ok := s.NextDue(); !ok || !next.Equal(until) {
+		t.Errorf("NextDue = %v %v, want the hold's end %v", next, ok, until)
+	}
+	if got, _ := s.Claim(until, 10, time.Minute); len(got) != 1 {
+		t.Fatalf("not claimable when the hold ends: %+v", got)
 	}
 }
 

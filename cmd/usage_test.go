@@ -1,0 +1,64 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tabhook/tabhook/internal/cli"
+)
+
+// TestEveryMistakeIsAUsageError walks the whole command tree: a mistyped subcommand of
+// any group, and an extra argument to any command that takes a fixed number of them,
+// exit 2 with a message saying what was wrong — never the group's help and exit 0.
+func TestEveryMistakeIsAUsageError(t *testing.T) {
+	ios, _, _, _ := cli.Test()
+	var paths [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		paths = append(paths, path)
+		for _, sub := range c.Commands() {
+			walk(sub, append(append([]string(nil), path...), sub.Name()))
+		}
+	}
+	walk(NewRootCmd(&Factory{IO: ios, Env: func(string) (string, bool) { return "", false }}), nil)
+	checked := 0
+	for _, path := range paths {
+		root := NewRootCmd(&Factory{IO: ios, Env: func(string) (string, bool) { return "", false }})
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var args []string
+		var want string
+		switch {
+		case c.HasSubCommands():
+			args, want = append(append([]string(nil), path...), "bogus-subcommand"), `unknown command "bogus-subcommand"`
+		case c.Args != nil:
+			args, want = append(append([]string(nil), path...), "extra-1", "extra-2", "extra-3"), "Run '"
+		default:
+			continue // takes any number of IDs
+		}
+		root.SetArgs(append(args, "--no-input", "--config", "/dev/null"))
+		err = root.Execute()
+		if code := cli.ExitCode(err); code != cli.ExitUsage || !strings.Contains(err.Error(), want) {
+			t.Errorf("tabhook %s: exit %d, %v", strings.Join(args, " "), code, err)
+		}
+		checked++
+	}
+	if checked < 15 {
+		t.Fatalf("only %d commands checked: the walk missed the tree", checked)
+	}
+}
+
+// TestGroupWithoutArgsShowsHelp: `tabhook webhook` alone still shows the group's help.
+func TestGroupWithoutArgsShowsHelp(t *testing.T) {
+	ios, _, out, _ := cli.Test()
+	root := NewRootCmd(&Factory{IO: ios, Env: func(string) (string, bool) { return "", false }})
+	root.SetOut(out)
+	root.SetArgs([]string{"webhook"})
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "Available Commands") {
+		t.Fatalf("err %v, output %q", err, out.String())
+	}
+}
