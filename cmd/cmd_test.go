@@ -122,6 +122,28 @@ func TestConfirmOnTerminal(t *testing.T) {
 	}
 }
 
+// TestNoInputNeverAsks: with --no-input, even on a terminal, nothing is asked: filter
+// deletes and prune refuse (exit 2) as they do without a terminal — and prune refuses
+// before testing every webhook.
+func TestNoInputNeverAsks(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddWebhook("tabhook-a", "WorkbookUpdated", "https://127.0.0.1:1/gone")
+	env := map[string]string{"TS_SERVER": h.url, "TS_PAT_NAME": testPAT, "TS_PAT_SECRET": testSecret}
+	for _, args := range [][]string{
+		{"webhook", "delete", "--name-prefix", "tabhook-", "--no-input"},
+		{"webhook", "prune", "--no-input"},
+	} {
+		f := &Factory{IO: &cli.IOStreams{InTTY: true, ErrTTY: true, In: strings.NewReader("y\n")}}
+		_, errOut, code := run(t, f, env, args...)
+		if code != 2 || strings.Contains(errOut, "[y/N]") || len(h.sim.Webhooks()) != 1 {
+			t.Errorf("%v: exit %d, %d left; %s", args, code, len(h.sim.Webhooks()), errOut)
+		}
+		if strings.Contains(errOut, "Testing") {
+			t.Errorf("%v: tested webhooks before refusing: %s", args, errOut)
+		}
+	}
+}
+
 // TestSecretsNeverPrinted runs commands through success and failure paths at debug
 // level and checks the PAT secret appears in no output or log line.
 func TestSecretsNeverPrinted(t *testing.T) {

@@ -70,6 +70,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	if cfg := r.Config(); cfg != nil {
 		s.ConfigSecrets = cfg.IsSet("pat-secret") || cfg.IsSet("slack-token")
 	}
+	s.UnknownKeys = r.UnknownKeys(knownKeys(cmd.Root()))
 	if tc, err := f.TableauSettings(fs); err == nil {
 		if c, err := tableau.New(tc); err == nil {
 			s.Tableau = c

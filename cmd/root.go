@@ -124,8 +124,16 @@ func (f *Factory) prepare(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if strings.HasPrefix(cmd.CommandPath(), "tabhook webhook") || cmd.CommandPath() == "tabhook events" {
+		// A shared config file holds run's settings (event:, name-prefix:): as filters
+		// they would silently narrow what an admin command sees or does.
+		r.IgnoreConfig(adminFilterKeys...)
+	}
 	if err := r.Apply(flags); err != nil {
 		return &cli.UsageError{Err: err}
+	}
+	for _, w := range r.UnknownKeys(knownKeys(cmd.Root())) {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", w)
 	}
 	noInput, _ := flags.GetBool("no-input")
 	r.SetPrompter(f.prompter(noInput))
@@ -165,6 +173,36 @@ func (f *Factory) InterruptHint() string {
 	f.hintMu.Lock()
 	defer f.hintMu.Unlock()
 	return f.hint
+}
+
+// knownKeys are the config file's keys: every flag of every command, and routes.
+func knownKeys(root *cobra.Command) []string {
+	seen := map[string]bool{"routes": true}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) { seen[fl.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	return out
+}
+
+// adminFilterKeys are flags that filter or name webhooks in the admin commands, and
+// mean relay settings in the config file.
+var adminFilterKeys = []string{"event", "name", "name-prefix", "url", "url-prefix", "enabled"}
+
+// canPrompt: a person is at a terminal and --no-input was not given.
+func (f *Factory) canPrompt(cmd *cobra.Command) bool {
+	noInput, _ := cmd.Flags().GetBool("no-input")
+	return f.IO.CanPrompt() && !noInput
 }
 
 func (f *Factory) prompter(noInput bool) creds.Prompter {

@@ -19,9 +19,11 @@ func newCmdSimulator(f *Factory) *cobra.Command {
 		Long: `Serve the Tableau simulator used by the tests and 'tabhook demo' on a local port, with
 one personal access token, and print the environment that points tabhook at it:
 
-  eval "$(tabhook demo simulator --listen 127.0.0.1:8787 &)"   # or copy the lines it prints
+  tabhook demo simulator &       # in the background, or in another terminal
+  ` + simulatorEnv(defaultSimulatorAddr) + `
   tabhook webhook create --name try --event WorkbookUpdated --url https://127.0.0.1:9/hook
   tabhook webhook list
+  kill %1                        # stop it
 
 The simulator keeps everything in memory and stops with Ctrl-C. Its deliveries go to
 loopback destinations only when they trust the simulator's TLS settings (none here).`,
@@ -35,7 +37,7 @@ loopback destinations only when they trust the simulator's TLS settings (none he
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
 			srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-			fmt.Fprintf(f.IO.Out, "export TS_SERVER=http://%s TS_SITE= TS_PAT_NAME=simulator TS_PAT_SECRET=simulator-secret\n", ln.Addr())
+			fmt.Fprintln(f.IO.Out, simulatorEnv(ln.Addr().String()))
 			fmt.Fprintln(f.IO.ErrOut, "Tableau simulator serving; Ctrl-C to stop.")
 			go func() {
 				<-cmd.Context().Done()
@@ -47,6 +49,13 @@ loopback destinations only when they trust the simulator's TLS settings (none he
 			return nil
 		},
 	}
-	cmd.Flags().String("listen", "127.0.0.1:8787", "address to serve the simulator on")
+	cmd.Flags().String("listen", defaultSimulatorAddr, "address to serve the simulator on")
 	return cmd
+}
+
+const defaultSimulatorAddr = "127.0.0.1:8787"
+
+// simulatorEnv is the environment that points tabhook at a simulator on addr.
+func simulatorEnv(addr string) string {
+	return "export TS_SERVER=http://" + addr + " TS_SITE= TS_PAT_NAME=simulator TS_PAT_SECRET=simulator-secret"
 }

@@ -62,3 +62,17 @@ func TestGroupWithoutArgsShowsHelp(t *testing.T) {
 		t.Fatalf("err %v, output %q", err, out.String())
 	}
 }
+
+// TestSimulatorExampleWorks: the example in `demo simulator --help` runs the simulator
+// in the background and sets the environment it prints; the old one (eval of a
+// command substitution around a background job) waited forever.
+func TestSimulatorExampleWorks(t *testing.T) {
+	ios, _, _, _ := cli.Test()
+	c, _, err := NewRootCmd(&Factory{IO: ios}).Find([]string{"demo", "simulator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(c.Long, `eval "$(`) || !strings.Contains(c.Long, "tabhook demo simulator &") || !strings.Contains(c.Long, simulatorEnv(defaultSimulatorAddr)) {
+		t.Fatalf("help example:\n%s", c.Long)
+	}
+}

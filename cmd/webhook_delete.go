@@ -50,7 +50,7 @@ an error.`,
 				return cli.Usagef("nothing selected: give webhook IDs, or --name, --name-prefix or --url-prefix\nRun '%s --help' for usage.", cmd.CommandPath())
 			}
 			opts.IDs, opts.Filter = args, filter
-			opts.Connect, opts.Format, opts.CanPrompt = clientFunc(f, cmd), outputFormat(cmd), f.IO.CanPrompt()
+			opts.Connect, opts.Format, opts.CanPrompt = clientFunc(f, cmd), outputFormat(cmd), f.canPrompt(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

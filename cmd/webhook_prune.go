@@ -41,7 +41,7 @@ asks for confirmation on a terminal and refuses without one unless --yes is give
 				return err
 			}
 			opts.Filter = filter
-			opts.Connect, opts.Format, opts.CanPrompt = clientFunc(f, cmd), outputFormat(cmd), f.IO.CanPrompt()
+			opts.Connect, opts.Format, opts.CanPrompt = clientFunc(f, cmd), outputFormat(cmd), f.canPrompt(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -63,6 +63,10 @@ func pruneRun(ctx context.Context, opts *pruneOptions) error {
 		if len(candidates) == 0 {
 			fmt.Fprintln(opts.IO.ErrOut, "No webhooks match; nothing to prune.")
 			return printWebhooks(opts.IO, opts.Format, nil)
+		}
+		if !opts.Yes && !opts.DryRun && !opts.CanPrompt {
+			// Refuse before testing: each test can take Tableau's full delivery timeout.
+			return cli.Usagef("prune would delete without confirmation; pass --yes (or --dry-run to only see the orphans)")
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "Testing %s...\n", plural(len(candidates), "webhook"))
 		orphans, testErrs := admin.Orphans(admin.TestAll(ctx, c, candidates))

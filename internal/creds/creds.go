@@ -55,6 +55,12 @@ func skipped(flag string) bool {
 	return false
 }
 
+// commandLineOnly are flags that only the command line may set: a destructive
+// confirmation is never answered by the environment or a shared config file.
+func commandLineOnly(flag string) bool {
+	return flag == "yes"
+}
+
 // LookupEnv reads one environment variable; os.LookupEnv in production.
 type LookupEnv func(string) (string, bool)
 
@@ -66,14 +72,21 @@ type Prompter interface {
 
 // MissingError says a required value is set nowhere and could not be prompted for.
 type MissingError struct {
-	Label string // e.g. "Tableau PAT name"
-	Flag  string
+	Label    string // e.g. "Tableau PAT name"
+	Flag     string
+	FileFlag string // for a secret: the flag naming a file that holds it
 }
 
 // UsageError marks a missing setting as a configuration problem (exit 2).
 func (e *MissingError) UsageError() bool { return true }
 
 func (e *MissingError) Error() string {
+	if e.FileFlag != "" {
+		// The file form first: a secret on a command line or in the environment is
+		// seen by ps, shells' history and child processes.
+		return fmt.Sprintf("missing %s: pass --%s (a file holding it), set %s or %s, or set %s in the config file",
+			e.Label, e.FileFlag, EnvName(e.FileFlag), EnvName(e.Flag), e.FileFlag)
+	}
 	return fmt.Sprintf("missing %s: pass --%s, set %s, or set %s in the config file", e.Label, e.Flag, EnvName(e.Flag), e.Flag)
 }
 
@@ -84,6 +97,33 @@ type Resolver struct {
 	configPath string // empty when no config file was read
 	prompter   Prompter
 	sources    map[string]Source
+	// notFromConfig are flags this command does not read from the config file (a
+	// shared file's relay settings must not filter an admin command).
+	notFromConfig map[string]bool
+}
+
+// IgnoreConfig makes Apply leave these flags to the command line and the
+// environment.
+func (r *Resolver) IgnoreConfig(flags ...string) {
+	if r.notFromConfig == nil {
+		r.notFromConfig = map[string]bool{}
+	}
+	for _, f := range flags {
+		r.notFromConfig[f] = true
+	}
+}
+
+// ConflictError is a secret given twice at the same level, inline and as a file.
+type ConflictError struct {
+	Flags [2]string // the file flag first
+	Where string
+}
+
+// UsageError marks it as a configuration problem (exit 2).
+func (e *ConflictError) UsageError() bool { return true }
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("give one of --%s or --%s, not both (both are set %s); prefer the file", e.Flags[0], e.Flags[1], e.Where)
 }
 
 // Options for Load.
@@ -183,6 +223,9 @@ func (r *Resolver) Apply(fset *pflag.FlagSet) error {
 			r.sources[f.Name] = SourceFlag
 			return
 		}
+		if commandLineOnly(f.Name) {
+			return
+		}
 		if v, ok := r.env(EnvName(f.Name)); ok && v != "" {
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("invalid %s from %s: %w", f.Name, EnvName(f.Name), err))
@@ -191,7 +234,7 @@ func (r *Resolver) Apply(fset *pflag.FlagSet) error {
 			r.sources[f.Name] = SourceEnv
 			return
 		}
-		if r.config.IsSet(f.Name) {
+		if r.config.IsSet(f.Name) && !r.notFromConfig[f.Name] {
 			v, err := configString(r.config.Get(f.Name))
 			if err == nil {
 				err = f.Value.Set(v)
@@ -250,6 +293,9 @@ func (r *Resolver) Require(fset *pflag.FlagSet, flag, label string) (string, err
 // required=false returns "" instead of failing.
 func (r *Resolver) Secret(fset *pflag.FlagSet, flag, fileFlag, label string, required bool) (string, error) {
 	direct, file := value(fset, flag), value(fset, fileFlag)
+	if file != "" && direct != "" && r.sources[fileFlag] == r.sources[flag] {
+		return "", &ConflictError{Flags: [2]string{fileFlag, flag}, Where: map[Source]string{SourceFlag: "on the command line", SourceEnv: "in the environment", SourceConfig: "in the config file"}[r.sources[flag]]}
+	}
 	if file != "" && (direct == "" || r.sources[fileFlag] > r.sources[flag]) {
 		return readSecretFile(file, label)
 	}
@@ -260,14 +306,14 @@ func (r *Resolver) Secret(fset *pflag.FlagSet, flag, fileFlag, label string, req
 		return "", nil
 	}
 	if r.prompter == nil {
-		return "", &MissingError{Label: label, Flag: flag}
+		return "", &MissingError{Label: label, Flag: flag, FileFlag: fileFlag}
 	}
 	v, err := r.prompter.PromptSecret(label)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", label, err)
 	}
 	if v = strings.TrimSpace(v); v == "" {
-		return "", &MissingError{Label: label, Flag: flag}
+		return "", &MissingError{Label: label, Flag: flag, FileFlag: fileFlag}
 	}
 	r.sources[flag] = SourcePrompt
 	return v, nil

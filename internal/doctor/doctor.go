@@ -34,6 +34,7 @@ type Setup struct {
 	ConfigSecrets bool // the config file holds a secret (pat-secret, slack-token)
 	Tableau       *tableau.Client
 	Slack         *slackout.Client
+	UnknownKeys   []string // config file keys no setting reads
 	Channel       string
 	CertFile      string
 	KeyFile       string
@@ -75,6 +76,9 @@ func configFile(s Setup) Result {
 		return bad(name, err.Error(), "check --config / TABHOOK_CONFIG")
 	}
 	mode := st.Mode().Perm()
+	if len(s.UnknownKeys) > 0 {
+		return bad(name, strings.Join(s.UnknownKeys, "; "), "fix or remove those keys: nothing reads them")
+	}
 	if s.ConfigSecrets && mode&0o004 != 0 {
 		return bad(name, fmt.Sprintf("%s holds a secret and is world-readable (mode %04o)", s.ConfigPath, mode),
 			fmt.Sprintf("chmod o-r %s, or move the secret to a *-file setting", s.ConfigPath))
