@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.Duration("drain-timeout", 10*time.Second, "how long to keep delivering after a stop signal")
 	fs.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off by default)")
 	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
+	fs.String("max-spool-size", "1GiB", "cap on the spool on disk; at the cap new deliveries get 503 (Tableau retries) until delivered ones are pruned (env TABHOOK_MAX_SPOOL_SIZE)")
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
@@ -74,6 +76,9 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 		cfg.Allow = append(cfg.Allow, p)
 	}
 	cfg.Service.Workers, _ = fs.GetInt("workers")
+	if cfg.MaxSpoolSize, err = parseSize(stringFlag(fs, "max-spool-size")); err != nil {
+		return cfg, cli.Usagef("invalid --max-spool-size: %v", err)
+	}
 
 	tc, err := f.TableauSettings(fs)
 	if err != nil {
@@ -247,4 +252,25 @@ func tuneGC(env creds.LookupEnv) {
 	if _, set := env("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(256 << 20)
 	}
+}
+
+// parseSize reads a size such as 1GiB, 500MB, 64KiB or a number of bytes; 0 means no cap.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		factor int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	factor := int64(1)
+	for _, u := range units {
+		if cut, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, factor = strings.TrimSpace(cut), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 1GiB, 500MB or 0 for no cap", s)
+	}
+	return int64(n * float64(factor)), nil
 }

@@ -76,3 +76,16 @@ func TestSimulatorExampleWorks(t *testing.T) {
 		t.Fatalf("help example:\n%s", c.Long)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "500MB": 500e6, "64 KiB": 64 << 10, "123": 123, "0": 0, "1.5GiB": 3 << 29} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-1GB", "1XB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+}

@@ -44,6 +44,8 @@ type Config struct {
 	Channel  string  // the default channel
 	Routes   []Route // channels for some events or projects (config file); first match wins
 	StateDir string
+	// MaxSpoolSize caps the spool on disk (bytes; 0: no cap).
+	MaxSpoolSize int64
 	Server   ServerConfig // Handler is set by the relay
 	Path     string       // listener path
 	Allow    []netip.Prefix
@@ -122,7 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Observe = withMetrics(cfg.Observe, cfg.Metrics)
 	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1), recheck: make(chan struct{}, 1),
 		reg: admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
-	sp, err := spool.Open(cfg.StateDir, spool.Options{OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
+	sp, err := spool.Open(cfg.StateDir, spool.Options{MaxSize: cfg.MaxSpoolSize, OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
 	if err != nil {
 		return err
 	}

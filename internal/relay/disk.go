@@ -36,7 +36,7 @@ func (r *relay) watchDisk(ctx context.Context, full func() bool) {
 		}
 		switch {
 		case full():
-			problem = "the state directory's disk is full: new events are refused until space is freed"
+			problem = "the spool cannot take new events (its disk is full, or it is at --max-spool-size): they are refused until room is made"
 		case ok && u.UsedPercent() >= limit:
 			problem = fmt.Sprintf("the state directory's disk is %.0f%% full (limit %.0f%%)", u.UsedPercent(), limit)
 		}

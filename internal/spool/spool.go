@@ -76,6 +76,9 @@ type Options struct {
 	Sync func(*os.File) error
 	// OnError, when set, hears about index failures (the records stay in the log).
 	OnError func(error)
+	// MaxSize caps the spool on disk (index and intake log): at the cap, intake is
+	// refused (503, Tableau retries) until pruning brings it under. 0: no cap.
+	MaxSize int64
 	// Reserve is the headroom kept for the index (reserve.go); default 4 MiB, at most
 	// an eighth of the file system; negative: none.
 	Reserve int64
@@ -106,6 +109,7 @@ type Spool struct {
 
 	full    bool     // the reserve is released: intake refused (under mu)
 	damage  []string // damaged state found at open and set aside
+	atCap   bool     // the spool is at MaxSize: intake refused (under mu)
 	dir     string
 	quit    chan struct{} // closed by Close: stops the reserve's restorer
 	restore sync.WaitGroup
@@ -246,12 +250,16 @@ func (s *Spool) reserveSize() int64 {
 	return size
 }
 
-// Full reports whether intake is refused because the disk filled up.
+// Full reports whether intake is refused: the disk filled up, or the spool reached
+// MaxSize.
 func (s *Spool) Full() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.full
+	return s.full || s.atCap
 }
+
+// ErrAtCap refuses intake while the spool is at its MaxSize.
+var ErrAtCap = errors.New("the spool is at its size limit (--max-spool-size): refusing new events until delivered ones are pruned")
 
 // fill refuses intake and tries, every few seconds, to make the reserve again: no
 // signal says when space is freed, so this is the one place that polls.
@@ -413,6 +421,10 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec store.Record, dup 
 		s.mu.Unlock()
 		return store.Record{}, false, ErrFull
 	}
+	if s.atCap {
+		s.mu.Unlock()
+		return store.Record{}, false, ErrAtCap
+	}
 	s.accepts.Add(1)
 	s.mu.Unlock()
 	defer s.accepts.Done()
@@ -550,6 +562,7 @@ func (s *Spool) indexLoop() {
 		s.indexed.Broadcast()
 		s.mu.Unlock()
 		s.signal()
+		s.measure()
 		segs := make([]uint64, len(batch))
 		for i, it := range batch {
 			segs[i] = it.seg
@@ -797,10 +810,10 @@ func (s *Spool) List(state store.State) ([]store.Record, error) {
 	return out, err
 }
 
-// Prune deletes delivered records (and their dedup keys) delivered before cutoff. Dead
-// records stay until retried or deleted by hand. Records are kept in the order they
-// arrived, so the scan stops at the first one received after cutoff: none after it can
-// have been delivered before.
+// Prune deletes delivered records (and their dedup keys) delivered before cutoff, and
+// dead letters received before it: a dead letter nobody retried within the retention
+// is not kept for ever. Records are kept in the order they arrived, so the scan stops
+// at the first one received after cutoff: none after it can qualify.
 func (s *Spool) Prune(cutoff time.Time) (int, error) {
 	n := 0
 	var gone []string
@@ -815,7 +828,8 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 			if !d.ReceivedAt.Before(cutoff) {
 				return nil
 			}
-			if d.State != Delivered || !d.DeliveredAt.Before(cutoff) {
+			expired := (d.State == Delivered && d.DeliveredAt.Before(cutoff)) || d.State == Dead
+			if !expired {
 				continue
 			}
 			if err := c.Delete(); err != nil {
@@ -837,7 +851,30 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 		delete(s.known, k)
 	}
 	s.mu.Unlock()
+	s.measure()
 	return n, nil
+}
+
+// measure notes the spool's size on disk (index and intake log) against MaxSize.
+// It runs after each index commit and prune, off the acknowledgement's path.
+func (s *Spool) measure() {
+	if s.opts.MaxSize <= 0 {
+		return
+	}
+	var size int64
+	if st, err := os.Stat(filepath.Join(s.dir, FileName)); err == nil {
+		size = st.Size()
+	}
+	if segs, err := filepath.Glob(filepath.Join(s.dir, "intake-*.wal")); err == nil {
+		for _, p := range segs {
+			if st, err := os.Stat(p); err == nil {
+				size += st.Size()
+			}
+		}
+	}
+	s.mu.Lock()
+	s.atCap = size >= s.opts.MaxSize
+	s.mu.Unlock()
 }
 
 // Requeue makes a dead event pending again, due now. A pending event is left as it is.

@@ -104,7 +104,9 @@ func TestConcurrentAcceptsAreUnique(t *testing.T) {
 	}
 }
 
-func TestPruneKeepsPendingAndDead(t *testing.T) {
+// TestPruneKeepsPendingAndRecent: past the retention, delivered records and dead
+// letters go; pending ones and recently delivered ones stay.
+func TestPruneKeepsPendingAndRecent(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
 	old := time.Now().Add(-48 * time.Hour)
@@ -121,20 +123,47 @@ func TestPruneKeepsPendingAndDead(t *testing.T) {
 		t.Fatalf("pending ids = %v, want [%d]", p, ids[3])
 	}
 	n, err := s.Prune(time.Now().Add(-24 * time.Hour))
-	if err != nil || n != 1 {
+	if err != nil || n != 2 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
 	if _, err := s.Get(ids[0]); !errors.Is(err, ErrNotFound) {
 		t.Error("old delivered record kept")
 	}
+	if _, err := s.Get(ids[2]); !errors.Is(err, ErrNotFound) {
+		t.Error("old dead letter kept past the retention")
+	}
 	// Its dedup key is gone too: the same event would be accepted as new.
 	if _, dup, _ := s.Accept(pl(0), time.Now()); dup {
 		t.Error("dedup key of a pruned record kept")
 	}
-	for _, id := range ids[1:] {
+	for _, id := range []uint64{ids[1], ids[3]} {
 		if _, err := s.Get(id); err != nil {
 			t.Errorf("record %d pruned: %v", id, err)
 		}
+	}
+}
+
+// TestMaxSizeRefusesIntake: at its size limit the spool refuses new events (the
+// listener answers 503) until pruning brings it under.
+func TestMaxSizeRefusesIntake(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{MaxSize: 64 << 10, Reserve: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	refused := false
+	for i := 0; i < 5000 && !refused; i++ {
+		_, _, err := s.Accept(pl(i), time.Now())
+		switch {
+		case errors.Is(err, ErrAtCap):
+			refused = true
+		case err != nil:
+			t.Fatal(err)
+		}
+		s.Flush()
+	}
+	if !refused || !s.Full() {
+		t.Fatal("the spool grew past its limit")
 	}
 }
 

@@ -378,16 +378,16 @@ func prune(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	n, err := s.Prune(time.Now().Add(-24 * time.Hour))
-	if err != nil || n != 1 {
-		t.Fatalf("pruned %d %v, want 1", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d %v, want 2 (the old delivered and the old dead letter)", n, err)
 	}
-	if _, err := s.Get(ids[0]); !errors.Is(err, store.ErrNotFound) {
-		t.Error("the delivered record is still there")
-	}
-	for _, id := range ids[1:] {
-		if _, err := s.Get(id); err != nil {
-			t.Errorf("record %d pruned: %v", id, err)
+	for _, id := range ids[:2] {
+		if _, err := s.Get(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record %d is still there past its retention", id)
 		}
+	}
+	if _, err := s.Get(ids[2]); err != nil {
+		t.Errorf("the pending record was pruned: %v", err)
 	}
 }
 
