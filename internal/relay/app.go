@@ -46,9 +46,9 @@ type Config struct {
 	StateDir string
 	// MaxSpoolSize caps the spool on disk (bytes; 0: no cap).
 	MaxSpoolSize int64
-	Server   ServerConfig // Handler is set by the relay
-	Path     string       // listener path
-	Allow    []netip.Prefix
+	Server       ServerConfig // Handler is set by the relay
+	Path         string       // listener path
+	Allow        []netip.Prefix
 
 	// run only: the webhooks to create (or adopt) at start and delete at exit.
 	Manage       bool
