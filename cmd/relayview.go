@@ -118,7 +118,7 @@ func describe(e relay.Event) string {
 		return fmt.Sprintf("webhook %-8s %s  %s (%s)", e.Detail, e.Name, e.EventType, e.ID)
 	case relay.EvVerify:
 		mark := "FAIL"
-		if e.OK {
+		if e.OK != nil && *e.OK {
 			mark = "ok  "
 		}
 		return fmt.Sprintf("verify %s %s: %s", mark, e.Name, e.Detail)

@@ -67,3 +67,19 @@ func TestRelayViewEscapesHostileNames(t *testing.T) {
 		t.Fatalf("view line %q", s)
 	}
 }
+
+// TestVerifyLinesHaveOK: in JSON, a failed verify says "ok": false as a passing one
+// says "ok": true; other lines carry no "ok".
+func TestVerifyLinesHaveOK(t *testing.T) {
+	no, yes := false, true
+	var out bytes.Buffer
+	v := newRelayView(&out, "json")
+	v.observe(relay.Event{Type: relay.EvVerify, Name: "a", OK: &no, Detail: "Tableau timed out"})
+	v.observe(relay.Event{Type: relay.EvVerify, Name: "b", OK: &yes})
+	v.observe(relay.Event{Type: relay.EvReceived, ID: "1"})
+	v.close()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], `"ok":false`) || !strings.Contains(lines[1], `"ok":true`) || strings.Contains(lines[2], `"ok"`) {
+		t.Fatalf("lines:\n%s", out.String())
+	}
+}

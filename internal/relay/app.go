@@ -254,7 +254,7 @@ func (r *relay) shutdown() error {
 			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, r.reg.CleanupCommand()))
 		}
 		for _, w := range gone {
-			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: w.ID, Name: w.Name, EventType: w.Event, OK: true, Detail: "deleted"})
+			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: w.ID, Name: w.Name, EventType: w.Event, OK: ok(true), Detail: "deleted"})
 		}
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), r.cfg.DrainTimeout)

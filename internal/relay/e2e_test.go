@@ -182,7 +182,7 @@ func TestRunEndToEnd(t *testing.T) {
 	// --verify: Tableau's test delivery reached the listener and got 200.
 	eventually(t, "4 verifications", func() bool { return w.count(relay.EvVerify) == 4 })
 	for _, v := range w.find(relay.EvVerify) {
-		if !v.OK {
+		if v.OK == nil || !*v.OK {
 			t.Errorf("verify failed: %+v", v)
 		}
 	}
@@ -328,7 +328,7 @@ func TestVerifyReportsUnreachableListener(t *testing.T) {
 	w.start(cfg)
 	eventually(t, "a verification", func() bool { return w.count(relay.EvVerify) == 1 })
 	v := w.find(relay.EvVerify)[0]
-	if v.OK || !strings.Contains(v.Detail, "could not connect") {
+	if v.OK == nil || *v.OK || !strings.Contains(v.Detail, "could not connect") {
 		t.Errorf("verify = %+v", v)
 	}
 	if err := w.stop(); err != nil {

@@ -31,7 +31,8 @@ func (r *relay) reload(ctx context.Context) {
 		cancel()
 	}
 	if err != nil {
-		r.log.Error("reload failed; keeping the current configuration", "err", err)
+		// The foreground view says it (a line, or a JSON line): once per audience.
+		r.log.Debug("reload failed; keeping the current configuration", "err", err)
 		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "reload failed, configuration unchanged: " + err.Error()})
 		return
 	}

@@ -25,7 +25,7 @@ func (r *relay) register(ctx context.Context) error {
 		if m.Adopted {
 			what = "adopted"
 		}
-		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: true, Detail: what})
+		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: ok(true), Detail: what})
 	}
 	if errors.Is(err, admin.ErrStopped) {
 		return err
@@ -39,9 +39,10 @@ func (r *relay) register(ctx context.Context) error {
 			hooks[i] = m.Webhook
 		}
 		for _, v := range r.reg.Verify(ctx, r.cfg.Tableau, hooks) {
-			r.cfg.Observe.emit(Event{Type: EvVerify, ID: v.Webhook.ID, Name: v.Webhook.Name, EventType: v.Webhook.Event, OK: v.OK, Detail: v.Detail})
+			r.cfg.Observe.emit(Event{Type: EvVerify, ID: v.Webhook.ID, Name: v.Webhook.Name, EventType: v.Webhook.Event, OK: ok(v.OK), Detail: v.Detail})
 			if !v.OK {
-				r.log.Warn("Tableau cannot deliver to the listener", "webhook", v.Webhook.Name, "problem", v.Detail)
+				// The foreground view says it (a line, or a JSON line): once per audience.
+				r.log.Debug("Tableau cannot deliver to the listener", "webhook", v.Webhook.Name, "problem", v.Detail)
 			}
 		}
 	}
