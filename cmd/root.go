@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -111,6 +112,8 @@ interactive prompt, default.`,
 		return &cli.UsageError{Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(newCmdWebhook(f), newCmdEvents(f), newCmdServe(f, nil), newCmdRun(f, nil), newCmdDemo(f, nil), newCmdDeliveries(f), newCmdDoctor(f, nil), newCmdDocs(f), newCmdVersion(f))
+	b := f.Build
+	root.Version = fmt.Sprintf("%s (commit %s, built %s, %s)", b.Version, b.Commit, b.Date, runtime.Version())
 	enforceUsage(root)
 	return root
 }

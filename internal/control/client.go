@@ -25,8 +25,10 @@ func Open(stateDir string) (Deliveries, error) {
 		c.Close()
 		return newSocketClient(path), nil
 	}
-	if _, err := os.Stat(filepath.Join(stateDir, spool.FileName)); err != nil {
-		return nil, fmt.Errorf("no spool in %s (is --state-dir right?): %w", stateDir, err)
+	if _, err := os.Stat(filepath.Join(stateDir, spool.FileName)); errors.Is(err, os.ErrNotExist) {
+		return none{}, nil // no relay has run with this state directory: no events yet
+	} else if err != nil {
+		return nil, fmt.Errorf("read the spool in %s: %w", stateDir, err)
 	}
 	sp, err := spool.Open(stateDir, spool.Options{Timeout: 2 * time.Second})
 	if err != nil {
@@ -34,6 +36,14 @@ func Open(stateDir string) (Deliveries, error) {
 	}
 	return direct{sp}, nil
 }
+
+// none is a state directory no relay has used: no events.
+type none struct{}
+
+func (none) List(context.Context, store.State) ([]Delivery, error) { return []Delivery{}, nil }
+func (none) Get(context.Context, uint64) (Delivery, error)         { return Delivery{}, store.ErrNotFound }
+func (none) Retry(context.Context, uint64) (Delivery, error)       { return Delivery{}, store.ErrNotFound }
+func (none) Close() error                                          { return nil }
 
 type direct struct{ sp *spool.Spool }
 

@@ -36,7 +36,7 @@ type Event struct {
 	Latency   time.Duration `json:"latency_ns,omitempty"`
 	Attempt   int           `json:"attempt,omitempty"`
 	RetryIn   time.Duration `json:"retry_in_ns,omitempty"`
-	OK        *bool         `json:"ok,omitempty"` // webhook and verify lines: always set, true or false
+	OK        *bool         `json:"ok,omitempty"`     // webhook and verify lines: always set, true or false
 	Status    int           `json:"status,omitempty"` // HTTP status of a rejected delivery
 	Reason    string        `json:"reason,omitempty"` // short cause of a failure: Slack's code, site_mismatch, waiting
 	Detail    string        `json:"detail,omitempty"`
