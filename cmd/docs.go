@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"path/filepath"
+	"strings"
 	"fmt"
 	"os"
 
@@ -24,8 +26,7 @@ func newCmdDocs(f *Factory) *cobra.Command {
 			}
 			root := c.Root()
 			root.DisableAutoGenTag = true // reproducible pages
-			header := &doc.GenManHeader{Title: "TABHOOK", Section: "1", Source: "tabhook " + f.Build.Version, Manual: "tabhook manual"}
-			if err := doc.GenManTree(root, header, args[0]); err != nil {
+			if err := writeManPages(root, args[0], "tabhook "+f.Build.Version); err != nil {
 				return fmt.Errorf("write man pages: %w", err)
 			}
 			fmt.Fprintf(f.IO.ErrOut, "Man pages written to %s.\n", args[0])
@@ -33,4 +34,28 @@ func newCmdDocs(f *Factory) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// writeManPages writes one page per command, each titled after its command
+// (TABHOOK-WEBHOOK-LIST): cobra's GenManTree gives every page the first one's title.
+func writeManPages(c *cobra.Command, dir, source string) error {
+	for _, sub := range c.Commands() {
+		if !sub.IsAvailableCommand() || sub.IsAdditionalHelpTopicCommand() {
+			continue
+		}
+		if err := writeManPages(sub, dir, source); err != nil {
+			return err
+		}
+	}
+	base := strings.ReplaceAll(c.CommandPath(), " ", "-")
+	out, err := os.Create(filepath.Join(dir, base+".1"))
+	if err != nil {
+		return err
+	}
+	header := &doc.GenManHeader{Title: strings.ToUpper(base), Section: "1", Source: source, Manual: "tabhook manual"}
+	if err := doc.GenMan(c, header, out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

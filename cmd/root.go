@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -145,6 +146,11 @@ func (f *Factory) prepare(cmd *cobra.Command) error {
 		if err := cli.CheckFormat(out.Value.String()); err != nil {
 			return err
 		}
+		// Asked for by name, a table is a table even into a pipe (aligned, with its
+		// header); by default a pipe gets tab-separated rows for scripts.
+		if out.Value.String() == cli.FormatTable && r.Source("output") != creds.SourceDefault {
+			f.IO.OutTTY = true
+		}
 	}
 	logger, err := newLogger(f.IO.ErrOut, stringFlag(flags, "log-level"), stringFlag(flags, "log-format"))
 	if err != nil {
@@ -197,6 +203,8 @@ func knownKeys(root *cobra.Command) []string {
 	}
 	return out
 }
+
+var apiVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 
 // adminFilterKeys are flags that filter or name webhooks in the admin commands, and
 // mean relay settings in the config file.
@@ -258,6 +266,9 @@ func (f *Factory) TableauSettings(fs *pflag.FlagSet) (tableau.Config, error) {
 	secret, err := r.Secret(fs, "pat-secret", "pat-secret-file", "Tableau PAT secret", true)
 	if err != nil {
 		return tableau.Config{}, err
+	}
+	if v := stringFlag(fs, "api-version"); v != "" && !apiVersion.MatchString(v) {
+		return tableau.Config{}, cli.Usagef("invalid --api-version %q: want a REST API version such as 3.19, or leave it out to negotiate", v)
 	}
 	if strings.HasPrefix(strings.ToLower(server), "http://") {
 		f.Logger().Warn("--server is http://: the PAT secret and the session token cross the network in clear; use https")

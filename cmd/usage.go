@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
 )
 
 // enforceUsage makes every mistake on the command line a usage error (exit 2), as the
@@ -16,6 +18,7 @@ import (
 // something — and an extra argument is refused by every command.
 func enforceUsage(c *cobra.Command) {
 	c.SuggestionsMinimumDistance = 2
+	showEnv(c)
 	for _, sub := range c.Commands() {
 		enforceUsage(sub)
 	}
@@ -73,4 +76,18 @@ func unknownCommand(cmd *cobra.Command, name string) error {
 	slices.Sort(names)
 	msg += fmt.Sprintf("\n\nAvailable commands: %s\nRun '%s --help' for usage.", strings.Join(names, ", "), cmd.CommandPath())
 	return cli.Usagef("%s", msg)
+}
+
+// showEnv names each flag's environment variable in its help, as the README does.
+// --yes has none: a confirmation is answered on the command line only.
+func showEnv(c *cobra.Command) {
+	c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+		switch fl.Name {
+		case "help", "yes", "version":
+			return
+		}
+		if !strings.Contains(fl.Usage, "(env ") && !strings.Contains(fl.Usage, "env TABHOOK_") {
+			fl.Usage += " (env " + creds.EnvName(fl.Name) + ")"
+		}
+	})
 }

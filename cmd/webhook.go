@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"unicode"
+	"net/url"
 	"bufio"
 	"context"
 	"fmt"
@@ -73,10 +75,8 @@ func withClient(ctx context.Context, connect func(context.Context) (webhookClien
 func parseEvents(names []string) ([]string, error) {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		for _, part := range strings.Split(n, ",") {
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
+		// TABHOOK_EVENT="WorkbookUpdated DatasourceRefreshFailed" works as well as commas.
+		for _, part := range strings.FieldsFunc(n, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 			ev, err := tableau.ParseEvent(part)
 			if err != nil {
 				return nil, err
@@ -192,3 +192,46 @@ func completeEvents(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 }
 
 func outputFormat(cmd *cobra.Command) string { return stringFlag(cmd.Flags(), "output") }
+
+// checkDestination refuses locally what Tableau would refuse after a round trip: it
+// only delivers to absolute https URLs.
+func checkDestination(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return cli.Usagef("invalid --url %q: want an https URL such as https://relay.example.com/tableau/8cf0e1d3b6a24c9f", raw)
+	case u.Scheme != "https":
+		return cli.Usagef("--url %q: Tableau only delivers to https destinations", raw)
+	}
+	return nil
+}
+
+// notFound says which operation found no webhook, and where to look.
+func notFound(op, id string, err error) error {
+	if tableau.IsNotFound(err) {
+		return fmt.Errorf("%s webhook %s: no webhook with that ID on the site (%w); 'tabhook webhook list' shows them", op, id, err)
+	}
+	return err
+}
+
+// completeWebhooks completes a webhook ID with its name beside it, from the site.
+func completeWebhooks(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		c, err := f.Tableau(cmd.Context(), cmd.Flags())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		defer func() { _ = c.SignOut(context.WithoutCancel(cmd.Context())) }()
+		hooks, err := c.ListWebhooks(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		var out []cobra.Completion
+		for _, w := range hooks {
+			if strings.HasPrefix(w.ID, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(w.ID, w.Name+" ("+w.Event+")"))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

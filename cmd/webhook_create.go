@@ -49,6 +49,9 @@ URL must be https: Tableau refuses anything else.`,
 			if opts.URL, err = r.Require(fs, "url", "destination URL"); err != nil {
 				return err
 			}
+			if err := checkDestination(opts.URL); err != nil {
+				return err
+			}
 			opts.Connect, opts.Format = clientFunc(f, cmd), outputFormat(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)

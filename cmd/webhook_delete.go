@@ -26,6 +26,7 @@ func newCmdWebhookDelete(f *Factory, runF func(context.Context, *deleteOptions) 
 	opts := &deleteOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:     "delete [ID...] [--name N] [--name-prefix P] [--url-prefix U] [--dry-run] [--yes]",
+		ValidArgsFunction: completeWebhooks(f),
 		Aliases: []string{"rm"},
 		Short:   "Delete webhooks by ID or by filter",
 		Long: `Delete webhooks named by ID, or every webhook that matches the filters.
@@ -105,7 +106,7 @@ func deleteTargets(ctx context.Context, c webhookClient, opts *deleteOptions) ([
 	for _, id := range opts.IDs {
 		w, err := c.GetWebhook(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, notFound("delete", id, err)
 		}
 		targets = append(targets, w)
 	}

@@ -19,6 +19,7 @@ func newCmdWebhookGet(f *Factory, runF func(context.Context, *getOptions) error)
 	opts := &getOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:     "get ID",
+		ValidArgsFunction: completeWebhooks(f),
 		Short:   "Show one webhook",
 		Long:    "Show one webhook in full, including why Tableau disabled it, if it did.",
 		Example: `  tabhook webhook get 7d60d364-b9f5-4a9c-8aa5-4bdaa38c5dd3 -o json`,
@@ -38,7 +39,7 @@ func getRun(ctx context.Context, opts *getOptions) error {
 	return withClient(ctx, opts.Connect, func(c webhookClient) error {
 		w, err := c.GetWebhook(ctx, opts.ID)
 		if err != nil {
-			return err
+			return notFound("get", opts.ID, err)
 		}
 		return printWebhook(opts.IO, opts.Format, w)
 	})

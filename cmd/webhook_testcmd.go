@@ -24,6 +24,7 @@ func newCmdWebhookTest(f *Factory, runF func(context.Context, *testOptions) erro
 	opts := &testOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "test ID | --name NAME",
+		ValidArgsFunction: completeWebhooks(f),
 		Short: "Ask Tableau to send its test delivery and show the destination's answer",
 		Long: `Ask Tableau to send its test delivery (an empty POST) to the webhook's destination,
 and print the status and body the destination answered, as Tableau saw them.
@@ -66,6 +67,7 @@ func testRun(ctx context.Context, opts *testOptions) error {
 		var err error
 		if opts.ID != "" {
 			w, err = c.GetWebhook(ctx, opts.ID)
+			err = notFound("test", opts.ID, err)
 		} else {
 			w, err = admin.ByName(ctx, c, opts.Name)
 		}

@@ -24,6 +24,7 @@ func newCmdWebhookUpdate(f *Factory, runF func(context.Context, *updateOptions) 
 	var enabled bool
 	cmd := &cobra.Command{
 		Use:   "update ID [--name N] [--url URL] [--event E] [--enabled=true|false]",
+		ValidArgsFunction: completeWebhooks(f),
 		Short: "Change a webhook, or re-enable one Tableau disabled",
 		Long: `Change a webhook's name, destination, event or state. Flags not given are left as
 they are.
@@ -41,6 +42,9 @@ webhook get' shows it); --enabled=true turns it back on once the destination is 
 				opts.Spec.Name = &name
 			}
 			if given("url") {
+				if err := checkDestination(url); err != nil {
+					return err
+				}
 				opts.Spec.URL = &url
 			}
 			if given("event") {
@@ -75,7 +79,7 @@ func updateRun(ctx context.Context, opts *updateOptions) error {
 	return withClient(ctx, opts.Connect, func(c webhookClient) error {
 		w, err := c.UpdateWebhook(ctx, opts.ID, opts.Spec)
 		if err != nil {
-			return err
+			return notFound("update", opts.ID, err)
 		}
 		return printWebhook(opts.IO, opts.Format, w)
 	})

@@ -75,6 +75,7 @@ type MissingError struct {
 	Label    string // e.g. "Tableau PAT name"
 	Flag     string
 	FileFlag string // for a secret: the flag naming a file that holds it
+	NoConfig bool   // this command does not read the setting from the config file
 }
 
 // UsageError marks a missing setting as a configuration problem (exit 2).
@@ -86,6 +87,9 @@ func (e *MissingError) Error() string {
 		// seen by ps, shells' history and child processes.
 		return fmt.Sprintf("missing %s: pass --%s (a file holding it), set %s or %s, or set %s in the config file",
 			e.Label, e.FileFlag, EnvName(e.FileFlag), EnvName(e.Flag), e.FileFlag)
+	}
+	if e.NoConfig {
+		return fmt.Sprintf("missing %s: pass --%s, or set %s", e.Label, e.Flag, EnvName(e.Flag))
 	}
 	return fmt.Sprintf("missing %s: pass --%s, set %s, or set %s in the config file", e.Label, e.Flag, EnvName(e.Flag), e.Flag)
 }
@@ -274,7 +278,7 @@ func (r *Resolver) Require(fset *pflag.FlagSet, flag, label string) (string, err
 		return v, nil
 	}
 	if r.prompter == nil {
-		return "", &MissingError{Label: label, Flag: flag}
+		return "", &MissingError{Label: label, Flag: flag, NoConfig: r.notFromConfig[flag]}
 	}
 	v, err := r.prompter.Prompt(label)
 	if err != nil {
@@ -282,7 +286,7 @@ func (r *Resolver) Require(fset *pflag.FlagSet, flag, label string) (string, err
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", &MissingError{Label: label, Flag: flag}
+		return "", &MissingError{Label: label, Flag: flag, NoConfig: r.notFromConfig[flag]}
 	}
 	r.sources[flag] = SourcePrompt
 	return v, nil

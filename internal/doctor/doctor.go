@@ -196,7 +196,7 @@ func certificate(s Setup) Result {
 	}
 	left := leaf.NotAfter.Sub(s.Now)
 	if left < expiryWarning {
-		detail := fmt.Sprintf("expires %s (in %s)", leaf.NotAfter.Format(time.DateOnly), left.Round(time.Hour))
+		detail := fmt.Sprintf("expires %s (in %s)", leaf.NotAfter.Format(time.DateOnly), inWords(left))
 		if left <= 0 {
 			detail = fmt.Sprintf("expired %s", leaf.NotAfter.Format(time.DateOnly))
 		}
@@ -271,3 +271,22 @@ func nearestExisting(dir string) string {
 
 // relayDiskFullPercent is the relay's readiness limit (relay.DefaultDiskFullPercent).
 const relayDiskFullPercent = 90
+
+// inWords says a duration as a person would: "5 days", "1 day", "7 hours".
+func inWords(d time.Duration) string {
+	unit := func(n int, word string) string {
+		if n == 1 {
+			return "1 " + word
+		}
+		return fmt.Sprintf("%d %ss", n, word)
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return unit(int(d/(24*time.Hour)), "day")
+	case d >= 2*time.Hour:
+		return unit(int(d/time.Hour), "hour")
+	case d >= 2*time.Minute:
+		return unit(int(d/time.Minute), "minute")
+	}
+	return unit(max(int(d/time.Second), 0), "second")
+}

@@ -107,12 +107,13 @@ type Spool struct {
 	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
 	changed chan struct{}
 
-	full    bool     // the reserve is released: intake refused (under mu)
-	damage  []string // damaged state found at open and set aside
-	atCap   bool     // the spool is at MaxSize: intake refused (under mu)
-	dir     string
-	quit    chan struct{} // closed by Close: stops the reserve's restorer
-	restore sync.WaitGroup
+	full     bool      // the reserve is released: intake refused (under mu)
+	damage   []string  // damaged state found at open and set aside
+	atCap    bool      // the spool is at MaxSize: intake refused (under mu)
+	measured time.Time // when the size was last measured
+	dir      string
+	quit     chan struct{} // closed by Close: stops the reserve's restorer
+	restore  sync.WaitGroup
 
 	index chan logged
 	done  chan struct{}
@@ -145,7 +146,7 @@ func Open(dir string, o Options) (*Spool, error) {
 	}
 	if !o.ReadOnly {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create state directory: %w", err)
+			return nil, fmt.Errorf("the state directory %s cannot be created or written (%w); choose another --state-dir, or make it writable", dir, err)
 		}
 	}
 	s, err := openIndexed(dir, o, nil)
@@ -861,6 +862,14 @@ func (s *Spool) measure() {
 	if s.opts.MaxSize <= 0 {
 		return
 	}
+	// At most once a second: a stat per index commit is wasted under load.
+	s.mu.Lock()
+	if time.Since(s.measured) < time.Second && !s.atCap {
+		s.mu.Unlock()
+		return
+	}
+	s.measured = time.Now()
+	s.mu.Unlock()
 	var size int64
 	if st, err := os.Stat(filepath.Join(s.dir, FileName)); err == nil {
 		size = st.Size()

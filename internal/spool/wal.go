@@ -246,9 +246,10 @@ func (w *wal) dropIfIndexed(seg uint64) error {
 	if err := os.Remove(segmentPath(w.dir, seg)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove indexed intake segment: %w", err)
 	}
-	// Not syncing here would only let a removed segment reappear after a power loss, to
-	// be replayed into an index that already has its records: harmless but wasted work.
-	return w.syncDir()
+	// Not synced: a removed segment that reappears after a power loss is replayed into
+	// an index that already has its records — harmless — and a sync here would compete
+	// with the intake log's on the acknowledgement's path.
+	return nil
 }
 
 // close stops writing; when every record is indexed the log is removed entirely.
