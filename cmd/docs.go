@@ -1,10 +1,10 @@
 package cmd
 
 import (
-	"path/filepath"
-	"strings"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"

@@ -1,14 +1,14 @@
 package cmd
 
 import (
-	"unicode"
-	"net/url"
 	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 

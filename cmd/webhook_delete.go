@@ -25,10 +25,10 @@ type deleteOptions struct {
 func newCmdWebhookDelete(f *Factory, runF func(context.Context, *deleteOptions) error) *cobra.Command {
 	opts := &deleteOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:     "delete [ID...] [--name N] [--name-prefix P] [--url-prefix U] [--dry-run] [--yes]",
+		Use:               "delete [ID...] [--name N] [--name-prefix P] [--url-prefix U] [--dry-run] [--yes]",
 		ValidArgsFunction: completeWebhooks(f),
-		Aliases: []string{"rm"},
-		Short:   "Delete webhooks by ID or by filter",
+		Aliases:           []string{"rm"},
+		Short:             "Delete webhooks by ID or by filter",
 		Long: `Delete webhooks named by ID, or every webhook that matches the filters.
 
 Webhooks named by ID are deleted without a question. Deleting by filter asks for

@@ -18,12 +18,12 @@ type getOptions struct {
 func newCmdWebhookGet(f *Factory, runF func(context.Context, *getOptions) error) *cobra.Command {
 	opts := &getOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:     "get ID",
+		Use:               "get ID",
 		ValidArgsFunction: completeWebhooks(f),
-		Short:   "Show one webhook",
-		Long:    "Show one webhook in full, including why Tableau disabled it, if it did.",
-		Example: `  tabhook webhook get 7d60d364-b9f5-4a9c-8aa5-4bdaa38c5dd3 -o json`,
-		Args:    exactlyOneArg("webhook ID"),
+		Short:             "Show one webhook",
+		Long:              "Show one webhook in full, including why Tableau disabled it, if it did.",
+		Example:           `  tabhook webhook get 7d60d364-b9f5-4a9c-8aa5-4bdaa38c5dd3 -o json`,
+		Args:              exactlyOneArg("webhook ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID, opts.Connect, opts.Format = args[0], clientFunc(f, cmd), outputFormat(cmd)
 			if runF != nil {

@@ -23,9 +23,9 @@ type testOptions struct {
 func newCmdWebhookTest(f *Factory, runF func(context.Context, *testOptions) error) *cobra.Command {
 	opts := &testOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "test ID | --name NAME",
+		Use:               "test ID | --name NAME",
 		ValidArgsFunction: completeWebhooks(f),
-		Short: "Ask Tableau to send its test delivery and show the destination's answer",
+		Short:             "Ask Tableau to send its test delivery and show the destination's answer",
 		Long: `Ask Tableau to send its test delivery (an empty POST) to the webhook's destination,
 and print the status and body the destination answered, as Tableau saw them.
 

@@ -23,9 +23,9 @@ func newCmdWebhookUpdate(f *Factory, runF func(context.Context, *updateOptions) 
 	var name, url, event string
 	var enabled bool
 	cmd := &cobra.Command{
-		Use:   "update ID [--name N] [--url URL] [--event E] [--enabled=true|false]",
+		Use:               "update ID [--name N] [--url URL] [--event E] [--enabled=true|false]",
 		ValidArgsFunction: completeWebhooks(f),
-		Short: "Change a webhook, or re-enable one Tableau disabled",
+		Short:             "Change a webhook, or re-enable one Tableau disabled",
 		Long: `Change a webhook's name, destination, event or state. Flags not given are left as
 they are.
 
