@@ -114,8 +114,9 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 // routes, and the default channel unless a flag or the environment set it (they still
 // win over the file, as at start-up).
 //
-// The Slack token is read again too (its file, or the config file), so a rotated
-// token dropped into the LoadCredential= file takes effect with `systemctl reload`.
+// The Slack token and the PAT secret are read again too (their files, or the config
+// file), so a rotated one dropped into the LoadCredential= file takes effect with
+// `systemctl reload`.
 func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Reloaded, error) {
 	current := stringFlag(fs, "slack-channel")
 	return func() (relay.Reloaded, error) {
@@ -137,8 +138,12 @@ func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Reloaded, error) 
 		if err != nil {
 			return relay.Reloaded{}, fmt.Errorf("re-read the Slack token: %w", err)
 		}
+		secret, err := r.Secret(fs, "pat-secret", "pat-secret-file", "Tableau PAT secret", true)
+		if err != nil {
+			return relay.Reloaded{}, fmt.Errorf("re-read the Tableau PAT secret: %w", err)
+		}
 		current = channel
-		return relay.Reloaded{Routing: routing, SlackToken: token}, nil
+		return relay.Reloaded{Routing: routing, SlackToken: token, PATSecret: secret}, nil
 	}
 }
 

@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,5 +89,28 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
+	}
+}
+
+// TestManPagesTitledAfterTheirCommand: each page's .TH names its own command.
+func TestManPagesTitledAfterTheirCommand(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := run(t, &Factory{}, nil, "docs", "man", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "tabhook-webhook-list.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), `.TH "TABHOOK-WEBHOOK-LIST"`) {
+		t.Errorf("title of tabhook-webhook-list.1: %s", strings.SplitN(string(page), "\n", 3)[:2])
+	}
+}
+
+func TestEventsTakeSpacesAndCommas(t *testing.T) {
+	got, err := parseEvents([]string{"WorkbookUpdated datasource-refresh-failed,AdminPromoted"})
+	if err != nil || strings.Join(got, " ") != "WorkbookUpdated DatasourceRefreshFailed AdminPromoted" {
+		t.Fatalf("%v %v", got, err)
 	}
 }

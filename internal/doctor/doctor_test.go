@@ -139,3 +139,11 @@ func TestDamagedStateNamed(t *testing.T) {
 		t.Fatalf("damaged state: %+v", r)
 	}
 }
+
+func TestInWords(t *testing.T) {
+	for d, want := range map[time.Duration]string{120 * time.Hour: "5 days", 49 * time.Hour: "2 days", 30 * time.Hour: "30 hours", 3 * time.Minute: "3 minutes", 90 * time.Second: "90 seconds", time.Second: "1 second"} {
+		if got := inWords(d); got != want {
+			t.Errorf("inWords(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -32,6 +32,9 @@ type Facts struct {
 	Preview  []byte // PNG to upload into the message's thread
 	// Degraded says why Tableau's details are missing, when they are.
 	Degraded string
+	// Rejected is set when Tableau refused the PAT itself: no lookup can work until
+	// the credential is fixed.
+	Rejected error
 }
 
 // Source is the part of the Tableau client enrichment reads.
@@ -116,6 +119,9 @@ func (e *Enricher) Enrich(ctx context.Context, p payload.Payload) Facts {
 	}
 	if err != nil {
 		f.Degraded = degradedReason(err)
+		if tableau.IsCredentialsRejected(err) {
+			f.Rejected = err
+		}
 		e.log.Debug("lookup failed", "event", f.Event, "resource_luid", p.ResourceLUID, "err", err)
 	}
 	return f

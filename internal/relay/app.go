@@ -27,6 +27,7 @@ type TableauAPI interface {
 	SignIn(ctx context.Context) error
 	SignOut(ctx context.Context) error
 	SiteID() string
+	SetPATSecret(secret string)
 }
 
 // SlackAPI is what the relay needs from Slack; *slackout.Client implements it.
@@ -89,25 +90,26 @@ func (e *StartupError) Error() string { return e.Err.Error() }
 func (e *StartupError) Unwrap() error { return e.Err }
 
 type relay struct {
-	cfg     Config
-	log     *slog.Logger
-	health  *Health
-	store   store.Store
-	svc     *Service
-	srv     *Server
-	mu      sync.Mutex
-	siteID  string
-	reg     admin.Registration // run: the webhooks this relay owns
-	bg      sync.WaitGroup
-	fatal   chan error    // a failure after start-up that ends the relay (registration)
-	paused  bool          // Slack refused the token; delivery waits (under mu)
-	recheck chan struct{} // a reload asks to try the token again
+	cfg      Config
+	log      *slog.Logger
+	health   *Health
+	store    store.Store
+	svc      *Service
+	srv      *Server
+	mu       sync.Mutex
+	siteID   string
+	reg      admin.Registration // run: the webhooks this relay owns
+	bg       sync.WaitGroup
+	fatal    chan error               // a failure after start-up that ends the relay (registration)
+	paused   map[string]bool          // destinations whose credential was refused (under mu)
+	rechecks map[string]chan struct{} // a reload asks to try a credential again
 }
 
 // Reloaded is what a reload re-reads.
 type Reloaded struct {
 	Routing    Routing
 	SlackToken string // "" keeps the current token
+	PATSecret  string // "" keeps the current secret
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting, delete the
@@ -122,8 +124,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.DrainTimeout = 10 * time.Second
 	}
 	cfg.Observe = withMetrics(cfg.Observe, cfg.Metrics)
-	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1), recheck: make(chan struct{}, 1),
-		reg: admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
+	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1), paused: map[string]bool{},
+		rechecks: map[string]chan struct{}{"slack": make(chan struct{}, 1), "tableau": make(chan struct{}, 1)},
+		reg:      admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
 	sp, err := spool.Open(cfg.StateDir, spool.Options{MaxSize: cfg.MaxSpoolSize, OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
 	if err != nil {
 		return err
@@ -220,7 +223,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	}
 	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
-	svcCfg.Refused = func(err error) { r.slackRefused(ctx, err) }
+	svcCfg.Refused = func(err error) { r.credentialRefused(ctx, err) }
 	return NewService(svcCfg)
 }
 

@@ -161,11 +161,16 @@ func (r *relay) monitor(ctx context.Context) {
 		_, terr := r.cfg.Tableau.Site(cctx)
 		_, serr := r.cfg.Slack.AuthTest(cctx)
 		cancel()
-		r.setHealth(CompTableau, terr)
+		switch {
+		case tableauRefused(terr):
+			r.credentialRefused(ctx, &credentialsError{destination: "tableau", err: terr}) // the pause owns its health
+		case !r.isPaused("tableau"):
+			r.setHealth(CompTableau, terr)
+		}
 		switch {
 		case slackout.WorkspaceRefusal(serr):
-			r.slackRefused(ctx, serr) // the pause owns Slack's health until the token works
-		case !r.isPaused():
+			r.credentialRefused(ctx, serr)
+		case !r.isPaused("slack"):
 			r.setHealth(CompSlack, serr)
 		}
 	}
@@ -180,10 +185,10 @@ func (r *relay) fatalLater(err error) {
 	}
 }
 
-func (r *relay) isPaused() bool {
+func (r *relay) isPaused(who string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.paused
+	return r.paused[who]
 }
 
 func (r *relay) setHealth(comp string, err error) {

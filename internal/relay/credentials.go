@@ -2,40 +2,50 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
 )
 
-// slackRefused pauses delivery when Slack refuses the credential itself (a revoked or
-// rotated token): a property of the workspace, not of any event, so events stay
-// pending instead of becoming dead letters. It says so once, turns /readyz and the
-// metric at once, and checks the token again — every CredentialCheck, and at once
-// after a reload — until Slack accepts it; then delivery resumes by itself.
-func (r *relay) slackRefused(ctx context.Context, err error) {
+// credentialRefused pauses delivery when Slack refuses the bot token or Tableau the
+// PAT: a property of the set-up, not of any event, so events stay pending instead of
+// becoming dead letters (or being posted without Tableau's details). It says so once,
+// turns /readyz and the metric at once, and checks the credential again — every
+// CredentialCheck, and at once after a reload — until it works; then delivery resumes
+// by itself.
+func (r *relay) credentialRefused(ctx context.Context, err error) {
+	who, comp, what, fix := "slack", CompSlack, "Slack refused the bot token ("+slackout.Code(err)+")",
+		"put a valid token in the token file (SLACK_TOKEN_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself"
+	var ce *credentialsError
+	if errors.As(err, &ce) && ce.destination == "tableau" {
+		who, comp, what, fix = "tableau", CompTableau, "Tableau refused the personal access token",
+			"create a new PAT, put its secret in the secret file (TS_PAT_SECRET_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself"
+	}
 	r.mu.Lock()
-	if r.paused {
+	if r.paused[who] {
 		r.mu.Unlock()
 		return
 	}
-	r.paused = true
+	r.paused[who] = true
 	r.mu.Unlock()
 	if r.svc != nil {
 		r.svc.Pause()
 	}
-	r.health.Set(CompSlack, "Slack refused the bot token ("+slackout.Code(err)+")")
-	r.log.Error("Slack refused the bot token; delivery is paused and every event is kept",
-		"err", err, "fix", "put a valid token in the token file (SLACK_TOKEN_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself")
-	r.cfg.Observe.emit(Event{Type: EvPaused, Reason: slackout.Code(err), Detail: "Slack refused the bot token: delivery paused, events kept; fix the token and reload"})
+	r.health.Set(comp, what)
+	r.log.Error(what+"; delivery is paused and every event is kept", "err", err, "fix", fix)
+	r.cfg.Observe.emit(Event{Type: EvPaused, Channel: who, Reason: reason(err), Detail: what + ": delivery paused, events kept; fix it and reload"})
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
-		r.recheckSlack(ctx)
+		r.recheck(ctx, who, comp)
 	}()
 }
 
-// recheckSlack waits until Slack accepts the token, then resumes delivery.
-func (r *relay) recheckSlack(ctx context.Context) {
+// recheck waits until the credential works again, then resumes delivery (once no
+// other credential holds it paused).
+func (r *relay) recheck(ctx context.Context, who, comp string) {
 	every := r.cfg.CredentialCheck
 	if every <= 0 {
 		every = time.Minute
@@ -45,24 +55,35 @@ func (r *relay) recheckSlack(ctx context.Context) {
 	for {
 		select {
 		case <-t.C:
-		case <-r.recheck:
+		case <-r.rechecks[who]:
 		case <-ctx.Done():
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := r.cfg.Slack.AuthTest(cctx)
+		var err error
+		if who == "tableau" {
+			err = r.cfg.Tableau.SignIn(cctx)
+		} else {
+			_, err = r.cfg.Slack.AuthTest(cctx)
+		}
 		cancel()
 		if err != nil {
-			r.log.Debug("Slack still refuses the token", "err", err)
+			r.log.Debug("the credential is still refused", "destination", who, "err", err)
 			continue
 		}
 		r.mu.Lock()
-		r.paused = false
+		delete(r.paused, who)
+		still := len(r.paused) > 0
 		r.mu.Unlock()
-		r.health.Set(CompSlack, "")
-		r.svc.Resume()
-		r.log.Info("Slack accepts the bot token again: delivery resumes")
-		r.cfg.Observe.emit(Event{Type: EvResumed, Detail: "Slack accepts the bot token again: delivery resumes"})
+		r.health.Set(comp, "")
+		if !still {
+			r.svc.Resume()
+		}
+		r.log.Info("the credential works again: delivery resumes", "destination", who)
+		r.cfg.Observe.emit(Event{Type: EvResumed, Channel: who, Detail: who + " accepts the credential again: delivery resumes"})
 		return
 	}
 }
+
+// tableauRefused reports whether err is Tableau refusing the PAT.
+func tableauRefused(err error) bool { return tableau.IsCredentialsRejected(err) }

@@ -374,3 +374,44 @@ func TestRevokedTokenPausesDelivery(t *testing.T) {
 	}
 	uniqueMessages(t, w, 5)
 }
+
+// TestRevokedPATPausesDelivery: the PAT is revoked while events arrive. They are not
+// posted without Tableau's details nor dead-lettered: delivery pauses, /readyz turns;
+// with the new secret in place and a reload, every event is posted once, enriched.
+func TestRevokedPATPausesDelivery(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	reload := make(chan os.Signal, 1)
+	var secret atomic.Value
+	secret.Store(patSecret)
+	cfg.Reload, cfg.CredentialCheck = reload, time.Hour
+	cfg.Reconfigure = func() (relay.Reloaded, error) {
+		return relay.Reloaded{Routing: relay.Routing{Default: "#alerts"}, PATSecret: secret.Load().(string)}, nil
+	}
+	w.start(cfg)
+	eventually(t, "ready", func() bool { return w.readyz() == http.StatusOK })
+	// The PAT is revoked (a new one issued): the session ends, sign-ins are refused.
+	w.sim.AddPAT(tableausim.PAT{Name: patName, Secret: "rotated-pat-secret-3b9e"})
+	w.sim.ExpireSessions()
+	burst(w, 3, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	eventually(t, "the pause", func() bool { return w.count(relay.EvPaused) == 1 })
+	eventually(t, "not ready while paused", func() bool { return w.readyz() == http.StatusServiceUnavailable })
+	if n := len(w.slack.Messages()); n != 0 {
+		t.Fatalf("%d messages posted without Tableau's details while the PAT was refused", n)
+	}
+	secret.Store("rotated-pat-secret-3b9e")
+	reload <- syscall.SIGHUP
+	eventually(t, "all 3 delivered", func() bool { return w.count(relay.EvDelivered) == 3 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if w.count(relay.EvDead) != 0 || w.count(relay.EvResumed) != 1 {
+		t.Errorf("dead %d, resumed %d", w.count(relay.EvDead), w.count(relay.EvResumed))
+	}
+	for _, m := range w.slack.Messages() {
+		if !strings.Contains(messageText(m), "Bob Smith") {
+			t.Errorf("posted without the owner: %s", m.Text)
+		}
+	}
+	uniqueMessages(t, w, 3)
+}

@@ -64,6 +64,7 @@ func NewMetrics() *Metrics {
 	m.paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tabhook", Name: "delivery_paused",
 		Help: "1 while delivery to a destination is paused because it refused the credential."}, []string{"destination"})
 	m.paused.WithLabelValues("slack").Set(0)
+	m.paused.WithLabelValues("tableau").Set(0)
 	m.diskUsed = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "state_dir_disk_used_ratio",
 		Help: "How full the state directory's file system is, 0 to 1."})
 	m.damaged = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "spool_damage_found",
@@ -97,9 +98,9 @@ func (m *Metrics) Observe(e Event) {
 	case EvRecovered:
 		m.recovered.Inc()
 	case EvPaused:
-		m.paused.WithLabelValues("slack").Set(1)
+		m.paused.WithLabelValues(e.Channel).Set(1)
 	case EvResumed:
-		m.paused.WithLabelValues("slack").Set(0)
+		m.paused.WithLabelValues(e.Channel).Set(0)
 	case EvRepost:
 		m.reposts.WithLabelValues(e.Reason).Inc()
 	}

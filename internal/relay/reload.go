@@ -16,10 +16,11 @@ func (r *relay) reload(ctx context.Context) {
 	got, err := r.cfg.Reconfigure()
 	if err == nil && got.SlackToken != "" {
 		r.cfg.Slack.SetToken(got.SlackToken)
-		select {
-		case r.recheck <- struct{}{}:
-		default:
-		}
+		r.poke("slack")
+	}
+	if err == nil && got.PATSecret != "" {
+		r.cfg.Tableau.SetPATSecret(got.PATSecret)
+		r.poke("tableau")
 	}
 	routing := got.Routing
 	for _, ch := range routing.Channels() {
@@ -39,4 +40,12 @@ func (r *relay) reload(ctx context.Context) {
 	r.svc.SetRouting(routing)
 	r.log.Info("configuration reloaded", "channel", routing.Default, "routes", len(routing.Routes))
 	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("configuration reloaded: posting to %s (%d routes)", routing.Default, len(routing.Routes))})
+}
+
+// poke asks a paused destination to try its credential again now.
+func (r *relay) poke(who string) {
+	select {
+	case r.rechecks[who] <- struct{}{}:
+	default:
+	}
 }

@@ -23,7 +23,7 @@ func (p *Pipeline) settle(ctx context.Context, items []*item) {
 		switch {
 		case it.posted:
 			delivered = append(delivered, it)
-		case it.err != nil && slackout.WorkspaceRefusal(it.err):
+		case it.err != nil && refusedCredential(it.err):
 			refusal = it.err
 		case it.err != nil:
 			p.failed(ctx, it)
@@ -125,6 +125,12 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 	ev.Type, ev.RetryIn = EvRetrying, wait
 	p.cfg.Observe.emit(ev)
 	p.log().Warn("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
+}
+
+// refusedCredential: Slack refused the token, or Tableau the PAT.
+func refusedCredential(err error) bool {
+	var ce *credentialsError
+	return slackout.WorkspaceRefusal(err) || errors.As(err, &ce)
 }
 
 // reason is a failure's short cause, for metrics and scripts.

@@ -19,6 +19,16 @@ type waitError struct{ reason string }
 
 func (e *waitError) Error() string { return e.reason }
 
+// credentialsError is a refusal of a credential (Tableau's PAT): a property of the
+// set-up, not the event, so delivery pauses rather than failing events.
+type credentialsError struct {
+	destination string
+	err         error
+}
+
+func (e *credentialsError) Error() string { return e.destination + ": " + e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
+
 // permanentError is a failure that no retry can cure.
 type permanentError struct {
 	reason string
@@ -53,6 +63,11 @@ func (p *Pipeline) enrich(ctx context.Context, items []*item) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			it.facts = p.cfg.Enricher.Enrich(ctx, it.rec.Payload)
+			if it.facts.Rejected != nil {
+				// Not the event's fault: held until the PAT works, then enriched fully.
+				it.err = &credentialsError{destination: "tableau", err: it.facts.Rejected}
+				return
+			}
 			if it.facts.Degraded != "" {
 				p.log().Warn("posting the payload's facts only", "event_id", it.rec.ID, "event", it.facts.Event, "resource_luid", it.rec.Payload.ResourceLUID, "why", it.facts.Degraded)
 			}

@@ -180,6 +180,14 @@ func (c *Client) SignIn(ctx context.Context) error {
 	return c.signInLocked(ctx)
 }
 
+// SetPATSecret makes the next sign-in use another secret (a rotated PAT, re-read on
+// reload).
+func (c *Client) SetPATSecret(secret string) {
+	c.mu.Lock()
+	c.cfg.PATSecret = secret
+	c.mu.Unlock()
+}
+
 func (c *Client) signInLocked(ctx context.Context) error {
 	if c.version == "" {
 		// ServerInfo takes no lock, so asking while holding it is safe and keeps
