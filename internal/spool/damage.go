@@ -48,7 +48,7 @@ func salvage(path string) (out []store.Record) {
 		return b.ForEach(func(_, v []byte) error {
 			var d record
 			if json.Unmarshal(v, &d) == nil && d.ID != 0 && d.Key != "" {
-				out = append(out, d.rec())
+				out = append(out, store.Record(d))
 			}
 			return nil
 		})

@@ -46,7 +46,7 @@ func TestEncodeNewCoversEveryField(t *testing.T) {
 	var rec record
 	fill(t, reflect.ValueOf(&rec).Elem(), "record")
 	var got record
-	if err := json.Unmarshal(encodeNew(rec.rec()), &got); err != nil {
+	if err := json.Unmarshal(encodeNew(store.Record(rec)), &got); err != nil {
 		t.Fatalf("invalid JSON: %v", err)
 	}
 	rv, gv := reflect.ValueOf(rec), reflect.ValueOf(got)

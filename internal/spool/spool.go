@@ -38,29 +38,10 @@ var (
 	ErrClosed    = store.ErrClosed
 )
 
-// record is the on-disk form of a store.Record, in the index and the intake log. Its
-// JSON names are a compatibility promise to spools written by earlier versions.
-type record struct {
-	ID          uint64          `json:"id"`
-	Key         string          `json:"key"`
-	Payload     payload.Payload `json:"payload"`
-	ReceivedAt  time.Time       `json:"received_at"`
-	State       store.State     `json:"state"`
-	Attempts    int             `json:"attempts"`
-	NextTry     time.Time       `json:"next_try,omitzero"`
-	LastError   string          `json:"last_error,omitempty"`
-	DeadReason  string          `json:"dead_reason,omitempty"`
-	Channel     string          `json:"channel,omitempty"`
-	MessageTS   string          `json:"message_ts,omitempty"`
-	PostStarted bool            `json:"post_started,omitempty"`
-	SentAt      time.Time       `json:"sent_at,omitzero"`
-	PreviewDone bool            `json:"preview_done,omitempty"`
-	Digest      bool            `json:"digest,omitempty"`
-	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
-}
+// record is the on-disk form of a store.Record, in the index and the intake log.
+type record = store.Stored
 
 func toDisk(r store.Record) record { return record(r) }
-func (d record) rec() store.Record { return store.Record(d) }
 
 var (
 	bucketEvents = []byte("events")
@@ -594,7 +575,7 @@ func get(tx *bolt.Tx, id uint64) (store.Record, error) {
 	if err := json.Unmarshal(v, &d); err != nil {
 		return store.Record{}, fmt.Errorf("event %d: %w", id, err)
 	}
-	return d.rec(), nil
+	return store.Record(d), nil
 }
 
 // Update changes one record durably.
@@ -803,7 +784,7 @@ func (s *Spool) List(state store.State) ([]store.Record, error) {
 				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			if state == "" || d.State == state {
-				out = append(out, d.rec())
+				out = append(out, store.Record(d))
 			}
 			return nil
 		})

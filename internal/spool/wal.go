@@ -347,5 +347,5 @@ func frameAt(data []byte, off int) (store.Record, int, bool) {
 	if err := json.Unmarshal(body, &d); err != nil || d.ID == 0 || d.Key == "" {
 		return store.Record{}, 0, false
 	}
-	return d.rec(), 8 + n, true
+	return store.Record(d), 8 + n, true
 }

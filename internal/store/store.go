@@ -45,6 +45,28 @@ type Record struct {
 	DeliveredAt time.Time
 }
 
+// Stored is the JSON form in which stores persist a record (the spool's index and
+// intake log, the database's rows). Its names are a compatibility promise to data
+// written by earlier versions: add fields, never rename them.
+type Stored struct {
+	ID          uint64          `json:"id"`
+	Key         string          `json:"key"`
+	Payload     payload.Payload `json:"payload"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	State       State           `json:"state"`
+	Attempts    int             `json:"attempts"`
+	NextTry     time.Time       `json:"next_try,omitzero"`
+	LastError   string          `json:"last_error,omitempty"`
+	DeadReason  string          `json:"dead_reason,omitempty"`
+	Channel     string          `json:"channel,omitempty"`
+	MessageTS   string          `json:"message_ts,omitempty"`
+	PostStarted bool            `json:"post_started,omitempty"`
+	SentAt      time.Time       `json:"sent_at,omitzero"`
+	PreviewDone bool            `json:"preview_done,omitempty"`
+	Digest      bool            `json:"digest,omitempty"`
+	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
+}
+
 // Identity is the event's global identity (payload.Identity), which its messages carry.
 func (r Record) Identity() string {
 	if r.Key == "" {

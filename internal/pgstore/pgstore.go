@@ -1,0 +1,481 @@
+// Package pgstore is the store contract (internal/store) on PostgreSQL, for several
+// relays sharing one database: an event is acknowledged once its row is committed,
+// identical deliveries arriving at different replicas are stored once (a unique key),
+// each due event is leased to one replica at a time (FOR UPDATE SKIP LOCKED) and a
+// replica that dies loses its leases when they expire; replicas hear of new work by
+// LISTEN/NOTIFY, with the next due time as the fallback.
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/store"
+)
+
+// SchemaVersion is the schema this binary writes and reads.
+const SchemaVersion = 1
+
+const channel = "tabhook_changed"
+
+// Options configure Open.
+type Options struct {
+	// Schema, when set, is the PostgreSQL schema the tables live in (tests use their
+	// own); default the connection's search_path.
+	Schema string
+	// ConnectTimeout bounds reaching the server at open; default 10s.
+	ConnectTimeout time.Duration
+}
+
+// Store is a PostgreSQL store.
+type Store struct {
+	pool    *pgxpool.Pool
+	changed chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	timeout time.Duration
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Redact is a store URL with its password replaced, for output and logs.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable database URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Open connects, creates or migrates the schema (under a lock, so replicas starting
+// together do not race) and starts listening for changes.
+func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", Redact(dsn), errors.New("not a PostgreSQL URL (postgres://user@host:5432/db)"))
+	}
+	if o.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = o.Schema
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(cctx, cfg)
+	if err == nil {
+		err = pool.Ping(cctx)
+	}
+	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		return nil, fmt.Errorf("store %s: cannot reach PostgreSQL within %s: %w", Redact(dsn), o.ConnectTimeout, redactErr(err, dsn))
+	}
+	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second}
+	if err := s.migrate(cctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store %s: %w", Redact(dsn), err)
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	s.cancel = stop
+	listening := make(chan struct{})
+	go s.listen(lctx, listening)
+	select { // so that no change made after Open returns goes unheard
+	case <-listening:
+	case <-cctx.Done():
+	}
+	return s, nil
+}
+
+// redactErr keeps a password that pgx may quote out of an error.
+func redactErr(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil {
+		return err
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	}
+	return err
+}
+
+// migrations, in order; migration i brings the schema to version i+1.
+var migrations = []string{
+	`CREATE TABLE tabhook_events (
+		id          bigserial PRIMARY KEY,
+		key         text NOT NULL UNIQUE,
+		rec         jsonb NOT NULL,
+		state       text NOT NULL,
+		received_at timestamptz NOT NULL,
+		next_try    timestamptz,
+		delivered_at timestamptz,
+		lease_until timestamptz,
+		held        boolean NOT NULL DEFAULT false
+	);
+	CREATE INDEX tabhook_events_pending ON tabhook_events (id) WHERE state = 'pending';`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	// One replica migrates at a time; the others wait and find it done.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(72707369)`); err != nil {
+		return fmt.Errorf("lock the schema: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(72707369)`)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS tabhook_schema (version int NOT NULL)`); err != nil {
+		return fmt.Errorf("create the schema table (does the user have CREATE on the database?): %w", err)
+	}
+	var version int
+	err = conn.QueryRow(ctx, `SELECT version FROM tabhook_schema`).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := conn.Exec(ctx, `INSERT INTO tabhook_schema VALUES (0)`); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("the database's schema is version %d, newer than this tabhook's (%d): upgrade tabhook on every replica", version, SchemaVersion)
+	}
+	for v := version; v < SchemaVersion; v++ {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+			_ = tx.Rollback(ctx)
+			return fmt.Errorf("migrate the schema to version %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tabhook_schema SET version = $1`, v+1); err != nil {
+			_ = tx.Rollback(ctx)
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listen turns NOTIFY into Changed signals; it reconnects after a lost connection.
+func (s *Store) listen(ctx context.Context, listening chan struct{}) {
+	defer close(s.done)
+	var once sync.Once
+	for ctx.Err() == nil {
+		conn, err := s.pool.Acquire(ctx)
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+channel)
+			if err == nil {
+				once.Do(func() { close(listening) })
+			}
+			for err == nil {
+				_, err = conn.Conn().WaitForNotification(ctx)
+				if err == nil {
+					s.signal()
+				}
+			}
+			conn.Release()
+		}
+		s.signal() // something may have changed while not listening
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (s *Store) signal() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Changed is signalled when events may have become due (store.Store).
+func (s *Store) Changed() <-chan struct{} { return s.changed }
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+// Accept stores a delivery; the row is committed when it returns (store.Store).
+func (s *Store) Accept(p payload.Payload, now time.Time) (store.Record, bool, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	rec := store.Record{Key: p.Key(), Payload: p, ReceivedAt: now.UTC(), State: store.Pending}
+	b, err := json.Marshal(store.Stored(rec))
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	var id uint64
+	var notified bool
+	// One statement, committed when it returns: the row, and the other replicas told.
+	err = s.pool.QueryRow(ctx, `
+		WITH ins AS (
+			INSERT INTO tabhook_events (key, rec, state, received_at) VALUES ($1, $2, 'pending', $3)
+			ON CONFLICT (key) DO NOTHING RETURNING id
+		)
+		SELECT id, (SELECT pg_notify('`+channel+`', '')) IS NULL FROM ins`, rec.Key, b, rec.ReceivedAt).Scan(&id, &notified)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.pool.QueryRow(ctx, `SELECT id FROM tabhook_events WHERE key = $1`, rec.Key).Scan(&id)
+		if err != nil {
+			return store.Record{}, false, fmt.Errorf("store event: %w", err)
+		}
+		return store.Record{ID: id, Key: rec.Key, Payload: p}, true, nil
+	}
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("store event: %w", err)
+	}
+	rec.ID = id
+	s.signal() // this replica hears its own news at once
+	return rec, false, nil
+}
+
+// decode reads a row's record, with its ID.
+func decode(id uint64, b []byte) (store.Record, error) {
+	var r store.Stored
+	if err := json.Unmarshal(b, &r); err != nil {
+		return store.Record{}, fmt.Errorf("event %d: %w", id, err)
+	}
+	r.ID = id
+	return store.Record(r), nil
+}
+
+// Claim leases up to max due events to this replica (store.Store).
+func (s *Store) Claim(now time.Time, max int, lease time.Duration) ([]store.Record, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+		UPDATE tabhook_events SET lease_until = $2, held = false WHERE id IN (
+			SELECT id FROM tabhook_events
+			WHERE state = 'pending' AND (next_try IS NULL OR next_try <= $1) AND (lease_until IS NULL OR lease_until <= $1)
+			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING id, rec`, now, now.Add(lease), max)
+	if err != nil {
+		return nil, fmt.Errorf("claim events: %w", err)
+	}
+	out, err := collect(rows)
+	slices.SortFunc(out, func(a, b store.Record) int { return cmpID(a.ID, b.ID) })
+	return out, err
+}
+
+func cmpID(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func collect(rows pgx.Rows) ([]store.Record, error) {
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		var id uint64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return nil, err
+		}
+		r, err := decode(id, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Release ends the leases of these events (store.Store); holds stay.
+func (s *Store) Release(ids ...uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, _ = s.pool.Exec(ctx, `
+		WITH up AS (UPDATE tabhook_events SET lease_until = NULL WHERE id = ANY($1) AND NOT held RETURNING id)
+		SELECT pg_notify('`+channel+`', '') FROM up LIMIT 1`, ids)
+	s.signal()
+}
+
+// Hold keeps these events unclaimed until then (store.Store).
+func (s *Store) Hold(until time.Time, ids ...uint64) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, _ = s.pool.Exec(ctx, `UPDATE tabhook_events SET lease_until = $2, held = true WHERE id = ANY($1)`, ids, until)
+	s.signal()
+}
+
+// NextDue is when the next pending event is due (store.Store).
+func (s *Store) NextDue() (time.Time, bool) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var next *time.Time
+	err := s.pool.QueryRow(ctx, `
+		SELECT min(GREATEST(COALESCE(next_try, 'epoch'), COALESCE(lease_until, 'epoch')))
+		FROM tabhook_events WHERE state = 'pending'`).Scan(&next)
+	if err != nil || next == nil {
+		return time.Time{}, false
+	}
+	return *next, true
+}
+
+// Update changes one record in one transaction (store.Store).
+func (s *Store) Update(id uint64, fn func(*store.Record) error) (store.Record, error) {
+	var out store.Record
+	err := s.inTx(func(tx pgx.Tx) error {
+		r, err := update(tx, id, fn)
+		out = r
+		return err
+	})
+	return out, err
+}
+
+// UpdateMany changes several records in one transaction (store.Store).
+func (s *Store) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
+	return s.inTx(func(tx pgx.Tx) error {
+		for _, id := range ids {
+			if _, err := update(tx, id, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) inTx(fn func(pgx.Tx) error) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+func update(tx pgx.Tx, id uint64, fn func(*store.Record) error) (store.Record, error) {
+	ctx := context.Background()
+	var b []byte
+	err := tx.QueryRow(ctx, `SELECT rec FROM tabhook_events WHERE id = $1 FOR UPDATE`, id).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Record{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Record{}, err
+	}
+	r, err := decode(id, b)
+	if err != nil {
+		return r, err
+	}
+	if err := fn(&r); err != nil {
+		return r, err
+	}
+	out, err := json.Marshal(store.Stored(r))
+	if err != nil {
+		return r, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE tabhook_events SET rec = $2, state = $3, next_try = $4, delivered_at = $5 WHERE id = $1`,
+		id, out, string(r.State), nullTime(r.NextTry), nullTime(r.DeliveredAt))
+	return r, err
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Get returns one record (store.Store).
+func (s *Store) Get(id uint64) (store.Record, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT rec FROM tabhook_events WHERE id = $1`, id).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Record{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Record{}, err
+	}
+	return decode(id, b)
+}
+
+// List returns the records in a state, or all, oldest first (store.Store).
+func (s *Store) List(state store.State) ([]store.Record, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT id, rec FROM tabhook_events WHERE $1 = '' OR state = $1 ORDER BY id`, string(state))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows)
+}
+
+// Requeue makes a dead event pending and due now (store.Store).
+func (s *Store) Requeue(id uint64) (store.Record, error) {
+	r, err := s.Update(id, func(r *store.Record) error {
+		switch r.State {
+		case store.Delivered:
+			return store.ErrDelivered
+		case store.Dead:
+			r.State, r.DeadReason, r.NextTry = store.Pending, "", time.Time{}
+		}
+		return nil
+	})
+	if err == nil {
+		ctx, cancel := s.ctx()
+		defer cancel()
+		_, _ = s.pool.Exec(ctx, `SELECT pg_notify('`+channel+`', '')`)
+		s.signal()
+	}
+	return r, err
+}
+
+// Pending counts the events neither delivered nor dead (store.Store).
+func (s *Store) Pending() (int, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tabhook_events WHERE state = 'pending'`).Scan(&n)
+	return n, err
+}
+
+// Prune deletes delivered records delivered before cutoff and dead letters received
+// before it (store.Store).
+func (s *Store) Prune(cutoff time.Time) (int, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tabhook_events WHERE (state = 'delivered' AND delivered_at < $1) OR (state = 'dead' AND received_at < $1)`, cutoff)
+	return int(tag.RowsAffected()), err
+}
+
+// Close stops listening and closes the pool (store.Store).
+func (s *Store) Close() error {
+	s.cancel()
+	<-s.done
+	s.pool.Close()
+	return nil
+}
