@@ -37,11 +37,18 @@ Safe while serve or run holds the spool: the commands talk to the running relay 
 its control socket in --state-dir; when no relay runs, they open the spool themselves.`,
 	}
 	cmd.PersistentFlags().String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
+	cmd.PersistentFlags().String("store", "", "PostgreSQL URL of a store shared by serve replicas, instead of the spool (env TABHOOK_STORE)")
 	cmd.AddCommand(newCmdDeliveriesList(f, nil), newCmdDeliveriesShow(f, nil), newCmdDeliveriesRetry(f, nil))
 	return cmd
 }
 
 func deliveriesOpener(f *Factory, cmd *cobra.Command) (func() (control.Deliveries, error), error) {
+	if u := stringFlag(cmd.Flags(), "store"); u != "" {
+		if err := checkStoreURL(u); err != nil {
+			return nil, err
+		}
+		return func() (control.Deliveries, error) { return control.OpenShared(cmd.Context(), u) }, nil
+	}
 	dir := stringFlag(cmd.Flags(), "state-dir")
 	if dir == "" {
 		dir = creds.DefaultStateDir(f.Env)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
@@ -37,6 +38,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.Duration("drain-timeout", 10*time.Second, "how long to keep delivering after a stop signal")
 	fs.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off by default)")
 	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
+	fs.String("store", "", "PostgreSQL URL (postgres://user@host/db) of a store shared by several serve replicas; empty: the embedded spool in --state-dir (env TABHOOK_STORE)")
 	fs.String("max-spool-size", "1GiB", "cap on the spool on disk; at the cap new deliveries get 503 (Tableau retries) until delivered ones are pruned (env TABHOOK_MAX_SPOOL_SIZE)")
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
@@ -67,6 +69,11 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 		return cfg, &creds.MissingError{Label: "state directory", Flag: "state-dir"}
 	}
 	cfg.DrainTimeout, _ = fs.GetDuration("drain-timeout")
+	if cfg.Store = stringFlag(fs, "store"); cfg.Store != "" {
+		if err := checkStoreURL(cfg.Store); err != nil {
+			return cfg, err
+		}
+	}
 	cidrs, _ := fs.GetStringSlice("allow-cidr")
 	for _, c := range cidrs {
 		p, err := netip.ParsePrefix(strings.TrimSpace(c))
@@ -278,4 +285,13 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 1GiB, 500MB or 0 for no cap", s)
 	}
 	return int64(n * float64(factor)), nil
+}
+
+// checkStoreURL accepts postgres:// and postgresql:// URLs.
+func checkStoreURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return cli.Usagef("invalid --store %s: want a PostgreSQL URL such as postgres://tabhook@db.example.com:5432/tabhook, or leave it empty for the embedded spool", pgstore.Redact(raw))
+	}
+	return nil
 }

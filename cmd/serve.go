@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/sdnotify"
 )
@@ -128,7 +129,11 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 		fmt.Fprintf(w, "  public URL %s\n", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}
 	fmt.Fprintf(w, "  Slack      %s\n", cfg.Channel)
-	fmt.Fprintf(w, "  spool      %s\n", cfg.StateDir)
+	if cfg.Store != "" {
+		fmt.Fprintf(w, "  store      %s\n", pgstore.Redact(cfg.Store))
+	} else {
+		fmt.Fprintf(w, "  spool      %s\n", cfg.StateDir)
+	}
 	if len(cfg.Events) > 0 {
 		fmt.Fprintf(w, "  events     %v\n", cfg.Events)
 	}
@@ -142,6 +147,9 @@ const guessableWarning = "the listener path is short or plain. Tableau does not 
 // logSummary is printSummary as one log record.
 func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
 	attrs := []any{"listen", cfg.Server.Listen, "tls", !cfg.Server.Insecure, "path", shownPath(cfg.Path, showSecrets), "slack_channel", cfg.Channel, "state_dir", cfg.StateDir}
+	if cfg.Store != "" {
+		attrs = append(attrs, "store", pgstore.Redact(cfg.Store))
+	}
 	if cfg.PublicURL != "" {
 		attrs = append(attrs, "public_url", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tabhook/tabhook/internal/selfsigned"
@@ -42,8 +43,14 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: setupSim,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable,
-			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines},
+			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema},
 		Deadline: time.Now().Add(2 * time.Minute),
+		Condition: func(cond string) (bool, error) {
+			if cond != "pg" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			return postgresReachable()
+		},
 	})
 }
 
@@ -329,4 +336,53 @@ func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 	}
+}
+
+// testPostgres is the server the PostgreSQL scripts use.
+func testPostgres() string {
+	if u := os.Getenv("TABHOOK_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// postgresReachable is the [pg] condition: in CI, no server is an error, never a skip.
+func postgresReachable() (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, testPostgres())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("PostgreSQL is not reachable for the replica scripts: %v", err)
+		}
+		return false, nil
+	}
+	conn.Close(ctx)
+	return true, nil
+}
+
+// pgschema VAR makes a schema of the script's own and sets VAR to a store URL that
+// uses it; the schema is dropped when the script ends.
+func cmdPGSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgschema VAR")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testPostgres())
+	ts.Check(err)
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("tabhook_script_%d", time.Now().UnixNano())
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+name)
+	ts.Check(err)
+	ts.Defer(func() {
+		if c, err := pgx.Connect(context.Background(), testPostgres()); err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(testPostgres(), "?") {
+		sep = "&"
+	}
+	ts.Setenv(args[0], testPostgres()+sep+"search_path="+name)
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/store"
 )
@@ -120,3 +121,32 @@ func (c *socketClient) Retry(ctx context.Context, id uint64) (Delivery, error) {
 }
 
 func (c *socketClient) Close() error { return nil }
+
+// OpenShared reaches the deliveries in a shared PostgreSQL store directly: every
+// replica reads the same rows, and a retried event is claimed by whichever is free.
+func OpenShared(ctx context.Context, url string) (Deliveries, error) {
+	st, err := pgstore.Open(ctx, url, pgstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return shared{st}, nil
+}
+
+type shared struct{ st store.Store }
+
+func (d shared) List(_ context.Context, state store.State) ([]Delivery, error) {
+	recs, err := d.st.List(state)
+	return wire(recs), err
+}
+
+func (d shared) Get(_ context.Context, id uint64) (Delivery, error) {
+	r, err := d.st.Get(id)
+	return FromRecord(r), err
+}
+
+func (d shared) Retry(_ context.Context, id uint64) (Delivery, error) {
+	r, err := d.st.Requeue(id)
+	return FromRecord(r), err
+}
+
+func (d shared) Close() error { return d.st.Close() }

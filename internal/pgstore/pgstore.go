@@ -472,6 +472,9 @@ func (s *Store) Prune(cutoff time.Time) (int, error) {
 	return int(tag.RowsAffected()), err
 }
 
+// Ping checks that the database answers, for readiness.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
 // Close stops listening and closes the pool (store.Store).
 func (s *Store) Close() error {
 	s.cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/store"
@@ -45,6 +46,9 @@ type Config struct {
 	Channel  string  // the default channel
 	Routes   []Route // channels for some events or projects (config file); first match wins
 	StateDir string
+	// Store, when set, is a PostgreSQL URL: the store several replicas share instead
+	// of the embedded spool in StateDir.
+	Store string
 	// MaxSpoolSize caps the spool on disk (bytes; 0: no cap).
 	MaxSpoolSize int64
 	Server       ServerConfig // Handler is set by the relay
@@ -127,18 +131,12 @@ func Run(ctx context.Context, cfg Config) error {
 	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1), paused: map[string]bool{},
 		rechecks: map[string]chan struct{}{"slack": make(chan struct{}, 1), "tableau": make(chan struct{}, 1)},
 		reg:      admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
-	sp, err := spool.Open(cfg.StateDir, spool.Options{MaxSize: cfg.MaxSpoolSize, OnError: func(err error) { cfg.Logger.Error("spool", "err", err) }})
+	sp, full, err := r.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	r.store = sp
 	r.health.Set(CompSpool, "")
-	if damage := sp.Damaged(); len(damage) > 0 {
-		cfg.Metrics.SpoolDamaged(len(damage))
-		for _, d := range damage {
-			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "damaged state recovered: " + d})
-		}
-	}
 	defer sp.Close()
 	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp)
 	if err != nil {
@@ -164,12 +162,15 @@ func Run(ctx context.Context, cfg Config) error {
 	bgCtx, stopBg := context.WithCancel(ctx)
 	r.svc = r.delivery(bgCtx)
 	r.svc.Start(svcCtx)
-	// `tabhook deliveries` talks to this process while it holds the store.
-	ctl, err := control.Serve(cfg.StateDir, sp)
-	if err != nil {
-		r.log.Warn("the control socket is unavailable; tabhook deliveries cannot reach this relay", "err", err)
-	} else {
-		defer ctl.Close()
+	// `tabhook deliveries` talks to this process while it holds the spool (a shared
+	// store it reads directly).
+	if cfg.Store == "" {
+		ctl, err := control.Serve(cfg.StateDir, sp)
+		if err != nil {
+			r.log.Warn("the control socket is unavailable; tabhook deliveries cannot reach this relay", "err", err)
+		} else {
+			defer ctl.Close()
+		}
 	}
 
 	r.bg.Add(2)
@@ -179,7 +180,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	go func() {
 		defer r.bg.Done()
-		r.watchDisk(bgCtx, sp.Full)
+		r.watchDisk(bgCtx, full)
 	}()
 	stop := func() { stopBg(); r.bg.Wait() }
 	for {
@@ -210,6 +211,30 @@ func (r *relay) site() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.siteID
+}
+
+// openStore opens the shared store when one is configured, else the spool; full tells
+// whether intake is refused for lack of room.
+func (r *relay) openStore(ctx context.Context) (store.Store, func() bool, error) {
+	if r.cfg.Store != "" {
+		st, err := pgstore.Open(ctx, r.cfg.Store, pgstore.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		r.log.Info("using the shared store", "store", pgstore.Redact(r.cfg.Store))
+		return st, func() bool { return false }, nil
+	}
+	sp, err := spool.Open(r.cfg.StateDir, spool.Options{MaxSize: r.cfg.MaxSpoolSize, OnError: func(err error) { r.log.Error("spool", "err", err) }})
+	if err != nil {
+		return nil, nil, err
+	}
+	if damage := sp.Damaged(); len(damage) > 0 {
+		r.cfg.Metrics.SpoolDamaged(len(damage))
+		for _, d := range damage {
+			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "damaged state recovered: " + d})
+		}
+	}
+	return sp, sp.Full, nil
 }
 
 // delivery builds the delivery service over the store.

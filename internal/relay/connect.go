@@ -160,6 +160,9 @@ func (r *relay) monitor(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		_, terr := r.cfg.Tableau.Site(cctx)
 		_, serr := r.cfg.Slack.AuthTest(cctx)
+		if p, ok := r.store.(interface{ Ping(context.Context) error }); ok {
+			r.setHealth(CompSpool, p.Ping(cctx)) // a shared store can go away
+		}
 		cancel()
 		switch {
 		case tableauRefused(terr):
