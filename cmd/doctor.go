@@ -71,6 +71,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		s.ConfigSecrets = cfg.IsSet("pat-secret") || cfg.IsSet("slack-token")
 	}
 	s.UnknownKeys = r.UnknownKeys(knownKeys(cmd.Root()))
+	s.Store = stringFlag(fs, "store")
 	if tc, err := f.TableauSettings(fs); err == nil {
 		if c, err := tableau.New(tc); err == nil {
 			s.Tableau = c

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/diskspace"
+	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/tableau"
@@ -35,6 +36,7 @@ type Setup struct {
 	Tableau       *tableau.Client
 	Slack         *slackout.Client
 	UnknownKeys   []string // config file keys no setting reads
+	Store         string   // a shared store's URL, when --store is set
 	Channel       string
 	CertFile      string
 	KeyFile       string
@@ -56,8 +58,31 @@ func Run(ctx context.Context, s Setup) []Result {
 	out = append(out, checkTableau(ctx, s)...)
 	out = append(out, checkSlack(ctx, s)...)
 	out = append(out, certificate(s))
-	out = append(out, stateDir(s))
+	if s.Store != "" {
+		out = append(out, sharedStore(ctx, s.Store))
+	} else {
+		out = append(out, stateDir(s))
+	}
 	return out
+}
+
+// sharedStore checks a PostgreSQL store without changing it.
+func sharedStore(ctx context.Context, dsn string) Result {
+	const name = "store"
+	h, err := pgstore.Check(ctx, dsn, 10*time.Second)
+	switch {
+	case err != nil:
+		return bad(name, err.Error(), "check --store: host, port, database, user and password, and that the server accepts connections from here")
+	case h.Version > pgstore.SchemaVersion:
+		return bad(name, fmt.Sprintf("%s: schema version %d is newer than this tabhook's (%d)", pgstore.Redact(dsn), h.Version, pgstore.SchemaVersion), "upgrade tabhook on this host")
+	case h.Version == 0 && !h.CanCreate:
+		return bad(name, pgstore.Redact(dsn)+": no tables yet, and the user may not create them", "GRANT CREATE ON SCHEMA to the user, or create the tables once as an owner by starting tabhook serve with its URL")
+	case h.Version == 0:
+		return ok(name, pgstore.Redact(dsn)+": reachable; the tables are created at the first start")
+	case !h.CanWrite:
+		return bad(name, pgstore.Redact(dsn)+": the user may not read and write tabhook_events", "GRANT SELECT, INSERT, UPDATE, DELETE ON tabhook_events to the user")
+	}
+	return ok(name, fmt.Sprintf("%s: reachable, schema version %d, the user may read and write", pgstore.Redact(dsn), h.Version))
 }
 
 func ok(check, detail string) Result { return Result{Check: check, OK: true, Detail: detail} }

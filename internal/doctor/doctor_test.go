@@ -147,3 +147,12 @@ func TestInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreUnreachableNamed: a shared store that does not answer fails the check,
+// naming the URL without its password.
+func TestStoreUnreachableNamed(t *testing.T) {
+	r := sharedStore(context.Background(), "postgres://relay:db-s3cret@127.0.0.1:1/tabhook")
+	if r.OK || strings.Contains(r.Detail, "db-s3cret") || !strings.Contains(r.Detail, "relay:xxxxx@127.0.0.1:1") {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -482,3 +482,37 @@ func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
 }
+
+// Health is what Check found.
+type Health struct {
+	Version   int  // the schema's version; 0 when not created yet
+	CanCreate bool // the user may create the tables (needed at the first start)
+	CanWrite  bool // the user may read and write the events table
+}
+
+// Check reaches the database without changing it: the schema's version and the
+// user's rights, for doctor.
+func Check(ctx context.Context, dsn string, timeout time.Duration) (Health, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, dsn)
+	if err != nil {
+		return Health{}, fmt.Errorf("cannot reach %s: %w", Redact(dsn), redactErr(err, dsn))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var h Health
+	if err := conn.QueryRow(cctx, `SELECT has_schema_privilege(current_schema(), 'CREATE')`).Scan(&h.CanCreate); err != nil {
+		return h, err
+	}
+	var exists bool
+	if err := conn.QueryRow(cctx, `SELECT to_regclass('tabhook_schema') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return h, err
+	}
+	if err := conn.QueryRow(cctx, `SELECT version FROM tabhook_schema`).Scan(&h.Version); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return h, err
+	}
+	if h.Version > 0 {
+		err = conn.QueryRow(cctx, `SELECT has_table_privilege('tabhook_events', 'SELECT, INSERT, UPDATE, DELETE')`).Scan(&h.CanWrite)
+	}
+	return h, err
+}

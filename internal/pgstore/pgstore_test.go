@@ -156,3 +156,23 @@ func TestUnreachableStoreNamesTheRedactedURL(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCheck: doctor's look at the database changes nothing and reports the schema and
+// the user's rights.
+func TestCheck(t *testing.T) {
+	name := schema(t)
+	url := testURL() + "&search_path=" + name
+	if !strings.Contains(testURL(), "?") {
+		url = testURL() + "?search_path=" + name
+	}
+	h, err := Check(context.Background(), url, 5*time.Second)
+	if err != nil || h.Version != 0 || !h.CanCreate {
+		t.Fatalf("before the first start: %+v %v", h, err)
+	}
+	s := open(t, name)
+	_ = s.Close()
+	h, err = Check(context.Background(), url, 5*time.Second)
+	if err != nil || h.Version != SchemaVersion || !h.CanWrite {
+		t.Fatalf("after the first start: %+v %v", h, err)
+	}
+}
