@@ -42,10 +42,6 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 			if err != nil {
 				return err
 			}
-			if cfg.Store != "" {
-				// Replicas of run would delete the shared webhooks as each one stops.
-				return cli.Usagef("run does not take --store yet: with several replicas, the first to stop would delete the webhooks the others serve. Create the webhooks once with 'tabhook webhook create' and run 'tabhook serve --store ...' on each replica")
-			}
 			cfg.Manage, cfg.Events = true, events
 			cfg.NamePrefix = stringFlag(cmd.Flags(), "name-prefix")
 			cfg.KeepWebhooks, _ = cmd.Flags().GetBool("keep-webhooks")

@@ -25,7 +25,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary writes and reads.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 const channel = "tabhook_changed"
 
@@ -133,6 +133,11 @@ var migrations = []string{
 		held        boolean NOT NULL DEFAULT false
 	);
 	CREATE INDEX tabhook_events_pending ON tabhook_events (id) WHERE state = 'pending';`,
+	`CREATE TABLE tabhook_replicas (
+		id   text PRIMARY KEY,
+		grp  text NOT NULL,
+		seen timestamptz NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

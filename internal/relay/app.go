@@ -104,9 +104,10 @@ type relay struct {
 	siteID   string
 	reg      admin.Registration // run: the webhooks this relay owns
 	bg       sync.WaitGroup
-	fatal    chan error               // a failure after start-up that ends the relay (registration)
-	paused   map[string]bool          // destinations whose credential was refused (under mu)
-	rechecks map[string]chan struct{} // a reload asks to try a credential again
+	fatal    chan error                          // a failure after start-up that ends the relay (registration)
+	paused   map[string]bool                     // destinations whose credential was refused (under mu)
+	leave    func(context.Context) (bool, error) // run on a shared store: leave the replicas (under mu)
+	rechecks map[string]chan struct{}            // a reload asks to try a credential again
 }
 
 // Reloaded is what a reload re-reads.
@@ -276,7 +277,7 @@ func (r *relay) shutdown() error {
 	// Until Tableau has answered a sign-in, no create can have been sent.
 	if r.cfg.Manage && !r.cfg.KeepWebhooks && r.site() != "" {
 		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		gone, err := r.reg.Remove(dctx, r.cfg.Tableau)
+		gone, err := r.removeWebhooks(dctx)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, r.reg.CleanupCommand()))

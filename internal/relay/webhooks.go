@@ -19,7 +19,28 @@ const registrationTimeout = 30 * time.Second
 func (r *relay) register(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registrationTimeout)
 	defer cancel()
-	managed, err := r.reg.Ensure(rctx, r.cfg.Tableau, ctx.Done())
+	var managed []admin.Managed
+	var err error
+	ensure := func() error {
+		managed, err = r.reg.Ensure(rctx, r.cfg.Tableau, ctx.Done())
+		return nil
+	}
+	if c, ok := r.store.(coordinator); ok {
+		// Replicas share one set of webhooks: announce this one, then create or adopt
+		// them while no other replica registers or removes them.
+		leave, jerr := c.Join(rctx, r.group())
+		if jerr != nil {
+			return fmt.Errorf("could not register the webhooks: %w", jerr)
+		}
+		r.mu.Lock()
+		r.leave = leave
+		r.mu.Unlock()
+		if xerr := c.Exclusive(rctx, r.group(), ensure); xerr != nil {
+			return fmt.Errorf("could not register the webhooks: %w", xerr)
+		}
+	} else {
+		_ = ensure()
+	}
 	for _, m := range managed {
 		what := "created"
 		if m.Adopted {
@@ -47,4 +68,44 @@ func (r *relay) register(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// coordinator is a store shared by replicas of run (pgstore): one set of webhooks for
+// all of them, deleted by the last to stop.
+type coordinator interface {
+	Join(ctx context.Context, group string) (leave func(context.Context) (last bool, err error), err error)
+	Exclusive(ctx context.Context, group string, fn func() error) error
+}
+
+// group names the replicas that share these webhooks.
+func (r *relay) group() string { return r.reg.Prefix + " " + r.reg.URL }
+
+// removeWebhooks deletes this relay's webhooks at a stop — unless other replicas of it
+// still run (a shared store), or it never announced itself (stopped before Tableau
+// answered: nothing of its own to delete).
+func (r *relay) removeWebhooks(ctx context.Context) ([]tableau.Webhook, error) {
+	c, shared := r.store.(coordinator)
+	if !shared {
+		return r.reg.Remove(ctx, r.cfg.Tableau)
+	}
+	r.mu.Lock()
+	leave := r.leave
+	r.mu.Unlock()
+	if leave == nil {
+		return nil, nil
+	}
+	var gone []tableau.Webhook
+	err := c.Exclusive(ctx, r.group(), func() error {
+		last, err := leave(ctx)
+		if err != nil {
+			return err
+		}
+		if !last {
+			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "webhooks kept: other replicas still serve them"})
+			return nil
+		}
+		gone, err = r.reg.Remove(ctx, r.cfg.Tableau)
+		return err
+	})
+	return gone, err
 }
