@@ -25,7 +25,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary writes and reads.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 const channel = "tabhook_changed"
 
@@ -137,6 +137,10 @@ var migrations = []string{
 		id   text PRIMARY KEY,
 		grp  text NOT NULL,
 		seen timestamptz NOT NULL
+	);`,
+	`CREATE TABLE tabhook_pace (
+		channel text PRIMARY KEY,
+		next_at timestamptz NOT NULL
 	);`,
 }
 
@@ -475,6 +479,18 @@ func (s *Store) Prune(cutoff time.Time) (int, error) {
 	defer cancel()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tabhook_events WHERE (state = 'delivered' AND delivered_at < $1) OR (state = 'dead' AND received_at < $1)`, cutoff)
 	return int(tag.RowsAffected()), err
+}
+
+// Turn hands out a channel's next turn to post among every replica (slackout.Pacer):
+// one turn every interval, timed by the database's clock, so replicas together keep
+// Slack's pace of about one message a second per channel.
+func (s *Store) Turn(ctx context.Context, channel string, interval time.Duration) (time.Duration, error) {
+	var wait time.Duration
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO tabhook_pace (channel, next_at) VALUES ($1, now() + $2::interval)
+		ON CONFLICT (channel) DO UPDATE SET next_at = greatest(tabhook_pace.next_at, now()) + $2::interval
+		RETURNING next_at - $2::interval - now()`, channel, interval).Scan(&wait)
+	return wait, err
 }
 
 // Ping checks that the database answers, for readiness.

@@ -3,13 +3,18 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/slackfake"
+	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/store/storetest"
 )
@@ -174,5 +179,40 @@ func TestCheck(t *testing.T) {
 	h, err = Check(context.Background(), url, 5*time.Second)
 	if err != nil || h.Version != SchemaVersion || !h.CanWrite {
 		t.Fatalf("after the first start: %+v %v", h, err)
+	}
+}
+
+// TestReplicasShareSlacksPace: two replicas posting to one channel through the shared
+// pacer keep Slack's pace together — Slack (the fake, answering 429 to posts closer
+// than 900 ms) never has to refuse one — where each on its own pace would post twice
+// as fast.
+func TestReplicasShareSlacksPace(t *testing.T) {
+	name := schema(t)
+	a, b := open(t, name), open(t, name)
+	defer a.Close()
+	defer b.Close()
+	fake := slackfake.New("xoxb-pace").Start()
+	defer fake.Close()
+	fake.PaceChannels(900 * time.Millisecond)
+	msg := render.Message{Text: "x"}
+	var wg sync.WaitGroup
+	for _, st := range []*Store{a, b} {
+		c := slackout.New(slackout.Options{Token: "xoxb-pace", APIURL: fake.APIURL(), PerChannel: 1, Burst: 1, Pacer: st})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2 {
+				if _, err := c.Post(context.Background(), "C0ALERTS", msg, fmt.Sprint(i)); err != nil {
+					t.Errorf("post: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := fake.CountCalls("chat.postMessage", http.StatusTooManyRequests); n != 0 {
+		t.Errorf("Slack answered 429 %d times: the replicas did not share the pace", n)
+	}
+	if n := len(fake.Messages()); n != 4 {
+		t.Errorf("%d messages, want 4", n)
 	}
 }

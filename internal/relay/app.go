@@ -37,6 +37,7 @@ type SlackAPI interface {
 	AuthTest(ctx context.Context) (slackout.Auth, error)
 	CanPost(ctx context.Context, a slackout.Auth, channel string) (slackout.ChannelInfo, error)
 	SetToken(token string)
+	SetPacer(p slackout.Pacer)
 }
 
 // Config configures serve and run.
@@ -223,6 +224,8 @@ func (r *relay) openStore(ctx context.Context) (store.Store, func() bool, error)
 			return nil, nil, err
 		}
 		r.log.Info("using the shared store", "store", pgstore.Redact(r.cfg.Store))
+		// Replicas keep Slack's per-channel pace together, not each its own.
+		r.cfg.Slack.SetPacer(st)
 		return st, func() bool { return false }, nil
 	}
 	sp, err := spool.Open(r.cfg.StateDir, spool.Options{MaxSize: r.cfg.MaxSpoolSize, OnError: func(err error) { r.log.Error("spool", "err", err) }})

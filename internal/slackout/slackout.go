@@ -37,12 +37,22 @@ type Options struct {
 	Burst      int
 	// OnError, when set, hears Slack's error code for every failed call (metrics).
 	OnError func(code string)
+	// Pacer, when set, keeps the per-channel pace across processes (replicas sharing
+	// a store) instead of in this one: it says how long to wait before the next post.
+	Pacer Pacer
+}
+
+// Pacer hands out a channel's turns to post, one every interval, among all the
+// processes that share it.
+type Pacer interface {
+	Turn(ctx context.Context, channel string, interval time.Duration) (wait time.Duration, err error)
 }
 
 // Client talks to one workspace as one bot.
 type Client struct {
 	onError func(code string)
 	opts    Options
+	pacer   Pacer
 	api     *slack.Client // replaced by SetToken; read through c.slack()
 	pace    rate.Limit
 	burst   int
@@ -75,6 +85,7 @@ func New(o Options) *Client {
 	}
 	return &Client{
 		opts:     o,
+		pacer:    o.Pacer,
 		api:      slack.New(o.Token, slack.OptionAPIURL(o.APIURL), slack.OptionHTTPClient(o.HTTPClient)),
 		pace:     o.PerChannel,
 		onError:  o.OnError,
@@ -84,6 +95,13 @@ func New(o Options) *Client {
 		blocked:  map[string]time.Time{},
 		turns:    map[string]chan struct{}{},
 	}
+}
+
+// SetPacer makes the per-channel pace shared through p from now on.
+func (c *Client) SetPacer(p Pacer) {
+	c.mu.Lock()
+	c.pacer = p
+	c.mu.Unlock()
 }
 
 // SetToken makes the following calls with another token (a rotated one, re-read on
@@ -174,6 +192,30 @@ func (c *Client) ChannelID(ctx context.Context, channel string) (string, error) 
 	}
 }
 
+// sharedTurn waits for the channel's next turn handed out by the shared pacer. A pacer
+// that cannot be asked falls back to this process's own pace.
+func (c *Client) sharedTurn(ctx context.Context, ch string) error {
+	interval := time.Duration(float64(time.Second) / float64(c.pace))
+	c.mu.Lock()
+	p := c.pacer
+	c.mu.Unlock()
+	wait, err := p.Turn(ctx, ch, interval)
+	if err != nil {
+		return c.limiter(ch).Wait(ctx)
+	}
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (c *Client) limiter(ch string) *rate.Limiter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -226,6 +268,16 @@ func (c *Client) take(ctx context.Context, ch string, paced bool) (release func(
 	}
 	// The pace counts from the end of any Retry-After wait.
 	if !paced {
+		return release, nil
+	}
+	c.mu.Lock()
+	shared := c.pacer != nil
+	c.mu.Unlock()
+	if shared {
+		if err := c.sharedTurn(ctx, ch); err != nil {
+			release()
+			return nil, err
+		}
 		return release, nil
 	}
 	if err := c.limiter(ch).Wait(ctx); err != nil {
