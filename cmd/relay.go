@@ -43,6 +43,8 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
+	fs.Duration("lease", 30*time.Second, "how long a claimed event stays with a replica that stops renewing it (a shared store)")
+	_ = fs.MarkHidden("lease")
 }
 
 // relaySettings resolves what serve and run need, in the order a person would fix
@@ -83,6 +85,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 		cfg.Allow = append(cfg.Allow, p)
 	}
 	cfg.Service.Workers, _ = fs.GetInt("workers")
+	cfg.Service.Lease, _ = fs.GetDuration("lease")
 	if cfg.MaxSpoolSize, err = parseSize(stringFlag(fs, "max-spool-size")); err != nil {
 		return cfg, cli.Usagef("invalid --max-spool-size: %v", err)
 	}

@@ -333,6 +333,13 @@ func (s *Store) Release(ids ...uint64) {
 	s.signal()
 }
 
+// Extend renews this replica's leases on these events (store.Store).
+func (s *Store) Extend(until time.Time, ids ...uint64) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, _ = s.pool.Exec(ctx, `UPDATE tabhook_events SET lease_until = $2 WHERE id = ANY($1) AND lease_until IS NOT NULL AND NOT held`, ids, until)
+}
+
 // Hold keeps these events unclaimed until then (store.Store).
 func (s *Store) Hold(until time.Time, ids ...uint64) {
 	ctx, cancel := s.ctx()

@@ -46,8 +46,11 @@ type ServiceConfig struct {
 	// When DigestAfter or more events are due at once (default 10: ten seconds of
 	// Slack's pace), they are posted together, up to DigestMax (default 50) a message.
 	DigestAfter, DigestMax int
-	Observe                Observer
-	Logger                 *slog.Logger
+	// Lease is how long a claim lasts unrenewed (default 30s): what a replica that
+	// dies mid-delivery holds up.
+	Lease   time.Duration
+	Observe Observer
+	Logger  *slog.Logger
 	// Refused hears that Slack refused the credential itself (a revoked token): the
 	// events stay pending, and the caller pauses delivery until it works again.
 	Refused func(error)
@@ -95,7 +98,7 @@ func NewService(cfg ServiceConfig) *Service {
 	p := NewPipeline(cfg)
 	return &Service{
 		pipeline: p,
-		sched:    NewScheduler(cfg.Store, p.Deliver, SchedulerConfig{Workers: cfg.Workers, DigestAfter: cfg.DigestAfter, DigestMax: cfg.DigestMax, Logger: cfg.Logger}),
+		sched:    NewScheduler(cfg.Store, p.Deliver, SchedulerConfig{Workers: cfg.Workers, DigestAfter: cfg.DigestAfter, DigestMax: cfg.DigestMax, Lease: cfg.Lease, Logger: cfg.Logger}),
 		janitor:  &janitor{store: cfg.Store, retention: cfg.Retention, log: cfg.Logger},
 	}
 }

@@ -64,7 +64,7 @@ func (s *Scheduler) isPaused() bool {
 // NewScheduler builds a scheduler; Start runs it.
 func NewScheduler(s store.Store, deliver func(context.Context, []store.Record), cfg SchedulerConfig) *Scheduler {
 	if cfg.Lease <= 0 {
-		cfg.Lease = 5 * time.Minute
+		cfg.Lease = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -97,8 +97,13 @@ func (s *Scheduler) Stop(ctx context.Context) {
 
 func (s *Scheduler) loop(ctx context.Context) {
 	defer close(s.stopped)
-	done := make(chan struct{}, s.cfg.Workers)
+	done := make(chan []store.Record, s.cfg.Workers)
 	busy := 0
+	// Batches under way renew their leases: a replica that dies stops renewing and
+	// another takes its events over within a lease.
+	inFlight := map[*store.Record][]uint64{}
+	renew := time.NewTicker(s.cfg.Lease / 3)
+	defer renew.Stop()
 	var drained chan struct{}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -110,9 +115,10 @@ func (s *Scheduler) loop(ctx context.Context) {
 			}
 			for _, b := range batches {
 				busy++
+				inFlight[&b[0]] = recIDs(b)
 				go func() {
 					s.deliver(ctx, b)
-					done <- struct{}{}
+					done <- b
 				}()
 			}
 		}
@@ -124,8 +130,17 @@ func (s *Scheduler) loop(ctx context.Context) {
 		select {
 		case <-s.poke:
 		case <-s.store.Changed():
-		case <-done:
+		case b := <-done:
 			busy--
+			delete(inFlight, &b[0])
+		case <-renew.C:
+			var ids []uint64
+			for _, b := range inFlight {
+				ids = append(ids, b...)
+			}
+			if len(ids) > 0 {
+				s.store.Extend(time.Now().Add(s.cfg.Lease), ids...)
+			}
 		case <-timer.C:
 		case drained = <-s.drain:
 		case <-ctx.Done():
@@ -190,4 +205,12 @@ func (s *Scheduler) arm(t *time.Timer, free bool) {
 func (s *Scheduler) idle() bool {
 	n, err := s.store.Pending()
 	return err != nil || n == 0
+}
+
+func recIDs(b []store.Record) []uint64 {
+	out := make([]uint64, len(b))
+	for i, r := range b {
+		out[i] = r.ID
+	}
+	return out
 }

@@ -719,6 +719,17 @@ func (s *Spool) Release(ids ...uint64) {
 	s.signal()
 }
 
+// Extend renews the leases on these events (store.Store).
+func (s *Spool) Extend(until time.Time, ids ...uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if _, leased := s.leases[id]; leased && !s.held[id] {
+			s.leases[id] = until
+		}
+	}
+}
+
 // Hold keeps these events unclaimed until then (store.Store): a lease to no one,
 // which Release does not end.
 func (s *Spool) Hold(until time.Time, ids ...uint64) {

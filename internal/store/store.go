@@ -99,6 +99,9 @@ type Store interface {
 	Claim(now time.Time, max int, lease time.Duration) ([]Record, error)
 	// Release ends the leases of these events: those still pending can be claimed again.
 	Release(ids ...uint64)
+	// Extend renews this holder's leases on these events until then: a long delivery
+	// keeps its claim; a holder that dies stops renewing and loses it soon.
+	Extend(until time.Time, ids ...uint64)
 	// Hold keeps these events unclaimed until then, without a durable write: for when
 	// an attempt's outcome could not be recorded (a full disk), so it is not retried
 	// at once. A restart forgets it.

@@ -40,6 +40,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentIdenticalAcceptsStoreOne", concurrentAccepts},
 		{"ClaimLeasesEachEventOnce", claimOnce},
 		{"LeaseExpires", leaseExpires},
+		{"ExtendRenewsTheLease", extend},
 		{"NotDueIsNotClaimed", notDue},
 		{"HoldKeepsUnclaimed", hold},
 		{"UpdatesAreDurable", updatesDurable},
@@ -183,6 +184,20 @@ func leaseExpires(t *testing.T, h Harness) {
 	got, err := s.Claim(later, 10, time.Minute)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("after the lease: %v %v", got, err)
+	}
+}
+
+func extend(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	accept(t, s, 1)
+	r := claimAll(t, s, 1)[0]
+	s.Extend(time.Now().Add(3*time.Minute), r.ID) // the holder is still at work
+	if got, _ := s.Claim(time.Now().Add(2*time.Minute), 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed while the holder renewed its lease: %+v", got)
+	}
+	if got, _ := s.Claim(time.Now().Add(4*time.Minute), 10, time.Minute); len(got) != 1 {
+		t.Fatalf("not claimable once the renewed lease ended: %+v", got)
 	}
 }
 
