@@ -24,6 +24,13 @@ func serveTarget(name, dir string) error {
 	switch name {
 	case "bare":
 		h = bareHandler()
+	case "pgceiling":
+		ph, closePool, err := pgCeilingHandler(pgURLFromEnv())
+		if err != nil {
+			return err
+		}
+		defer closePool()
+		h = ph
 	case "ceiling":
 		f, err := os.OpenFile(filepath.Join(dir, "ceiling.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
 		if err != nil {

@@ -47,7 +47,8 @@ const path = "/tableau/load-3f9c2d7e8a1b4c60"
 func main() {
 	conc := flag.Int("c", 16, "concurrent senders")
 	dur := flag.Duration("d", 10*time.Second, "how long each server is loaded")
-	only := flag.String("only", "", "run one part: bare, ceiling, tabhook, stalled or e2e")
+	only := flag.String("only", "", "run one part: bare, ceiling, tabhook, stalled, pgceiling, pgstore, backlog or e2e")
+	pg := flag.String("pg", "", "a PostgreSQL URL: also measure the PostgreSQL ceiling, serve --store against it, and claims with a large backlog (each in a schema of its own)")
 	events := flag.Int("events", 30, "events timed end to end")
 	rounds := flag.Int("rounds", 3, "rounds of the three servers, in rotating order; medians are reported")
 	serve := flag.String("serve", "", "internal: serve a ceiling target (bare or ceiling) in this process")
@@ -61,7 +62,7 @@ func main() {
 	if *serve != "" {
 		err = serveTarget(*serve, *dir)
 	} else {
-		err = run(*conc, *dur, *only, *events, *rounds)
+		err = run(*conc, *dur, *only, *events, *rounds, *pg)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -86,7 +87,7 @@ func pct(lat []time.Duration, p float64) time.Duration {
 	return lat[int(float64(len(lat)-1)*p)]
 }
 
-func run(conc int, dur time.Duration, only string, events, rounds int) error {
+func run(conc int, dur time.Duration, only string, events, rounds int, pg string) error {
 	work, err := os.MkdirTemp("", "tabhook-load-")
 	if err != nil {
 		return err
@@ -109,6 +110,9 @@ func run(conc int, dur time.Duration, only string, events, rounds int) error {
 	// The machine is shared and noisy: each round loads every server once, in an order
 	// that rotates, and the report takes medians over rounds.
 	names := []string{"bare", "ceiling", "tabhook", "stalled"}
+	if pg != "" {
+		names = append(names, "pgceiling", "pgstore")
+	}
 	var rs [][]result
 	for round := range rounds {
 		var results []result
@@ -118,7 +122,7 @@ func run(conc int, dur time.Duration, only string, events, rounds int) error {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "round %d: loading %s for %s...\n", round+1, name, dur)
-			r, err := loadTarget(name, work, bin, cert, conc, dur)
+			r, err := loadTarget(name, work, bin, cert, conc, dur, pg)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -130,6 +134,11 @@ func run(conc int, dur time.Duration, only string, events, rounds int) error {
 	}
 	if len(rs) > 0 {
 		report(rs, conc, dur)
+	}
+	if pg != "" && (only == "" || only == "backlog") {
+		if err := backlog(pg, dur); err != nil {
+			return fmt.Errorf("backlog: %w", err)
+		}
 	}
 	if (only == "" || only == "e2e") && events > 0 {
 		fmt.Fprintln(os.Stderr, "timing events end to end...")
@@ -177,7 +186,7 @@ func report(rounds [][]result, conc int, dur time.Duration) {
 			pct(lat, .5).Round(10*time.Microsecond), pct(lat, .9).Round(10*time.Microsecond), pct(lat, .99).Round(10*time.Microsecond), mb(idle), mb(peak))
 	}
 	fmt.Println()
-	var ratios, stalled, ceilings []float64
+	var ratios, stalled, ceilings, pgRatios []float64
 	for _, rr := range rounds {
 		rates := map[string]float64{}
 		for _, r := range rr {
@@ -189,6 +198,9 @@ func report(rounds [][]result, conc int, dur time.Duration) {
 		if rates["ceiling"] > 0 && rates["stalled"] > 0 {
 			stalled = append(stalled, rates["stalled"]/rates["ceiling"])
 		}
+		if rates["pgceiling"] > 0 && rates["pgstore"] > 0 {
+			pgRatios = append(pgRatios, rates["pgstore"]/rates["pgceiling"])
+		}
 		if rates["ceiling"] > 0 && rates["bare"] > 0 {
 			ceilings = append(ceilings, rates["ceiling"]/rates["bare"])
 		}
@@ -198,6 +210,9 @@ func report(rounds [][]result, conc int, dur time.Duration) {
 	}
 	if len(ratios) > 0 {
 		fmt.Printf("tabhook / durable ceiling  = %.2f (median of rounds %s; target >= 0.80)\n", median(ratios), fmtAll(ratios))
+	}
+	if len(pgRatios) > 0 {
+		fmt.Printf("serve --store / PostgreSQL ceiling = %.2f (median of rounds %s; target >= 0.80; one committed INSERT per request)\n", median(pgRatios), fmtAll(pgRatios))
 	}
 	if len(stalled) > 0 {
 		fmt.Printf("stalled / durable ceiling  = %.2f (median of rounds %s; target >= 0.80; distinct workbooks, Tableau and Slack not answering)\n", median(stalled), fmtAll(stalled))
@@ -343,16 +358,26 @@ func waitReady(c *child) error {
 	return errors.New("server not up within 20s")
 }
 
-func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur time.Duration) (result, error) {
+func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur time.Duration, pg string) (result, error) {
 	var c *child
 	var err error
 	site := "load-site"
 	var stall func()
-	if name == "tabhook" || name == "stalled" {
+	var extra []string
+	if name == "pgstore" || name == "pgceiling" {
+		url, drop, err := freshSchema(pg)
+		if err != nil {
+			return result{}, err
+		}
+		defer drop()
+		extra = append(extra, "--store", url)
+		os.Setenv("LOAD_PG", url) // for the ceiling child
+	}
+	if name == "tabhook" || name == "stalled" || name == "pgstore" {
 		w := newWorld(cert)
 		defer w.close()
 		site = w.sim.SiteID()
-		c, err = startTabhook(bin, work, w)
+		c, err = startTabhook(bin, work, w, extra...)
 		// stalled: Tableau and Slack stop answering once the relay is up, so every
 		// delivery's enrichment and post hang and the backlog grows while ingest runs.
 		stall = func() {
