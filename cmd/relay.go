@@ -43,6 +43,8 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
+	fs.Duration("health-every", time.Minute, "how often /readyz's view of Tableau, Slack and a shared store is refreshed")
+	_ = fs.MarkHidden("health-every")
 	fs.Duration("lease", 30*time.Second, "how long a claimed event stays with a replica that stops renewing it (a shared store)")
 	_ = fs.MarkHidden("lease")
 }
@@ -86,6 +88,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	}
 	cfg.Service.Workers, _ = fs.GetInt("workers")
 	cfg.Service.Lease, _ = fs.GetDuration("lease")
+	cfg.HealthEvery, _ = fs.GetDuration("health-every")
 	if cfg.MaxSpoolSize, err = parseSize(stringFlag(fs, "max-spool-size")); err != nil {
 		return cfg, cli.Usagef("invalid --max-spool-size: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/tabhook/tabhook/internal/faultproxy"
 	"github.com/tabhook/tabhook/internal/selfsigned"
 	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/tableausim"
@@ -43,7 +45,7 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: setupSim,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable,
-			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema},
+			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
 		Deadline: time.Now().Add(2 * time.Minute),
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
@@ -90,6 +92,7 @@ func setupSim(e *testscript.Env) error {
 	slack := slackfake.New(scriptSlackToken).Start()
 	e.Defer(slack.Close)
 	e.Values[slackKey{}] = slack
+	e.Values[pgProxyKey{}] = &proxyHolder{}
 	e.Setenv("SLACK_TOKEN", scriptSlackToken)
 	e.Setenv("SLACK_API_URL", slack.APIURL())
 	sim.AddPAT(tableausim.PAT{Name: scriptPATName, Secret: scriptPATSecret})
@@ -206,7 +209,11 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 			}
 			return n == want, fmt.Sprintf("%d %s", n, args[0])
 		}
-	case "ready":
+	case "ready", "notready":
+		want := http.StatusOK
+		if args[0] == "notready" {
+			want = http.StatusServiceUnavailable
+		}
 		client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 		cond = func() (bool, string) {
 			resp, err := client.Get(args[1])
@@ -214,7 +221,7 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 				return false, err.Error()
 			}
 			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK, resp.Status
+			return resp.StatusCode == want, resp.Status
 		}
 	default:
 		ts.Fatalf("waitfor: unknown condition %q", args[0])
@@ -250,10 +257,16 @@ func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("fire: %v", err)
 	}
 	public := ts.Getenv("TABHOOK_PUBLIC_URL")
+	refused := false
 	for _, d := range ds {
 		if !d.OK && (public == "" || d.URL == public) && !neg {
 			ts.Fatalf("delivery to %s failed after %d attempts: %d %s", d.URL, d.Attempts, d.Status, d.Err)
 		}
+		refused = refused || (!d.OK && d.Status == http.StatusServiceUnavailable)
+	}
+	// ! fire: every attempt was refused with 503 (nothing acknowledged that was not stored).
+	if neg && !refused {
+		ts.Fatalf("fire: the delivery was not refused with 503: %+v", ds)
 	}
 }
 
@@ -386,3 +399,33 @@ func cmdPGSchema(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Setenv(args[0], testPostgres()+sep+"search_path="+name)
 }
+
+type pgProxyKey struct{}
+
+// pgproxy VAR URL starts a TCP proxy to URL's server and sets VAR to URL through it;
+// "pgproxy cut" drops every connection and refuses new ones (the database is gone),
+// "pgproxy restore" lets them through again.
+func cmdPGProxy(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 1 && (args[0] == "cut" || args[0] == "restore") {
+		h := ts.Value(pgProxyKey{}).(*proxyHolder)
+		if h.p == nil {
+			ts.Fatalf("pgproxy %s: no proxy started", args[0])
+		}
+		h.p.Cut(args[0] == "cut")
+		return
+	}
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: pgproxy VAR URL | pgproxy cut | pgproxy restore")
+	}
+	u, err := url.Parse(args[1])
+	ts.Check(err)
+	p, err := faultproxy.Start(u.Host)
+	ts.Check(err)
+	ts.Defer(p.Close)
+	u.Host = p.Addr()
+	ts.Setenv(args[0], u.String())
+	ts.Value(pgProxyKey{}).(*proxyHolder).p = p
+}
+
+// proxyHolder carries a script's proxy between its commands.
+type proxyHolder struct{ p *faultproxy.Proxy }

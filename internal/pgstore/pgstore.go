@@ -45,6 +45,9 @@ type Store struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	timeout time.Duration
+
+	outbox   chan struct{} // accepts waiting to be NOTIFYed
+	notified chan struct{} // closed when the notifier has stopped
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,6 +82,9 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = o.Schema
 	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16 // acknowledgements wait on commits: many in flight at once
+	}
 	cctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(cctx, cfg)
@@ -91,7 +97,8 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: cannot reach PostgreSQL within %s: %w", Redact(dsn), o.ConnectTimeout, redactErr(err, dsn))
 	}
-	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second}
+	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second,
+		outbox: make(chan struct{}, 1), notified: make(chan struct{})}
 	if err := s.migrate(cctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store %s: %w", Redact(dsn), err)
@@ -100,6 +107,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	s.cancel = stop
 	listening := make(chan struct{})
 	go s.listen(lctx, listening)
+	go s.notify(lctx)
 	select { // so that no change made after Open returns goes unheard
 	case <-listening:
 	case <-cctx.Done():
@@ -124,7 +132,7 @@ var migrations = []string{
 	`CREATE TABLE tabhook_events (
 		id          bigserial PRIMARY KEY,
 		key         text NOT NULL UNIQUE,
-		rec         jsonb NOT NULL,
+		rec         json NOT NULL, -- the record as stored (store.Stored); never queried into
 		state       text NOT NULL,
 		received_at timestamptz NOT NULL,
 		next_try    timestamptz,
@@ -217,6 +225,37 @@ func (s *Store) listen(ctx context.Context, listening chan struct{}) {
 	}
 }
 
+// tell asks the notifier to NOTIFY the other replicas.
+func (s *Store) tell() {
+	select {
+	case s.outbox <- struct{}{}:
+	default:
+	}
+}
+
+// notify sends one NOTIFY for every burst of accepts, at most every notifyEvery.
+func (s *Store) notify(ctx context.Context) {
+	defer close(s.notified)
+	for {
+		select {
+		case <-s.outbox:
+		case <-ctx.Done():
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.timeout)
+		_, _ = s.pool.Exec(cctx, `SELECT pg_notify('`+channel+`', '')`)
+		cancel()
+		select {
+		case <-time.After(notifyEvery):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// notifyEvery bounds how often a replica NOTIFYs the others of new events.
+const notifyEvery = 20 * time.Millisecond
+
 func (s *Store) signal() {
 	select {
 	case s.changed <- struct{}{}:
@@ -241,14 +280,11 @@ func (s *Store) Accept(p payload.Payload, now time.Time) (store.Record, bool, er
 		return store.Record{}, false, err
 	}
 	var id uint64
-	var notified bool
-	// One statement, committed when it returns: the row, and the other replicas told.
+	// One statement, committed when it returns. The other replicas are told by the
+	// notifier, once for many accepts: NOTIFY serialises commits.
 	err = s.pool.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO tabhook_events (key, rec, state, received_at) VALUES ($1, $2, 'pending', $3)
-			ON CONFLICT (key) DO NOTHING RETURNING id
-		)
-		SELECT id, (SELECT pg_notify('`+channel+`', '')) IS NULL FROM ins`, rec.Key, b, rec.ReceivedAt).Scan(&id, &notified)
+		INSERT INTO tabhook_events (key, rec, state, received_at) VALUES ($1, $2, 'pending', $3)
+		ON CONFLICT (key) DO NOTHING RETURNING id`, rec.Key, b, rec.ReceivedAt).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = s.pool.QueryRow(ctx, `SELECT id FROM tabhook_events WHERE key = $1`, rec.Key).Scan(&id)
 		if err != nil {
@@ -261,6 +297,7 @@ func (s *Store) Accept(p payload.Payload, now time.Time) (store.Record, bool, er
 	}
 	rec.ID = id
 	s.signal() // this replica hears its own news at once
+	s.tell()
 	return rec, false, nil
 }
 
@@ -328,7 +365,8 @@ func (s *Store) Release(ids ...uint64) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	_, _ = s.pool.Exec(ctx, `
-		WITH up AS (UPDATE tabhook_events SET lease_until = NULL WHERE id = ANY($1) AND NOT held RETURNING id)
+		WITH up AS (UPDATE tabhook_events SET lease_until = NULL
+			WHERE id = ANY($1) AND NOT held AND state = 'pending' AND lease_until IS NOT NULL RETURNING id)
 		SELECT pg_notify('`+channel+`', '') FROM up LIMIT 1`, ids)
 	s.signal()
 }
@@ -353,6 +391,8 @@ func (s *Store) NextDue() (time.Time, bool) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var next *time.Time
+	// Asked only while a worker is free: a scan of the pending rows' index, not of the
+	// table; an index on the due time would cost every insert and lease more.
 	err := s.pool.QueryRow(ctx, `
 		SELECT min(GREATEST(COALESCE(next_try, 'epoch'), COALESCE(lease_until, 'epoch')))
 		FROM tabhook_events WHERE state = 'pending'`).Scan(&next)
@@ -373,16 +413,55 @@ func (s *Store) Update(id uint64, fn func(*store.Record) error) (store.Record, e
 	return out, err
 }
 
-// UpdateMany changes several records in one transaction (store.Store).
+// UpdateMany changes several records in one transaction (store.Store): one read and
+// one write for all of them, not one round trip each.
 func (s *Store) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
+	if len(ids) == 1 {
+		_, err := s.Update(ids[0], fn)
+		return err
+	}
 	return s.inTx(func(tx pgx.Tx) error {
-		for _, id := range ids {
-			if _, err := update(tx, id, fn); err != nil {
+		ctx := context.Background()
+		rows, err := tx.Query(ctx, `SELECT id, rec FROM tabhook_events WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		recs, err := collect(rows)
+		if err != nil {
+			return err
+		}
+		if len(recs) != len(uniq(ids)) {
+			return store.ErrNotFound
+		}
+		n := len(recs)
+		upIDs, bodies, states := make([]uint64, n), make([][]byte, n), make([]string, n)
+		nexts, delivereds := make([]*time.Time, n), make([]*time.Time, n)
+		for i := range recs {
+			if err := fn(&recs[i]); err != nil {
 				return err
 			}
+			b, err := json.Marshal(store.Stored(recs[i]))
+			if err != nil {
+				return err
+			}
+			upIDs[i], bodies[i], states[i] = recs[i].ID, b, string(recs[i].State)
+			nexts[i], delivereds[i] = nullTime(recs[i].NextTry), nullTime(recs[i].DeliveredAt)
 		}
-		return nil
+		_, err = tx.Exec(ctx, `
+			UPDATE tabhook_events e SET rec = u.rec, state = u.state, next_try = u.next_try, delivered_at = u.delivered_at,
+				lease_until = CASE WHEN u.state = 'pending' THEN e.lease_until END, held = e.held AND u.state = 'pending'
+			FROM unnest($1::bigint[], $2::json[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS u(id, rec, state, next_try, delivered_at)
+			WHERE e.id = u.id`, upIDs, bodies, states, nexts, delivereds)
+		return err
 	})
+}
+
+func uniq(ids []uint64) map[uint64]bool {
+	m := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }
 
 func (s *Store) inTx(fn func(pgx.Tx) error) error {
@@ -412,7 +491,9 @@ func update(tx pgx.Tx, id uint64, fn func(*store.Record) error) (store.Record, e
 	if err != nil {
 		return r, err
 	}
-	_, err = tx.Exec(ctx, `UPDATE tabhook_events SET rec = $2, state = $3, next_try = $4, delivered_at = $5 WHERE id = $1`,
+	// Leaving pending ends any lease: a later requeue starts unclaimed.
+	_, err = tx.Exec(ctx, `UPDATE tabhook_events SET rec = $2, state = $3, next_try = $4, delivered_at = $5,
+		lease_until = CASE WHEN $3 = 'pending' THEN lease_until END, held = held AND $3 = 'pending' WHERE id = $1`,
 		id, out, string(r.State), nullTime(r.NextTry), nullTime(r.DeliveredAt))
 	return r, err
 }
@@ -507,6 +588,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 func (s *Store) Close() error {
 	s.cancel()
 	<-s.done
+	<-s.notified
 	s.pool.Close()
 	return nil
 }

@@ -20,6 +20,7 @@ type item struct {
 	err     error
 	later   time.Time // not failed: try again then, no attempt counted (a held channel)
 	posted  bool      // a message stands for it
+	settled bool      // its delivery is already recorded (a digest's, with the post)
 	inPost  int       // how many events the message it is in stands for (1: its own)
 }
 

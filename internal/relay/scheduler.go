@@ -194,8 +194,12 @@ func (s *Scheduler) arm(t *time.Timer, free bool) {
 		default:
 		}
 	}
+	if !free {
+		t.Reset(time.Hour) // a worker finishing is the wake-up; no need to ask the store
+		return
+	}
 	next, ok := s.store.NextDue()
-	if !ok || !free {
+	if !ok {
 		t.Reset(time.Hour)
 		return
 	}

@@ -42,17 +42,24 @@ func (p *Pipeline) settle(ctx context.Context, items []*item) {
 func (p *Pipeline) delivered(items []*item) {
 	now := time.Now()
 	notes := map[uint64]string{}
+	var todo []*item
 	for _, it := range items {
 		notes[it.rec.ID] = it.rec.LastError
+		if !it.settled {
+			todo = append(todo, it)
+		}
 	}
-	err := p.cfg.Store.UpdateMany(ids(items), func(r *store.Record) error {
-		r.State, r.DeliveredAt, r.LastError, r.Attempts = store.Delivered, now, notes[r.ID], r.Attempts+1
-		return nil
-	})
+	var err error
+	if len(todo) > 0 {
+		err = p.cfg.Store.UpdateMany(ids(todo), func(r *store.Record) error {
+			r.State, r.DeliveredAt, r.LastError, r.Attempts = store.Delivered, now, notes[r.ID], r.Attempts+1
+			return nil
+		})
+	}
 	if err != nil {
 		// The messages are posted and their timestamps recorded: the next attempt
 		// finds them and only marks them delivered. Not at once: that would spin.
-		p.cfg.Store.Hold(now.Add(p.cfg.MinBackoff), ids(items)...)
+		p.cfg.Store.Hold(now.Add(p.cfg.MinBackoff), ids(todo)...)
 		p.log().Error("record delivery", "err", err)
 		return
 	}

@@ -205,7 +205,9 @@ func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
 		p.refused(items, err)
 		return
 	}
-	if err := p.recordPost(items, ts, true); err != nil {
+	// A digest has no preview to follow: the post and the delivery are recorded in one
+	// write (each write of a shared store is a row version per event).
+	if err := p.recordDigest(items, ts); err != nil {
 		fail(items, err)
 		return
 	}
@@ -306,6 +308,24 @@ func (p *Pipeline) recordPost(items []*item, ts string, digest bool) error {
 	for _, it := range items {
 		it.rec.Channel, it.rec.MessageTS, it.rec.Digest = ch, ts, digest
 		it.posted, it.inPost = true, len(items)
+	}
+	return nil
+}
+
+// recordDigest records a digest's message and its events' delivery together.
+func (p *Pipeline) recordDigest(items []*item, ts string) error {
+	ch, now := items[0].chID, time.Now()
+	err := p.cfg.Store.UpdateMany(ids(items), func(r *store.Record) error {
+		r.Channel, r.MessageTS, r.Digest = ch, ts, true
+		r.State, r.DeliveredAt, r.Attempts = store.Delivered, now, r.Attempts+1
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record posted digest: %w", err)
+	}
+	for _, it := range items {
+		it.rec.Channel, it.rec.MessageTS, it.rec.Digest = ch, ts, true
+		it.posted, it.inPost, it.settled = true, len(items), true
 	}
 	return nil
 }

@@ -3,78 +3,18 @@ package relay_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tabhook/tabhook/internal/faultproxy"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/tableausim"
 )
-
-// cutProxy forwards TCP to a server until cut: then it drops every connection and
-// refuses new ones, as a database host that went away would.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.cut(true) })
-	go p.serve()
-	return p
-}
-
-func (p *cutProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
-	}
-}
-
-func (p *cutProxy) cut(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
 
 // TestStoreUnreachableIs503: the shared store goes away mid-stream. Deliveries are
 // answered 503 (Tableau retries), never 200; /readyz turns; once the database is back,
@@ -107,8 +47,12 @@ func TestStoreUnreachableIs503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutProxy(t, fmt.Sprintf("%s:%d", cfg0.Host, cfg0.Port))
-	storeURL := fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&search_path=%s&connect_timeout=2", cfg0.User, proxy.ln.Addr(), cfg0.Database, schema)
+	proxy, err := faultproxy.Start(fmt.Sprintf("%s:%d", cfg0.Host, cfg0.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	storeURL := fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&search_path=%s&connect_timeout=2", cfg0.User, proxy.Addr(), cfg0.Database, schema)
 
 	w := newWorld(t)
 	cfg := w.config(t.TempDir())
@@ -131,12 +75,12 @@ func TestStoreUnreachableIs503(t *testing.T) {
 	if code := post(1); code != http.StatusOK {
 		t.Fatalf("before the outage: %d", code)
 	}
-	proxy.cut(true)
+	proxy.Cut(true)
 	if code := post(2); code != http.StatusServiceUnavailable {
 		t.Fatalf("while the store is unreachable: %d, want 503", code)
 	}
 	eventually(t, "not ready while the store is away", func() bool { return w.readyz() == http.StatusServiceUnavailable })
-	proxy.cut(false)
+	proxy.Cut(false)
 	eventually(t, "accepted again", func() bool { return post(3) == http.StatusOK })
 	eventually(t, "ready again", func() bool { return w.readyz() == http.StatusOK })
 	eventually(t, "both acknowledged events delivered", func() bool { return w.count(relay.EvDelivered) == 2 })

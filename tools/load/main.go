@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,7 +119,7 @@ func run(conc int, dur time.Duration, only string, events, rounds int, pg string
 		var results []result
 		for i := range names {
 			name := names[(i+round)%len(names)]
-			if only != "" && only != name {
+			if only != "" && !slices.Contains(strings.Split(only, ","), name) {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "round %d: loading %s for %s...\n", round+1, name, dur)
@@ -135,7 +136,7 @@ func run(conc int, dur time.Duration, only string, events, rounds int, pg string
 	if len(rs) > 0 {
 		report(rs, conc, dur)
 	}
-	if pg != "" && (only == "" || only == "backlog") {
+	if pg != "" && (only == "" || slices.Contains(strings.Split(only, ","), "backlog")) {
 		if err := backlog(pg, dur); err != nil {
 			return fmt.Errorf("backlog: %w", err)
 		}

@@ -108,8 +108,8 @@ func claimRate(base string, pending int, dur time.Duration) (float64, error) {
 	}
 	_, err = conn.Exec(ctx, `
 		INSERT INTO tabhook_events (key, rec, state, received_at)
-		SELECT 'k' || g, jsonb_build_object('key', 'k' || g, 'state', 'pending', 'received_at', now(),
-			'payload', jsonb_build_object('event_type', 'WorkbookUpdated', 'site_luid', 's', 'resource_luid', 'r' || g)),
+		SELECT 'k' || g, json_build_object('key', 'k' || g, 'state', 'pending', 'received_at', now(),
+			'payload', json_build_object('event_type', 'WorkbookUpdated', 'site_luid', 's', 'resource_luid', 'r' || g)),
 			'pending', now()
 		FROM generate_series(1, $1) g`, pending)
 	conn.Close(ctx)
