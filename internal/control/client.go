@@ -35,7 +35,7 @@ func Open(stateDir string) (Deliveries, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; if a relay runs, its control socket %s did not answer", err, path)
 	}
-	return direct{sp}, nil
+	return local{sp}, nil
 }
 
 // none is a state directory no relay has used: no events.
@@ -46,25 +46,26 @@ func (none) Get(context.Context, uint64) (Delivery, error)         { return Deli
 func (none) Retry(context.Context, uint64) (Delivery, error)       { return Delivery{}, store.ErrNotFound }
 func (none) Close() error                                          { return nil }
 
-type direct struct{ sp *spool.Spool }
+// local reads a store this process opened: the spool when no relay holds it (a retry
+// is delivered at the next start), or a shared store every replica reads.
+type local struct{ st store.Store }
 
-func (d direct) List(_ context.Context, state store.State) ([]Delivery, error) {
-	recs, err := d.sp.List(state)
+func (d local) List(_ context.Context, state store.State) ([]Delivery, error) {
+	recs, err := d.st.List(state)
 	return wire(recs), err
 }
 
-func (d direct) Get(_ context.Context, id uint64) (Delivery, error) {
-	r, err := d.sp.Get(id)
+func (d local) Get(_ context.Context, id uint64) (Delivery, error) {
+	r, err := d.st.Get(id)
 	return FromRecord(r), err
 }
 
-// Retry in a spool no relay holds: the next start delivers it.
-func (d direct) Retry(_ context.Context, id uint64) (Delivery, error) {
-	r, err := d.sp.Requeue(id)
+func (d local) Retry(_ context.Context, id uint64) (Delivery, error) {
+	r, err := d.st.Requeue(id)
 	return FromRecord(r), err
 }
 
-func (d direct) Close() error { return d.sp.Close() }
+func (d local) Close() error { return d.st.Close() }
 
 type socketClient struct{ hc *http.Client }
 
@@ -129,24 +130,5 @@ func OpenShared(ctx context.Context, url string) (Deliveries, error) {
 	if err != nil {
 		return nil, err
 	}
-	return shared{st}, nil
+	return local{st}, nil
 }
-
-type shared struct{ st store.Store }
-
-func (d shared) List(_ context.Context, state store.State) ([]Delivery, error) {
-	recs, err := d.st.List(state)
-	return wire(recs), err
-}
-
-func (d shared) Get(_ context.Context, id uint64) (Delivery, error) {
-	r, err := d.st.Get(id)
-	return FromRecord(r), err
-}
-
-func (d shared) Retry(_ context.Context, id uint64) (Delivery, error) {
-	r, err := d.st.Requeue(id)
-	return FromRecord(r), err
-}
-
-func (d shared) Close() error { return d.st.Close() }

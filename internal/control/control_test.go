@@ -100,7 +100,7 @@ func TestWithoutARelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := d.(direct); !ok {
+	if _, ok := d.(local); !ok {
 		t.Fatalf("opened %T, want the spool itself", d)
 	}
 	exercise(t, d, dead, done)

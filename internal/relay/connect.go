@@ -145,11 +145,7 @@ func (r *relay) retrySlack(ctx context.Context) bool {
 // monitor keeps /readyz true to the present: an authenticated call to each service
 // every minute (which also renews an idle Tableau session before it expires).
 func (r *relay) monitor(ctx context.Context) {
-	every := r.cfg.HealthEvery
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(orMinute(r.cfg.HealthEvery))
 	defer t.Stop()
 	for {
 		select {

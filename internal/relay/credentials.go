@@ -46,11 +46,7 @@ func (r *relay) credentialRefused(ctx context.Context, err error) {
 // recheck waits until the credential works again, then resumes delivery (once no
 // other credential holds it paused).
 func (r *relay) recheck(ctx context.Context, who, comp string) {
-	every := r.cfg.CredentialCheck
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(orMinute(r.cfg.CredentialCheck))
 	defer t.Stop()
 	for {
 		select {
@@ -87,3 +83,11 @@ func (r *relay) recheck(ctx context.Context, who, comp string) {
 
 // tableauRefused reports whether err is Tableau refusing the PAT.
 func tableauRefused(err error) bool { return tableau.IsCredentialsRejected(err) }
+
+// orMinute is d, or a minute when unset.
+func orMinute(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Minute
+	}
+	return d
+}

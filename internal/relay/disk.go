@@ -17,10 +17,7 @@ const DefaultDiskFullPercent = 90
 // full the state directory's file system is, and whether the spool refuses intake for
 // lack of room. Checked every HealthEvery (no signal tells of free space).
 func (r *relay) watchDisk(ctx context.Context, full func() bool) {
-	every := r.cfg.HealthEvery
-	if every <= 0 {
-		every = time.Minute
-	}
+	every := orMinute(r.cfg.HealthEvery)
 	limit := r.cfg.DiskFullPercent
 	if limit <= 0 {
 		limit = DefaultDiskFullPercent
