@@ -76,10 +76,13 @@ func TestTornTailIsNotDamage(t *testing.T) {
 // TestDamagedIndexSetAside: an index with garbage over its pages neither panics nor
 // fails the start: it is set aside, what can be read is recovered, and the relay
 // starts on a fresh index.
-func TestDamagedIndexSetAside(t *testing.T) {
-	dir := t.TempDir()
+// indexed makes a closed spool holding n indexed events and returns its directory,
+// its index file and the file's bytes.
+func indexed(t *testing.T, n int) (dir, path string, b []byte) {
+	t.Helper()
+	dir = t.TempDir()
 	s := open(t, dir)
-	for i := range 5 {
+	for i := range n {
 		if _, _, err := s.Accept(pl(i), time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -88,18 +91,23 @@ func TestDamagedIndexSetAside(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, FileName)
+	path = filepath.Join(dir, FileName)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, path, b
+}
+
+func TestDamagedIndexSetAside(t *testing.T) {
+	dir, path, b := indexed(t, 5)
 	for i := range b[:8192] { // both meta pages: no valid header is left
 		b[i] = 0xa5
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, Options{})
+	s, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatalf("a damaged index stopped the start: %v", err)
 	}
@@ -119,19 +127,7 @@ func TestDamagedIndexSetAside(t *testing.T) {
 // TestDamagedPagesDoNotPanic: garbage over the index's data pages (meta intact) makes
 // bbolt panic when read; the start recovers instead.
 func TestDamagedPagesDoNotPanic(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir)
-	for i := range 50 {
-		if _, _, err := s.Accept(pl(i), time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Flush()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, FileName)
-	b, _ := os.ReadFile(path)
+	dir, path, b := indexed(t, 50)
 	for i := 8192; i < len(b); i++ {
 		b[i] = byte(i * 7)
 	}
