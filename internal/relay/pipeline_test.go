@@ -88,11 +88,7 @@ func ev(i int, luid string) payload.Payload {
 
 func pipelineWith(t *testing.T, sl *fakeSlack) (*Pipeline, *spool.Spool, *[]Event) {
 	t.Helper()
-	sp, err := spool.Open(t.TempDir(), spool.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sp.Close() })
+	sp := openSpool(t)
 	var mu sync.Mutex
 	var events []Event
 	p := NewPipeline(ServiceConfig{Store: sp, Slack: sl, Enricher: fakeEnricher{}, SiteID: func() string { return "site" },

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/store"
 )
 
@@ -54,16 +53,6 @@ func (b *batches) sizes() []int {
 	return out
 }
 
-func openTestSpool(t *testing.T) *spool.Spool {
-	t.Helper()
-	sp, err := spool.Open(t.TempDir(), spool.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sp.Close() })
-	return sp
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -86,7 +75,7 @@ func total(sizes []int) int {
 // TestSchedulerStormIsOneBatch: a backlog of DigestAfter or more due at once is handed
 // out as one batch (a digest); a lone event as its own.
 func TestSchedulerStormIsOneBatch(t *testing.T) {
-	sp := openTestSpool(t)
+	sp := openSpool(t)
 	for i := range 20 {
 		if _, _, err := sp.Accept(ev(i, "r"), time.Now()); err != nil {
 			t.Fatal(err)
@@ -113,7 +102,7 @@ func TestSchedulerStormIsOneBatch(t *testing.T) {
 // TestSchedulerHeldBacklogIsOneBatch: events put off to the same instant (a channel
 // held by Slack's Retry-After) are handed out together when it comes, even when few.
 func TestSchedulerHeldBacklogIsOneBatch(t *testing.T) {
-	sp := openTestSpool(t)
+	sp := openSpool(t)
 	var ids []uint64
 	for i := range 3 {
 		r, _, _ := sp.Accept(ev(i, "r"), time.Now())
@@ -137,7 +126,7 @@ func TestSchedulerHeldBacklogIsOneBatch(t *testing.T) {
 // TestSchedulerWorkersAndDrain: no more batches than workers at once; Stop waits until
 // nothing is pending.
 func TestSchedulerWorkersAndDrain(t *testing.T) {
-	sp := openTestSpool(t)
+	sp := openSpool(t)
 	gate := make(chan struct{})
 	b := &batches{st: sp, gate: gate}
 	s := NewScheduler(sp, b.deliver, SchedulerConfig{Workers: 2, DigestAfter: 10, DigestMax: 50})
@@ -171,7 +160,7 @@ func TestSchedulerWorkersAndDrain(t *testing.T) {
 // TestSchedulerStopTimesOut: with an event that cannot be delivered, Stop gives up at
 // its deadline and leaves it pending.
 func TestSchedulerStopTimesOut(t *testing.T) {
-	sp := openTestSpool(t)
+	sp := openSpool(t)
 	r, _, _ := sp.Accept(ev(1, "r"), time.Now())
 	sp.Flush()
 	_, _ = sp.Update(r.ID, func(r *store.Record) error { r.NextTry = time.Now().Add(time.Hour); return nil })
