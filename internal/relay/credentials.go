@@ -35,7 +35,7 @@ func (r *relay) credentialRefused(ctx context.Context, err error) {
 	}
 	r.health.Set(comp, what)
 	r.log.Error(what+"; delivery is paused and every event is kept", "err", err, "fix", fix)
-	r.cfg.Observe.emit(Event{Type: EvPaused, Channel: who, Reason: reason(err), Detail: what + ": delivery paused, events kept; fix it and reload"})
+	r.cfg.Observe.emit(Event{Type: EvPaused, Destination: who, Reason: reason(err), Detail: what + ": delivery paused, events kept; fix it and reload"})
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
@@ -76,7 +76,7 @@ func (r *relay) recheck(ctx context.Context, who, comp string) {
 			r.svc.Resume()
 		}
 		r.log.Info("the credential works again: delivery resumes", "destination", who)
-		r.cfg.Observe.emit(Event{Type: EvResumed, Channel: who, Detail: who + " accepts the credential again: delivery resumes"})
+		r.cfg.Observe.emit(Event{Type: EvResumed, Destination: who, Detail: who + " accepts the credential again: delivery resumes"})
 		return
 	}
 }

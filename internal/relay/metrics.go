@@ -98,9 +98,9 @@ func (m *Metrics) Observe(e Event) {
 	case EvRecovered:
 		m.recovered.Inc()
 	case EvPaused:
-		m.paused.WithLabelValues(e.Channel).Set(1)
+		m.paused.WithLabelValues(e.Destination).Set(1)
 	case EvResumed:
-		m.paused.WithLabelValues(e.Channel).Set(0)
+		m.paused.WithLabelValues(e.Destination).Set(0)
 	case EvRepost:
 		m.reposts.WithLabelValues(e.Reason).Inc()
 	}

@@ -39,7 +39,9 @@ type Event struct {
 	OK        *bool         `json:"ok,omitempty"`     // webhook and verify lines: always set, true or false
 	Status    int           `json:"status,omitempty"` // HTTP status of a rejected delivery
 	Reason    string        `json:"reason,omitempty"` // short cause of a failure: Slack's code, site_mismatch, waiting
-	Detail    string        `json:"detail,omitempty"`
+	// Destination is what a paused or resumed line is about: "slack" or "tableau".
+	Destination string `json:"destination,omitempty"`
+	Detail      string `json:"detail,omitempty"`
 }
 
 // Observer receives events. It must not block for long.
