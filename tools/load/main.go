@@ -48,7 +48,7 @@ const path = "/tableau/load-3f9c2d7e8a1b4c60"
 func main() {
 	conc := flag.Int("c", 16, "concurrent senders")
 	dur := flag.Duration("d", 10*time.Second, "how long each server is loaded")
-	only := flag.String("only", "", "run one part: bare, ceiling, tabhook, stalled, pgceiling, pgstore, backlog or e2e")
+	only := flag.String("only", "", "run some parts, comma-separated: bare, ceiling, tabhook, stalled, pgceiling, pgstore, pgstalled, backlog, e2e")
 	pg := flag.String("pg", "", "a PostgreSQL URL: also measure the PostgreSQL ceiling, serve --store against it, and claims with a large backlog (each in a schema of its own)")
 	events := flag.Int("events", 30, "events timed end to end")
 	rounds := flag.Int("rounds", 3, "rounds of the three servers, in rotating order; medians are reported")
@@ -112,7 +112,7 @@ func run(conc int, dur time.Duration, only string, events, rounds int, pg string
 	// that rotates, and the report takes medians over rounds.
 	names := []string{"bare", "ceiling", "tabhook", "stalled"}
 	if pg != "" {
-		names = append(names, "pgceiling", "pgstore")
+		names = append(names, "pgceiling", "pgstore", "pgstalled")
 	}
 	var rs [][]result
 	for round := range rounds {
@@ -187,7 +187,7 @@ func report(rounds [][]result, conc int, dur time.Duration) {
 			pct(lat, .5).Round(10*time.Microsecond), pct(lat, .9).Round(10*time.Microsecond), pct(lat, .99).Round(10*time.Microsecond), mb(idle), mb(peak))
 	}
 	fmt.Println()
-	var ratios, stalled, ceilings, pgRatios []float64
+	var ratios, stalled, ceilings, pgRatios, pgStalled []float64
 	for _, rr := range rounds {
 		rates := map[string]float64{}
 		for _, r := range rr {
@@ -202,6 +202,9 @@ func report(rounds [][]result, conc int, dur time.Duration) {
 		if rates["pgceiling"] > 0 && rates["pgstore"] > 0 {
 			pgRatios = append(pgRatios, rates["pgstore"]/rates["pgceiling"])
 		}
+		if rates["pgceiling"] > 0 && rates["pgstalled"] > 0 {
+			pgStalled = append(pgStalled, rates["pgstalled"]/rates["pgceiling"])
+		}
 		if rates["ceiling"] > 0 && rates["bare"] > 0 {
 			ceilings = append(ceilings, rates["ceiling"]/rates["bare"])
 		}
@@ -214,6 +217,9 @@ func report(rounds [][]result, conc int, dur time.Duration) {
 	}
 	if len(pgRatios) > 0 {
 		fmt.Printf("serve --store / PostgreSQL ceiling = %.2f (median of rounds %s; target >= 0.80; one committed INSERT per request)\n", median(pgRatios), fmtAll(pgRatios))
+	}
+	if len(pgStalled) > 0 {
+		fmt.Printf("stalled --store / PostgreSQL ceiling = %.2f (median of rounds %s; Tableau and Slack not answering: ingest alone)\n", median(pgStalled), fmtAll(pgStalled))
 	}
 	if len(stalled) > 0 {
 		fmt.Printf("stalled / durable ceiling  = %.2f (median of rounds %s; target >= 0.80; distinct workbooks, Tableau and Slack not answering)\n", median(stalled), fmtAll(stalled))
@@ -365,7 +371,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 	site := "load-site"
 	var stall func()
 	var extra []string
-	if name == "pgstore" || name == "pgceiling" {
+	if name == "pgstore" || name == "pgceiling" || name == "pgstalled" {
 		url, drop, err := freshSchema(pg)
 		if err != nil {
 			return result{}, err
@@ -374,7 +380,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 		extra = append(extra, "--store", url)
 		os.Setenv("LOAD_PG", url) // for the ceiling child
 	}
-	if name == "tabhook" || name == "stalled" || name == "pgstore" {
+	if name == "tabhook" || name == "stalled" || name == "pgstore" || name == "pgstalled" {
 		w := newWorld(cert)
 		defer w.close()
 		site = w.sim.SiteID()
@@ -382,7 +388,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 		// stalled: Tableau and Slack stop answering once the relay is up, so every
 		// delivery's enrichment and post hang and the backlog grows while ingest runs.
 		stall = func() {
-			if name == "stalled" {
+			if name == "stalled" || name == "pgstalled" {
 				w.sim.SetLatency(time.Hour)
 				w.slack.SetLatency(time.Hour)
 			}
@@ -415,7 +421,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 			}
 		}
 	}()
-	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur, name == "stalled")
+	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur, name == "stalled" || name == "pgstalled")
 	close(stopSampling)
 	res.rssPeak = peak.Load()
 	return res, err
