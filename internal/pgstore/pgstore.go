@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/store"
 )
 
@@ -48,6 +47,12 @@ type Store struct {
 
 	outbox   chan struct{} // accepts waiting to be NOTIFYed
 	notified chan struct{} // closed when the notifier has stopped
+
+	accepts     chan acceptReq // deliveries waiting for the next group commit
+	stopping    chan struct{}  // closed by Close: no more accepts
+	acceptsDone sync.WaitGroup
+	// committersGone is closed once no committer runs: a queued accept is refused.
+	committersGone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,7 +103,8 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store %s: cannot reach PostgreSQL within %s: %w", Redact(dsn), o.ConnectTimeout, redactErr(err, dsn))
 	}
 	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second,
-		outbox: make(chan struct{}, 1), notified: make(chan struct{})}
+		outbox: make(chan struct{}, 1), notified: make(chan struct{}),
+		accepts: make(chan acceptReq, maxGroup), stopping: make(chan struct{}), committersGone: make(chan struct{})}
 	if err := s.migrate(cctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store %s: %w", Redact(dsn), err)
@@ -108,6 +114,10 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	listening := make(chan struct{})
 	go s.listen(lctx, listening)
 	go s.notify(lctx)
+	for range acceptWorkers {
+		s.acceptsDone.Add(1)
+		go s.commitAccepts()
+	}
 	select { // so that no change made after Open returns goes unheard
 	case <-listening:
 	case <-cctx.Done():
@@ -268,37 +278,6 @@ func (s *Store) Changed() <-chan struct{} { return s.changed }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.timeout)
-}
-
-// Accept stores a delivery; the row is committed when it returns (store.Store).
-func (s *Store) Accept(p payload.Payload, now time.Time) (store.Record, bool, error) {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	rec := store.Record{Key: p.Key(), Payload: p, ReceivedAt: now.UTC(), State: store.Pending}
-	b, err := json.Marshal(store.Stored(rec))
-	if err != nil {
-		return store.Record{}, false, err
-	}
-	var id uint64
-	// One statement, committed when it returns. The other replicas are told by the
-	// notifier, once for many accepts: NOTIFY serialises commits.
-	err = s.pool.QueryRow(ctx, `
-		INSERT INTO tabhook_events (key, rec, state, received_at) VALUES ($1, $2, 'pending', $3)
-		ON CONFLICT (key) DO NOTHING RETURNING id`, rec.Key, b, rec.ReceivedAt).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.pool.QueryRow(ctx, `SELECT id FROM tabhook_events WHERE key = $1`, rec.Key).Scan(&id)
-		if err != nil {
-			return store.Record{}, false, fmt.Errorf("store event: %w", err)
-		}
-		return store.Record{ID: id, Key: rec.Key, Payload: p}, true, nil
-	}
-	if err != nil {
-		return store.Record{}, false, fmt.Errorf("store event: %w", err)
-	}
-	rec.ID = id
-	s.signal() // this replica hears its own news at once
-	s.tell()
-	return rec, false, nil
 }
 
 // decode reads a row's record, with its ID.
@@ -586,6 +565,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close stops listening and closes the pool (store.Store).
 func (s *Store) Close() error {
+	close(s.stopping)
+	s.acceptsDone.Wait()
+	close(s.committersGone)
 	s.cancel()
 	<-s.done
 	<-s.notified
