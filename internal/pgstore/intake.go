@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/store"
 )
@@ -100,40 +102,14 @@ func (s *Store) commitGroup(group []acceptReq) {
 	for i, r := range group {
 		keys[i], bodies[i], times[i] = r.rec.Key, string(r.body), r.rec.ReceivedAt
 	}
-	fresh := map[string]uint64{}
-	rows, err := s.pool.Query(ctx, `
+	fresh, err := keyIDs(s.pool.Query(ctx, `
 		INSERT INTO tabhook_events (key, rec, state, received_at)
 		SELECT k, r::json, 'pending', t FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(k, r, t, n)
 		ORDER BY n
-		ON CONFLICT (key) DO NOTHING RETURNING id, key`, keys, bodies, times)
-	if err == nil {
-		for rows.Next() {
-			var id uint64
-			var k string
-			if err = rows.Scan(&id, &k); err != nil {
-				break
-			}
-			fresh[k] = id
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-	}
+		ON CONFLICT (key) DO NOTHING RETURNING id, key`, keys, bodies, times))
 	existing := map[string]uint64{}
 	if err == nil && len(fresh) < len(group) {
-		rows, err = s.pool.Query(ctx, `SELECT id, key FROM tabhook_events WHERE key = ANY($1)`, keys)
-		if err == nil {
-			for rows.Next() {
-				var id uint64
-				var k string
-				if err = rows.Scan(&id, &k); err != nil {
-					break
-				}
-				existing[k] = id
-			}
-			rows.Close()
-		}
+		existing, err = keyIDs(s.pool.Query(ctx, `SELECT id, key FROM tabhook_events WHERE key = ANY($1)`, keys))
 	}
 	answered := map[string]bool{}
 	for _, r := range group {
@@ -149,4 +125,22 @@ func (s *Store) commitGroup(group []acceptReq) {
 			r.done <- acceptResult{err: fmt.Errorf("key %s neither stored nor found", r.rec.Key)}
 		}
 	}
+}
+
+// keyIDs reads (id, key) rows into a map by key.
+func keyIDs(rows pgx.Rows, err error) (map[string]uint64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var id uint64
+		var k string
+		if err := rows.Scan(&id, &k); err != nil {
+			return nil, err
+		}
+		out[k] = id
+	}
+	return out, rows.Err()
 }
