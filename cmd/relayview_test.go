@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,19 @@ func TestVerifyLinesHaveOK(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], `"ok":false`) || !strings.Contains(lines[1], `"ok":true`) || strings.Contains(lines[2], `"ok"`) {
 		t.Fatalf("lines:\n%s", out.String())
+	}
+}
+
+// TestSummaryRedactsTheStorePassword: the start-up summary, in text and as a log record,
+// shows a shared store's URL without its password.
+func TestSummaryRedactsTheStorePassword(t *testing.T) {
+	cfg := relay.Config{Store: "postgres://relay:db-pa55word@db.example.com:5432/tabhook", Path: "/tableau/8cf0e1d3b6a24c9f71d2"}
+	var text, logs bytes.Buffer
+	printSummary(&text, cfg, false)
+	logSummary(slog.New(slog.NewJSONHandler(&logs, nil)), cfg, false)
+	for _, out := range []string{text.String(), logs.String()} {
+		if strings.Contains(out, "db-pa55word") || !strings.Contains(out, "relay:xxxxx@db.example.com") {
+			t.Errorf("summary: %s", out)
+		}
 	}
 }
