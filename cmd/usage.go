@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,19 +46,11 @@ func enforceUsage(c *cobra.Command) {
 			return unknownCommand(cmd, args[0])
 		}
 		var ue *cli.UsageError
-		if asUsage(err, &ue) {
+		if errors.As(err, &ue) {
 			return err
 		}
 		return cli.Usagef("%v\nRun '%s --help' for usage.", err, cmd.CommandPath())
 	}
-}
-
-func asUsage(err error, target **cli.UsageError) bool {
-	ue, ok := err.(*cli.UsageError)
-	if ok {
-		*target = ue
-	}
-	return ok
 }
 
 // unknownCommand is the error for a subcommand that does not exist, with the nearest

@@ -161,7 +161,7 @@ func (r *relay) monitor(ctx context.Context) {
 		}
 		cancel()
 		switch {
-		case tableauRefused(terr):
+		case tableau.IsCredentialsRejected(terr):
 			r.credentialRefused(ctx, &credentialsError{destination: "tableau", err: terr}) // the pause owns its health
 		case !r.isPaused("tableau"):
 			r.setHealth(CompTableau, terr)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/slackout"
-	"github.com/tabhook/tabhook/internal/tableau"
 )
 
 // credentialRefused pauses delivery when Slack refuses the bot token or Tableau the
@@ -80,9 +79,6 @@ func (r *relay) recheck(ctx context.Context, who, comp string) {
 		return
 	}
 }
-
-// tableauRefused reports whether err is Tableau refusing the PAT.
-func tableauRefused(err error) bool { return tableau.IsCredentialsRejected(err) }
 
 // orMinute is d, or a minute when unset.
 func orMinute(d time.Duration) time.Duration {
