@@ -24,7 +24,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary writes and reads.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 const channel = "tabhook_changed"
 
@@ -159,6 +159,11 @@ var migrations = []string{
 	`CREATE TABLE tabhook_pace (
 		channel text PRIMARY KEY,
 		next_at timestamptz NOT NULL
+	);`,
+	`CREATE TABLE tabhook_items (
+		key        text PRIMARY KEY,
+		value      bytea NOT NULL,
+		updated_at timestamptz NOT NULL DEFAULT now()
 	);`,
 }
 
@@ -607,4 +612,39 @@ func Check(ctx context.Context, dsn string, timeout time.Duration) (Health, erro
 		err = conn.QueryRow(cctx, `SELECT has_table_privilege('tabhook_events', 'SELECT, INSERT, UPDATE, DELETE')`).Scan(&h.CanWrite)
 	}
 	return h, err
+}
+
+// UpdateItem changes one item's value in a transaction that holds its row (store.Store):
+// replicas changing the same item take turns.
+func (s *Store) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error) {
+	var out []byte
+	err := s.inTx(func(tx pgx.Tx) error {
+		ctx := context.Background()
+		// Make the row exist so FOR UPDATE has something to lock, even the first time.
+		if _, err := tx.Exec(ctx, `INSERT INTO tabhook_items (key, value) VALUES ($1, '') ON CONFLICT DO NOTHING`, key); err != nil {
+			return err
+		}
+		var old []byte
+		if err := tx.QueryRow(ctx, `SELECT value FROM tabhook_items WHERE key = $1 FOR UPDATE`, key).Scan(&old); err != nil {
+			return err
+		}
+		if len(old) == 0 {
+			old = nil
+		}
+		v, err := fn(old)
+		if err != nil {
+			return err
+		}
+		out = v
+		if v == nil {
+			_, err = tx.Exec(ctx, `DELETE FROM tabhook_items WHERE key = $1`, key)
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE tabhook_items SET value = $2, updated_at = now() WHERE key = $1`, key, v)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update item %s: %w", key, err)
+	}
+	return out, nil
 }

@@ -36,7 +36,7 @@ func FuzzEncodeNew(f *testing.F) {
 // leaves them out. Every other field must be encoded.
 var zeroAtAccept = map[string]bool{
 	"Attempts": true, "NextTry": true, "LastError": true, "DeadReason": true, "Channel": true,
-	"MessageTS": true, "PostStarted": true, "SentAt": true, "PreviewDone": true, "Digest": true, "DeliveredAt": true,
+	"MessageTS": true, "PostStarted": true, "SentAt": true, "PreviewDone": true, "Digest": true, "ThreadTS": true, "DeliveredAt": true,
 }
 
 // TestEncodeNewCoversEveryField fails when the disk record or Payload gains a field that the

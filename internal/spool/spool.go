@@ -47,6 +47,7 @@ var (
 	bucketEvents = []byte("events")
 	bucketKeys   = []byte("keys")    // dedup key → event ID
 	bucketQueue  = []byte("pending") // IDs of pending events, so a sweep reads only those
+	bucketItems  = []byte("items")   // store.UpdateItem's values
 )
 
 // Options tune the spool.
@@ -284,7 +285,7 @@ var restoreEvery = 5 * time.Second
 // indexer.
 func (s *Spool) init(dir string, salvaged []store.Record) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue} {
+		for _, b := range [][]byte{bucketEvents, bucketKeys, bucketQueue, bucketItems} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -893,4 +894,29 @@ func (s *Spool) Requeue(id uint64) (store.Record, error) {
 		s.signal()
 	}
 	return rec, err
+}
+
+// UpdateItem changes one item's value in one index transaction (store.Store).
+func (s *Spool) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error) {
+	var out []byte
+	err := s.write(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketItems)
+		old := b.Get([]byte(key))
+		if old != nil {
+			old = append([]byte(nil), old...) // bbolt's memory is valid only in the transaction
+		}
+		v, err := fn(old)
+		if err != nil {
+			return err
+		}
+		out = v
+		if v == nil {
+			return b.Delete([]byte(key))
+		}
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update item %s: %w", key, err)
+	}
+	return out, nil
 }

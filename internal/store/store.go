@@ -42,6 +42,9 @@ type Record struct {
 	SentAt      time.Time // when the first post was sent
 	PreviewDone bool
 	Digest      bool // posted as part of a digest message
+	// ThreadTS is the message the post replies to (a refresh's thread), fixed with
+	// PostStarted so a retry looks for — and posts — the reply in the same thread.
+	ThreadTS    string
 	DeliveredAt time.Time
 }
 
@@ -64,6 +67,7 @@ type Stored struct {
 	SentAt      time.Time       `json:"sent_at,omitzero"`
 	PreviewDone bool            `json:"preview_done,omitempty"`
 	Digest      bool            `json:"digest,omitempty"`
+	ThreadTS    string          `json:"thread_ts,omitempty"`
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 }
 
@@ -124,5 +128,11 @@ type Store interface {
 	Pending() (int, error)
 	// Prune deletes delivered records delivered before cutoff.
 	Prune(cutoff time.Time) (int, error)
+	// UpdateItem changes the small value kept under key — what links one Tableau
+	// item's events (a refresh's thread, its failure streak) across restarts and
+	// replicas. fn gets the current value (nil when none) and returns the new one
+	// (nil deletes it); the change is atomic against other writers and durable when
+	// UpdateItem returns. An error from fn changes nothing.
+	UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error)
 	Close() error
 }

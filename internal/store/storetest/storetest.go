@@ -5,6 +5,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"ListAndPending", listAndPending},
 		{"PruneDeliveredOnly", prune},
 		{"CrashKeepsAcceptedEvents", crash},
+		{"ItemsAreAtomicAndDurable", items},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -420,4 +422,54 @@ func crash(t *testing.T, h Harness) {
 		t.Error("an event accepted before the crash was stored again")
 	}
 	claimAll(t, s, 20)
+}
+
+// items: concurrent changes of one item are serialised (no lost update), values
+// survive a reopen, an error from fn changes nothing, nil deletes.
+func items(t *testing.T, h Harness) {
+	s := h.Open(t)
+	const writers = 16
+	incr := func(old []byte) ([]byte, error) {
+		n, _ := strconv.Atoi(string(old))
+		return []byte(strconv.Itoa(n + 1)), nil
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.UpdateItem("refresh/a", incr); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	boom := errors.New("boom")
+	if _, err := s.UpdateItem("refresh/a", func([]byte) ([]byte, error) { return []byte("lost"), boom }); !errors.Is(err, boom) {
+		t.Fatalf("an error from fn: %v", err)
+	}
+	if _, err := s.UpdateItem("refresh/b", func(old []byte) ([]byte, error) { return []byte("b"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	s = h.Reopen(t, s)
+	defer s.Close()
+	read := func(key string) []byte {
+		v, err := s.UpdateItem(key, func(old []byte) ([]byte, error) { return old, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := string(read("refresh/a")); got != strconv.Itoa(writers) {
+		t.Fatalf("after %d concurrent increments and a reopen: %q", writers, got)
+	}
+	if _, err := s.UpdateItem("refresh/b", func([]byte) ([]byte, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("refresh/b"); got != nil {
+		t.Fatalf("deleted item reads %q", got)
+	}
+	if got := read("refresh/none"); got != nil {
+		t.Fatalf("unknown item reads %q", got)
+	}
 }
