@@ -220,7 +220,7 @@ func (d xmlDatasource) model() Datasource {
 }
 
 func (j xmlJob) model() Job {
-	m := Job{ID: j.ID, Type: j.Type, FinishCode: j.FinishCode}
+	m := Job{ID: j.ID, Type: j.Type, FinishCode: j.FinishCode, CreatedAt: parseTime(j.CreatedAt), StartedAt: parseTime(j.StartedAt), CompletedAt: parseTime(j.CompletedAt)}
 	if j.Refresh != nil {
 		if j.Refresh.Workbook != nil {
 			m.WorkbookID = j.Refresh.Workbook.ID

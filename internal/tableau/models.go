@@ -127,5 +127,29 @@ type Job struct {
 	FinishCode   string
 	WorkbookID   string
 	DatasourceID string
-	Notes        string
+	Notes        string // an extract refresh's error text, as Tableau wrote it
+	CreatedAt    time.Time
+	StartedAt    time.Time
+	CompletedAt  time.Time
+}
+
+// JobSummary is one job as Query Jobs lists it.
+type JobSummary struct {
+	ID        string
+	Status    string // Success, Failed, InProgress, Cancelled, Pending
+	JobType   string // e.g. refresh_extracts
+	CreatedAt time.Time
+	StartedAt time.Time
+	EndedAt   time.Time
+	Title     string // the item's name (newer servers)
+	Subtitle  string // its kind: Workbook, Data Source
+}
+
+// QualityWarning is a data quality warning on a data source.
+type QualityWarning struct {
+	ID      string
+	Type    string // WARNING, DEPRECATED, STALE, SENSITIVE_DATA, MAINTENANCE
+	Message string
+	Active  bool
+	OwnerID string
 }

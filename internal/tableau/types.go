@@ -24,6 +24,9 @@ type tsResponse struct {
 	Site        *xmlSite        `xml:"site"`
 	Projects    []xmlProject    `xml:"projects>project"`
 	Job         *xmlJob         `xml:"job"`
+	Jobs        []xmlBackground `xml:"backgroundJobs>backgroundJob"`
+	Warning     *xmlWarning     `xml:"dataQualityWarning"`
+	Warnings    []xmlWarning    `xml:"dataQualityWarningList>dataQualityWarning"`
 }
 
 type xmlError struct {
@@ -193,6 +196,8 @@ type xmlJob struct {
 	ID          string `xml:"id,attr"`
 	Type        string `xml:"type,attr"`
 	FinishCode  string `xml:"finishCode,attr"`
+	CreatedAt   string `xml:"createdAt,attr"`
+	StartedAt   string `xml:"startedAt,attr"`
 	CompletedAt string `xml:"completedAt,attr"`
 	Refresh     *struct {
 		Workbook   *xmlRef `xml:"workbook"`
@@ -204,12 +209,39 @@ type xmlJob struct {
 	} `xml:"updateUploadedFileJob"`
 }
 
+// xmlBackground is one entry of Query Jobs.
+type xmlBackground struct {
+	ID        string `xml:"id,attr"`
+	Status    string `xml:"status,attr"`
+	JobType   string `xml:"jobType,attr"`
+	CreatedAt string `xml:"createdAt,attr"`
+	StartedAt string `xml:"startedAt,attr"`
+	EndedAt   string `xml:"endedAt,attr"`
+	Title     string `xml:"title,attr"`
+	Subtitle  string `xml:"subtitle,attr"`
+}
+
+// xmlWarning is a data quality warning, as answered and as sent.
+type xmlWarning struct {
+	ID          string `xml:"id,attr,omitempty"`
+	Type        string `xml:"type,attr"`
+	Message     string `xml:"message,attr"`
+	IsActive    string `xml:"isActive,attr"`
+	IsSevere    string `xml:"isSevere,attr,omitempty"`
+	ContentID   string `xml:"contentId,attr,omitempty"`
+	ContentType string `xml:"contentType,attr,omitempty"`
+	Owner       *struct {
+		ID string `xml:"id,attr"`
+	} `xml:"owner"`
+}
+
 // The request shapes.
 
 type tsRequest struct {
 	XMLName     xml.Name    `xml:"tsRequest"`
 	Credentials *xmlSignIn  `xml:"credentials,omitempty"`
 	Webhook     *xmlWebhook `xml:"webhook,omitempty"`
+	Warning     *xmlWarning `xml:"dataQualityWarning,omitempty"`
 }
 
 type xmlSignIn struct {

@@ -43,6 +43,9 @@ type Event struct {
 	ResourceLUID string
 	ResourceName string
 	CreatedAt    time.Time // zero: now
+	// Notes is the error a …RefreshFailed event's job records; default
+	// DefaultRefreshError.
+	Notes string
 }
 
 // Delivery is the outcome of delivering one event to one webhook.
@@ -66,6 +69,7 @@ func (s *Sim) Fire(ctx context.Context, ev Event) ([]Delivery, error) {
 	if ev.CreatedAt.IsZero() {
 		ev.CreatedAt = time.Now().UTC()
 	}
+	s.recordJob(e, ev)
 	body, err := json.Marshal(payload.Payload{
 		Resource: e.Resource, EventType: e.Name, ResourceName: ev.ResourceName,
 		SiteLUID: s.SiteID(), ResourceLUID: ev.ResourceLUID, CreatedAt: ev.CreatedAt.UTC().Format(time.RFC3339),

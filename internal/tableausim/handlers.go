@@ -100,7 +100,11 @@ func (s *Sim) routes() {
 	site("GET /flows/{id}", s.getFlow)
 	site("GET /users/{id}", s.getUser)
 	site("GET /projects", s.listProjects)
+	site("GET /jobs", s.listJobs)
 	site("GET /jobs/{id}", s.getJob)
+	site("GET /dataQualityWarnings/{kind}/{id}", s.listWarnings)
+	site("POST /dataQualityWarnings/{kind}/{id}", s.addWarning)
+	site("DELETE /dataQualityWarnings/{id}", s.deleteWarning)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "404003", "Resource Not Found", "Unknown resource '"+r.URL.Path+"' specified in URI.")
 	})
@@ -356,15 +360,4 @@ func (s *Sim) listProjects(w http.ResponseWriter, r *http.Request, _ session) {
 	list := &projectList{Project: append([]projectWire(nil), s.projects...)}
 	s.mu.Unlock()
 	write(w, r, http.StatusOK, response{Pagination: &pagination{PageNumber: 1, PageSize: 1000, TotalAvailable: len(list.Project)}, Projects: list})
-}
-
-func (s *Sim) getJob(w http.ResponseWriter, r *http.Request, _ session) {
-	s.mu.Lock()
-	j, ok := s.jobs[r.PathValue("id")]
-	s.mu.Unlock()
-	if !ok {
-		notFound(w, r, "404008", "Job")
-		return
-	}
-	write(w, r, http.StatusOK, response{Job: &j})
 }

@@ -6,25 +6,28 @@ import "encoding/xml"
 // way the REST API serves both.
 
 type response struct {
-	XMLName    xml.Name      `xml:"tsResponse" json:"-"`
-	Xmlns      string        `xml:"xmlns,attr" json:"-"`
-	Error      *apiError     `xml:"error,omitempty" json:"error,omitempty"`
-	Creds      *credentials  `xml:"credentials,omitempty" json:"credentials,omitempty"`
-	ServerInfo *serverInfo   `xml:"serverInfo,omitempty" json:"serverInfo,omitempty"`
-	Pagination *pagination   `xml:"pagination,omitempty" json:"pagination,omitempty"`
-	Webhook    *webhookWire  `xml:"webhook,omitempty" json:"webhook,omitempty"`
-	Webhooks   *webhookList  `xml:"webhooks,omitempty" json:"webhooks,omitempty"`
-	TestResult *testResult   `xml:"webhookTestResult,omitempty" json:"webhookTestResult,omitempty"`
-	Workbook   *Workbook     `xml:"workbook,omitempty" json:"workbook,omitempty"`
-	Workbooks  *workbookList `xml:"workbooks,omitempty" json:"workbooks,omitempty"`
-	View       *View         `xml:"view,omitempty" json:"view,omitempty"`
-	Views      *viewList     `xml:"views,omitempty" json:"views,omitempty"`
-	Datasource *Datasource   `xml:"datasource,omitempty" json:"datasource,omitempty"`
-	Flow       *Datasource   `xml:"flow,omitempty" json:"flow,omitempty"`
-	User       *User         `xml:"user,omitempty" json:"user,omitempty"`
-	Site       *Site         `xml:"site,omitempty" json:"site,omitempty"`
-	Projects   *projectList  `xml:"projects,omitempty" json:"projects,omitempty"`
-	Job        *jobWire      `xml:"job,omitempty" json:"job,omitempty"`
+	XMLName    xml.Name        `xml:"tsResponse" json:"-"`
+	Xmlns      string          `xml:"xmlns,attr" json:"-"`
+	Error      *apiError       `xml:"error,omitempty" json:"error,omitempty"`
+	Creds      *credentials    `xml:"credentials,omitempty" json:"credentials,omitempty"`
+	ServerInfo *serverInfo     `xml:"serverInfo,omitempty" json:"serverInfo,omitempty"`
+	Pagination *pagination     `xml:"pagination,omitempty" json:"pagination,omitempty"`
+	Webhook    *webhookWire    `xml:"webhook,omitempty" json:"webhook,omitempty"`
+	Webhooks   *webhookList    `xml:"webhooks,omitempty" json:"webhooks,omitempty"`
+	TestResult *testResult     `xml:"webhookTestResult,omitempty" json:"webhookTestResult,omitempty"`
+	Workbook   *Workbook       `xml:"workbook,omitempty" json:"workbook,omitempty"`
+	Workbooks  *workbookList   `xml:"workbooks,omitempty" json:"workbooks,omitempty"`
+	View       *View           `xml:"view,omitempty" json:"view,omitempty"`
+	Views      *viewList       `xml:"views,omitempty" json:"views,omitempty"`
+	Datasource *Datasource     `xml:"datasource,omitempty" json:"datasource,omitempty"`
+	Flow       *Datasource     `xml:"flow,omitempty" json:"flow,omitempty"`
+	User       *User           `xml:"user,omitempty" json:"user,omitempty"`
+	Site       *Site           `xml:"site,omitempty" json:"site,omitempty"`
+	Projects   *projectList    `xml:"projects,omitempty" json:"projects,omitempty"`
+	Job        *jobWire        `xml:"job,omitempty" json:"job,omitempty"`
+	Jobs       *backgroundList `xml:"backgroundJobs,omitempty" json:"backgroundJobs,omitempty"`
+	Warning    *warningWire    `xml:"dataQualityWarning,omitempty" json:"dataQualityWarning,omitempty"`
+	Warnings   *warningList    `xml:"dataQualityWarningList,omitempty" json:"dataQualityWarningList,omitempty"`
 }
 
 type apiError struct {
@@ -194,12 +197,42 @@ type projectList struct {
 	Project []projectWire `xml:"project" json:"project"`
 }
 
-// jobWire keeps a recorded job's inner XML as it was recorded.
+// jobWire is Query Job's answer. A recorded job keeps its inner XML as it was
+// recorded (Inner); a simulated one is built from its fields.
 type jobWire struct {
-	ID         string `xml:"id,attr" json:"id"`
-	Type       string `xml:"type,attr" json:"type"`
-	FinishCode string `xml:"finishCode,attr" json:"finishCode"`
-	Inner      []byte `xml:",innerxml" json:"-"`
+	ID          string       `xml:"id,attr" json:"id"`
+	Mode        string       `xml:"mode,attr,omitempty" json:"mode,omitempty"`
+	Type        string       `xml:"type,attr" json:"type"`
+	Progress    string       `xml:"progress,attr,omitempty" json:"progress,omitempty"`
+	CreatedAt   string       `xml:"createdAt,attr,omitempty" json:"createdAt,omitempty"`
+	StartedAt   string       `xml:"startedAt,attr,omitempty" json:"startedAt,omitempty"`
+	CompletedAt string       `xml:"completedAt,attr,omitempty" json:"completedAt,omitempty"`
+	FinishCode  string       `xml:"finishCode,attr,omitempty" json:"finishCode,omitempty"`
+	Refresh     *refreshWire `xml:"extractRefreshJob,omitempty" json:"extractRefreshJob,omitempty"`
+	Inner       []byte       `xml:",innerxml" json:"-"`
+}
+
+type refreshWire struct {
+	Workbook   *Ref   `xml:"workbook,omitempty" json:"workbook,omitempty"`
+	Datasource *Ref   `xml:"datasource,omitempty" json:"datasource,omitempty"`
+	Notes      string `xml:"notes,omitempty" json:"notes,omitempty"`
+}
+
+// warningWire is a data quality warning.
+type warningWire struct {
+	ID          string `xml:"id,attr,omitempty" json:"id,omitempty"`
+	Type        string `xml:"type,attr" json:"type"`
+	Message     string `xml:"message,attr" json:"message"`
+	IsActive    string `xml:"isActive,attr" json:"isActive"`
+	IsSevere    string `xml:"isSevere,attr,omitempty" json:"isSevere,omitempty"`
+	ContentID   string `xml:"contentId,attr,omitempty" json:"contentId,omitempty"`
+	ContentType string `xml:"contentType,attr,omitempty" json:"contentType,omitempty"`
+	CreatedAt   string `xml:"createdAt,attr,omitempty" json:"createdAt,omitempty"`
+	Owner       *Ref   `xml:"owner,omitempty" json:"owner,omitempty"`
+}
+
+type warningList struct {
+	Warning []warningWire `xml:"dataQualityWarning" json:"dataQualityWarning"`
 }
 
 // request is what clients send for sign-in and webhooks.
@@ -212,4 +245,5 @@ type request struct {
 		} `xml:"site" json:"site"`
 	} `xml:"credentials" json:"credentials"`
 	Webhook *webhookWire `xml:"webhook" json:"webhook"`
+	Warning *warningWire `xml:"dataQualityWarning" json:"dataQualityWarning"`
 }

@@ -97,7 +97,9 @@ func (s *Sim) seed() {
 	for _, name := range []string{"job_get_by_id_failed.xml", "job_get_by_id_failed_workbook.xml"} {
 		r = response{}
 		mustDecode(name, &r)
-		s.jobs[r.Job.ID] = *r.Job
+		j := *r.Job
+		j.Refresh = nil // served from Inner, as recorded
+		s.jobs[j.ID] = j
 	}
 }
 

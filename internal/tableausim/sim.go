@@ -72,7 +72,10 @@ type Sim struct {
 	flows       map[string]*Datasource
 	users       map[string]*User
 	projects    []projectWire
-	jobs        map[string]jobWire
+	jobs        map[string]jobWire  // recorded
+	simJobs     map[string]*simJob  // left by fired refresh events
+	running     map[string]*simJob  // item ID → its refresh in progress
+	warnings    map[string]*warning // data quality warnings by ID
 }
 
 // New builds a simulator seeded from the recorded fixtures.
@@ -98,6 +101,9 @@ func New(opts Options) *Sim {
 		flows:       map[string]*Datasource{},
 		users:       map[string]*User{},
 		jobs:        map[string]jobWire{},
+		simJobs:     map[string]*simJob{},
+		running:     map[string]*simJob{},
+		warnings:    map[string]*warning{},
 	}
 	s.client = deliveryClient(opts.DeliveryTLS)
 	s.seed()
