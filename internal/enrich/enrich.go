@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
@@ -29,13 +30,35 @@ type Facts struct {
 	URL      string
 	Tags     []string
 	SiteRole string
-	Preview  []byte // PNG to upload into the message's thread
+	// OwnerEmail is the owner's e-mail address, when Tableau has one (on Tableau Cloud
+	// the user name is the address).
+	OwnerEmail string
+	Preview    []byte `json:"-"` // PNG to upload into the message's thread
 	// Degraded says why Tableau's details are missing, when they are.
 	Degraded string
 	// Rejected is set when Tableau refused the PAT itself: no lookup can work until
 	// the credential is fixed.
-	Rejected error
+	Rejected error `json:"-"`
+
+	// Failure is Tableau's record of a failed refresh (its job), when found; NoReason
+	// says in one line why it is not shown otherwise.
+	Failure  *Failure `json:",omitempty"`
+	NoReason string   `json:",omitempty"`
+
+	// Set by delivery from what the store remembers of the item, not by lookups.
+	OwnerSlackID string    `json:",omitempty"` // the owner's Slack user, to mention
+	Streak       int       `json:",omitempty"` // refreshes failed in a row, this one included
+	LastSuccess  time.Time `json:",omitzero"`  // the item's last successful refresh, when known
+	Recovered    int       `json:",omitempty"` // a success ending this many failures in a row
+	// Warning says what tabhook did to the item's data quality warnings in Tableau.
+	Warning string `json:",omitempty"`
 }
+
+// IsRefresh reports whether the event is an extract refresh's start or outcome.
+func (f Facts) IsRefresh() bool { return strings.Contains(f.Event, "Refresh") }
+
+// IsFailure reports whether the event is a failed extract refresh.
+func (f Facts) IsFailure() bool { return f.IsRefresh() && strings.HasSuffix(f.Event, "Failed") }
 
 // Source is the part of the Tableau client enrichment reads.
 type Source interface {
@@ -43,6 +66,8 @@ type Source interface {
 	WorkbookPreview(ctx context.Context, id string) ([]byte, error)
 	Datasource(ctx context.Context, id string) (tableau.Datasource, error)
 	User(ctx context.Context, id string) (tableau.User, error)
+	Jobs(ctx context.Context, f tableau.JobFilter) ([]tableau.JobSummary, error)
+	Job(ctx context.Context, id string) (tableau.Job, error)
 }
 
 // Options tune the enricher.
@@ -51,6 +76,9 @@ type Options struct {
 	Backoff   time.Duration // first wait between tries, doubled each time; default 500ms
 	CacheTTL  time.Duration // how long a looked-up item is reused; default 60s
 	NoPreview bool          // skip preview images
+	// OwnerEmails looks the owner up for an e-mail address even when the item names
+	// them (for mentions in Slack): one more cached call per owner.
+	OwnerEmails bool
 	Logger    *slog.Logger
 }
 
@@ -60,6 +88,8 @@ type Enricher struct {
 	opts  Options
 	log   *slog.Logger
 	cache *cache
+	// jobsRefused: Tableau refused Query Jobs (not an administrator) — said once.
+	jobsRefused atomic.Bool
 }
 
 // New builds an enricher over src.
@@ -121,8 +151,12 @@ func (e *Enricher) Enrich(ctx context.Context, p payload.Payload) Facts {
 		f.Degraded = degradedReason(err)
 		if tableau.IsCredentialsRejected(err) {
 			f.Rejected = err
+			return f
 		}
 		e.log.Debug("lookup failed", "event", f.Event, "resource_luid", p.ResourceLUID, "err", err)
+	}
+	if f.IsFailure() {
+		e.why(ctx, &f)
 	}
 	return f
 }
@@ -187,21 +221,39 @@ func (e *Enricher) user(ctx context.Context, f *Facts) error {
 	return nil
 }
 
-// owner fills the owner's full name, from the item when the server embedded it.
+// owner fills the owner's full name and e-mail, from the item when the server
+// embedded them, else from the user.
 func (e *Enricher) owner(ctx context.Context, f *Facts, o tableau.User) error {
-	if o.FullName != "" {
-		f.Owner = o.FullName
-		return nil
-	}
-	if o.ID == "" {
+	if o.FullName != "" && (emailOf(o) != "" || !e.opts.OwnerEmails) || o.ID == "" {
+		f.Owner, f.OwnerEmail = o.FullName, emailOf(o)
 		return nil
 	}
 	v, err := e.cached(ctx, "user/"+o.ID, func(ctx context.Context) (any, error) { return e.src.User(ctx, o.ID) })
 	if err != nil {
+		if o.FullName != "" {
+			f.Owner = o.FullName // the name is enough; only the e-mail is missing
+			return nil
+		}
 		return fmt.Errorf("owner: %w", err)
 	}
-	f.Owner = v.(tableau.User).DisplayName()
+	u := v.(tableau.User)
+	f.Owner, f.OwnerEmail = u.DisplayName(), emailOf(u)
+	if o.FullName != "" {
+		f.Owner = o.FullName
+	}
 	return nil
+}
+
+// emailOf is the user's e-mail: the email attribute, or the user name where it is one
+// (Tableau Cloud signs users in by e-mail).
+func emailOf(u tableau.User) string {
+	if u.Email != "" {
+		return u.Email
+	}
+	if strings.Contains(u.Name, "@") {
+		return u.Name
+	}
+	return ""
 }
 
 func (e *Enricher) cached(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {

@@ -20,6 +20,13 @@ type fakeSource struct {
 	failures atomic.Int32
 	err      error
 	users    map[string]tableau.User
+	jobs     []fakeJob
+	jobsErr  error
+}
+
+type fakeJob struct {
+	tableau.JobSummary
+	job tableau.Job
 }
 
 func newFake() *fakeSource {
@@ -78,6 +85,36 @@ func (f *fakeSource) User(_ context.Context, id string) (tableau.User, error) {
 		return tableau.User{}, &tableau.APIError{Status: http.StatusNotFound, Code: "404002"}
 	}
 	return u, nil
+}
+
+func (f *fakeSource) Jobs(_ context.Context, flt tableau.JobFilter) ([]tableau.JobSummary, error) {
+	if err := f.hit("jobs"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.jobsErr != nil {
+		return nil, f.jobsErr
+	}
+	var out []tableau.JobSummary
+	for _, j := range f.jobs {
+		out = append(out, j.JobSummary)
+	}
+	return out, nil
+}
+
+func (f *fakeSource) Job(_ context.Context, id string) (tableau.Job, error) {
+	if err := f.hit("job"); err != nil {
+		return tableau.Job{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, j := range f.jobs {
+		if j.ID == id {
+			return j.job, nil
+		}
+	}
+	return tableau.Job{}, &tableau.APIError{Status: http.StatusNotFound, Code: "404008"}
 }
 
 func p(event, luid string) payload.Payload {
