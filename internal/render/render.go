@@ -126,13 +126,16 @@ func Render(f enrich.Facts) Message {
 		}
 	}
 	add("Project", f.Project)
-	add("Owner", f.Owner)
+	if owner := ownerText(f); owner != "" {
+		fields = append(fields, mrkdwn(truncate("*Owner*\n"+owner, maxField)))
+	}
 	add("Site role", f.SiteRole)
 	if len(f.Tags) > 0 {
 		add("Tags", strings.Join(f.Tags, ", "))
 	}
 	section := slack.NewSectionBlock(mrkdwn(truncate(body, maxSection)), fields, nil)
 	blocks := []slack.Block{header, section}
+	blocks = append(blocks, refreshBlocks(f)...)
 
 	if f.URL != "" {
 		btn := slack.NewButtonBlockElement("open", "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Tableau", false, false))
@@ -160,7 +163,11 @@ func Fallback(f enrich.Facts) string {
 	if len(extra) > 0 {
 		s += " (" + strings.Join(extra, ", ") + ")"
 	}
-	return Escape(s)
+	s = Escape(s + refreshFallback(f))
+	if slackUser.MatchString(f.OwnerSlackID) {
+		s += " <@" + f.OwnerSlackID + ">" // the mention that notifies the owner
+	}
+	return s
 }
 
 func contextLine(f enrich.Facts) string {

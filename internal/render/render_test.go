@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -60,7 +61,46 @@ func cases() map[string]enrich.Facts {
 	c["no-name"] = facts("DatasourceUpdated", "", nil)
 	c["long-name"] = facts("WorkbookCreated", strings.Repeat("Ω", 400), nil)
 	c["with-text"] = facts("WorkbookRefreshFailed", "Superstore", func(f *enrich.Facts) { f.Payload.Text = "Extract refresh failed: <timeout>" })
+	for name, f := range refreshCases() {
+		c[name] = f
+	}
 	return c
+}
+
+// refreshCases are the shapes of a refresh's story: why it failed, how often, whose
+// it is, and the recovery.
+func refreshCases() map[string]enrich.Facts {
+	at := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
+	failure := &enrich.Failure{JobID: "bb1aab79", Started: at.Add(-134 * time.Second), Ended: at,
+		Error: `java.lang.RuntimeException: [Microsoft][ODBC Driver 17 for SQL Server][SQL Server]Login failed for user.\nIntegrated authentication failed.`}
+	return map[string]enrich.Facts{
+		"refresh-failed-why": facts("WorkbookRefreshFailed", "Superstore", func(f *enrich.Facts) {
+			enriched(f)
+			f.Failure, f.Streak, f.OwnerSlackID, f.LastSuccess = failure, 2, "U0BOB", at.Add(-26*time.Hour)
+		}),
+		"refresh-failed-third": facts("DatasourceRefreshFailed", "Orders", func(f *enrich.Facts) {
+			enriched(f)
+			f.Failure, f.Streak = failure, 3
+			f.Warning = "A data quality warning (stale data) was added to this data source in Tableau."
+		}),
+		"refresh-failed-no-reason": facts("WorkbookRefreshFailed", "Superstore", func(f *enrich.Facts) {
+			enriched(f)
+			f.Streak, f.NoReason = 1, "Tableau's reason is not shown: the token's user may not query jobs (site administrators only)."
+		}),
+		"refresh-recovered": facts("WorkbookRefreshSucceeded", "Superstore", func(f *enrich.Facts) { enriched(f); f.Recovered = 2 }),
+	}
+}
+
+// updates are the opening and failure messages as a refresh's outcome rewrites them.
+func updates() map[string]Message {
+	at := time.Date(2026, 11, 30, 7, 3, 12, 0, time.UTC)
+	started := facts("WorkbookRefreshStarted", "Superstore", enriched)
+	failed := refreshCases()["refresh-failed-why"]
+	return map[string]Message{
+		"update-started-succeeded": Updated(started, Outcome{Event: "WorkbookRefreshSucceeded", At: at, Took: 192 * time.Second}),
+		"update-started-failed":    Updated(started, Outcome{Event: "WorkbookRefreshFailed", At: at, Took: 192 * time.Second, InThread: true}),
+		"update-failed-recovered":  Updated(failed, Outcome{Event: "WorkbookRefreshSucceeded", At: at, Recovered: 2, InThread: true}),
+	}
 }
 
 // shapes are every message shape: each event alone, and digests.
@@ -81,6 +121,9 @@ func shapes() map[string]Message {
 		many = append(many, facts("WorkbookRefreshSucceeded", fmt.Sprintf("%02d-%s", i, strings.Repeat("n", 1600)), nil))
 	}
 	out["digest-long-names"] = Digest(many)
+	for name, m := range updates() {
+		out[name] = m
+	}
 	return out
 }
 
@@ -216,7 +259,11 @@ func FuzzUntrustedNames(f *testing.F) {
 		fs.Project, fs.Owner, fs.Tags, fs.URL, fs.Degraded = project, owner, []string{tag}, url, text
 		plain := fs
 		plain.URL = ""
-		msgs := []Message{Render(fs), Render(plain), Digest([]enrich.Facts{fs, plain, fs})}
+		failed := fs
+		failed.Event, failed.Failure, failed.NoReason, failed.Warning, failed.Streak = "WorkbookRefreshFailed", &enrich.Failure{Error: text}, text, tag, 3
+		failed.OwnerSlackID = owner // only a Slack user ID may become a mention
+		msgs := []Message{Render(fs), Render(plain), Digest([]enrich.Facts{fs, plain, fs}), Render(failed),
+			Updated(failed, Outcome{Event: event, Recovered: 1, InThread: true})}
 		for _, m := range msgs {
 			checkNoInjection(t, m, url)
 		}
