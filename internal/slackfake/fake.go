@@ -35,6 +35,7 @@ type Message struct {
 	Blocks   json.RawMessage
 	Metadata json.RawMessage
 	At       time.Time
+	Edits    int // chat.update calls that changed it
 }
 
 // File is an uploaded file, complete once shared with files.completeUploadExternal.
@@ -78,6 +79,7 @@ type Fake struct {
 	lastPost   map[string]time.Time // channel ID → last accepted post
 	historyGap time.Duration        // conversations.history answers at most once per gap
 	lastRead   time.Time
+	users      map[string]string // e-mail → user ID, for users.lookupByEmail
 }
 
 // Bot is who a token posts as.
@@ -115,7 +117,7 @@ func (f *Fake) LimitHistory(d time.Duration) {
 func New(token string) *Fake {
 	return &Fake{
 		Token:    token,
-		Scopes:   "chat:write,chat:write.public,files:write,channels:read,groups:read,channels:history,groups:history",
+		Scopes:   "chat:write,chat:write.public,files:write,channels:read,groups:read,channels:history,groups:history,users:read,users:read.email",
 		channels: []Channel{{ID: "C0GENERAL", Name: "general", IsMember: true}, {ID: "C0ALERTS", Name: "alerts", IsMember: true}},
 		files:    map[string]*File{},
 		limited:  map[string]int{},
@@ -123,7 +125,15 @@ func New(token string) *Fake {
 		pageSize: 100,
 		bots:     map[string]Bot{},
 		lastPost: map[string]time.Time{},
+		users:    map[string]string{},
 	}
+}
+
+// AddUser makes users.lookupByEmail find id by email.
+func (f *Fake) AddUser(email, id string) {
+	f.mu.Lock()
+	f.users[strings.ToLower(email)] = id
+	f.mu.Unlock()
 }
 
 // Start serves the fake on loopback and returns it for chaining.
@@ -343,6 +353,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "conversations.history":
 		f.lastRead = time.Now()
 		f.history(w, r)
+	case "conversations.replies":
+		f.replies(w, r)
+	case "chat.update":
+		f.update(w, r, bot)
+	case "users.lookupByEmail":
+		f.lookupByEmail(w, r)
 	case "files.getUploadURLExternal":
 		f.getUploadURL(w, r)
 	case "files.completeUploadExternal":
@@ -520,4 +536,96 @@ func (f *Fake) completeUpload(w http.ResponseWriter, r *http.Request) {
 		out = append(out, map[string]any{"id": fl.ID, "title": fl.Title})
 	}
 	reply(w, map[string]any{"ok": true, "files": out})
+}
+
+// replies answers conversations.replies: the thread's parent, then its replies.
+func (f *Fake) replies(w http.ResponseWriter, r *http.Request) {
+	c, ok := f.channel(r.FormValue("channel"))
+	if !ok {
+		fail(w, "channel_not_found")
+		return
+	}
+	parent := r.FormValue("ts")
+	oldest, _ := strconv.ParseFloat(r.FormValue("oldest"), 64)
+	withMeta := r.FormValue("include_all_metadata") == "true" || r.FormValue("include_all_metadata") == "1"
+	var msgs []map[string]any
+	found := false
+	for _, m := range f.messages {
+		if m.Channel != c.ID || (m.TS != parent && m.ThreadTS != parent) {
+			continue
+		}
+		found = found || m.TS == parent
+		if ts, _ := strconv.ParseFloat(m.TS, 64); m.TS != parent && ts < oldest {
+			continue
+		}
+		msg := map[string]any{"type": "message", "ts": m.TS, "thread_ts": parent, "text": m.Text, "bot_id": m.BotID, "user": m.User}
+		if withMeta && m.Metadata != nil {
+			msg["metadata"] = m.Metadata
+		}
+		msgs = append(msgs, msg)
+	}
+	if !found {
+		fail(w, "thread_not_found")
+		return
+	}
+	reply(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
+}
+
+// update answers chat.update: only the bot that posted a message may change it.
+func (f *Fake) update(w http.ResponseWriter, r *http.Request, bot Bot) {
+	c, ok := f.channel(r.FormValue("channel"))
+	if !ok {
+		fail(w, "channel_not_found")
+		return
+	}
+	for i := range f.messages {
+		m := &f.messages[i]
+		if m.Channel != c.ID || m.TS != r.FormValue("ts") {
+			continue
+		}
+		if m.BotID != bot.BotID {
+			fail(w, "cant_update_message")
+			return
+		}
+		if b := r.FormValue("blocks"); b != "" {
+			var blocks []json.RawMessage
+			if json.Unmarshal([]byte(b), &blocks) != nil || len(blocks) > 50 {
+				fail(w, "invalid_blocks")
+				return
+			}
+			m.Blocks = json.RawMessage(b)
+		}
+		m.Text = r.FormValue("text")
+		m.Edits++
+		reply(w, map[string]any{"ok": true, "channel": c.ID, "ts": m.TS, "text": m.Text})
+		return
+	}
+	fail(w, "message_not_found")
+}
+
+// lookupByEmail answers users.lookupByEmail, which needs the users:read.email scope.
+func (f *Fake) lookupByEmail(w http.ResponseWriter, r *http.Request) {
+	if !strings.Contains(","+f.Scopes+",", ",users:read.email,") {
+		reply(w, map[string]any{"ok": false, "error": "missing_scope", "needed": "users:read.email", "provided": f.Scopes})
+		return
+	}
+	id, ok := f.users[strings.ToLower(r.FormValue("email"))]
+	if !ok {
+		fail(w, "users_not_found")
+		return
+	}
+	reply(w, map[string]any{"ok": true, "user": map[string]any{"id": id, "name": strings.Split(r.FormValue("email"), "@")[0], "profile": map[string]any{"email": r.FormValue("email")}}})
+}
+
+// Thread returns a thread's replies, oldest first (not the parent).
+func (f *Fake) Thread(channel, parent string) []Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Message
+	for _, m := range f.messages {
+		if m.Channel == channel && m.ThreadTS == parent {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -62,6 +62,8 @@ var permanent = map[string]bool{
 	"invalid_blocks": true, "msg_too_long": true, "not_authed": true, "token_expired": true,
 	"restricted_action": true, "invalid_arguments": true, "no_text": true, "too_many_attachments": true,
 	"channel_is_archived": true, "ekm_access_denied": true, "invalid_metadata_format": true,
+	"message_not_found": true, "cant_update_message": true, "edit_window_closed": true, "thread_not_found": true,
+	"users_not_found": true,
 }
 
 var hints = map[string]string{

@@ -63,6 +63,7 @@ type Client struct {
 	blocked  map[string]time.Time     // channel → no posts before (after a 429)
 	turns    map[string]chan struct{} // channel → one call in flight at a time
 	self     *Auth                    // who this token posts as, once auth.test answered
+	users    *users
 }
 
 // New builds a client; it makes no call.
@@ -94,6 +95,7 @@ func New(o Options) *Client {
 		limiters: map[string]*rate.Limiter{},
 		blocked:  map[string]time.Time{},
 		turns:    map[string]chan struct{}{},
+		users:    newUsers(),
 	}
 }
 
@@ -321,10 +323,22 @@ const metadataKey = "tabhook_events"
 // FindPosted can recognise the message later. When it fails, NoEffect tells whether
 // Slack certainly did not post it.
 func (c *Client) Post(ctx context.Context, ch string, m render.Message, identities ...string) (string, error) {
+	return c.post(ctx, ch, "", m, identities)
+}
+
+// Reply posts a message into a thread, as Post does.
+func (c *Client) Reply(ctx context.Context, ch, threadTS string, m render.Message, identities ...string) (string, error) {
+	return c.post(ctx, ch, threadTS, m, identities)
+}
+
+func (c *Client) post(ctx context.Context, ch, threadTS string, m render.Message, identities []string) (string, error) {
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(m.Text, false),
 		slack.MsgOptionBlocks(m.Blocks...),
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{metadataKey: "," + strings.Join(identities, ",") + ","}}),
+	}
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
 	release, err := c.take(ctx, ch, true)
 	var held *Error
