@@ -40,6 +40,8 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
 	fs.String("store", "", "PostgreSQL URL (postgres://user@host/db) of a store shared by several serve replicas; empty: the embedded spool in --state-dir (env TABHOOK_STORE)")
 	fs.String("max-spool-size", "1GiB", "cap on the spool on disk; at the cap new deliveries get 503 (Tableau retries) until delivered ones are pruned (env TABHOOK_MAX_SPOOL_SIZE)")
+	fs.Bool("mention-owner", false, "mention a failed refresh's owner in Slack, found by their Tableau e-mail (needs the users:read.email scope; config mention-owner)")
+	fs.Bool("quality-warnings", false, "put a data quality warning (stale data) on a data source whose refresh failed, and remove it when a refresh succeeds (REST API 3.9+; config quality-warnings)")
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
@@ -89,6 +91,8 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	cfg.Service.Workers, _ = fs.GetInt("workers")
 	cfg.Service.Lease, _ = fs.GetDuration("lease")
 	cfg.HealthEvery, _ = fs.GetDuration("health-every")
+	cfg.MentionOwner, _ = fs.GetBool("mention-owner")
+	cfg.QualityWarnings, _ = fs.GetBool("quality-warnings")
 	if cfg.MaxSpoolSize, err = parseSize(stringFlag(fs, "max-spool-size")); err != nil {
 		return cfg, cli.Usagef("invalid --max-spool-size: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 type TableauAPI interface {
 	admin.API
 	enrich.Source
+	QualityWarnings
 	Site(ctx context.Context) (tableau.Site, error)
 	SignIn(ctx context.Context) error
 	SignOut(ctx context.Context) error
@@ -85,6 +86,11 @@ type Config struct {
 	// Ready, when set, is called once the listener is up and, for run, the webhooks
 	// exist: the moment to tell systemd or a test that the relay is serving.
 	Ready func(addr string)
+	// MentionOwner mentions a failed refresh's owner in Slack (--mention-owner).
+	MentionOwner bool
+	// QualityWarnings marks data sources whose refresh failed in Tableau
+	// (--quality-warnings).
+	QualityWarnings bool
 }
 
 // StartupError is a failure at start-up that retrying cannot fix (rejected
@@ -109,6 +115,7 @@ type relay struct {
 	paused   map[string]bool                     // destinations whose credential was refused (under mu)
 	leave    func(context.Context) (bool, error) // run on a shared store: leave the replicas (under mu)
 	rechecks map[string]chan struct{}            // a reload asks to try a credential again
+	said     map[string]bool                     // set-up notes already given (under mu)
 }
 
 // Reloaded is what a reload re-reads.
@@ -249,6 +256,11 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	eo := r.cfg.Enrich
 	if eo.Logger == nil {
 		eo.Logger = r.log
+	}
+	eo.OwnerEmails = eo.OwnerEmails || r.cfg.MentionOwner
+	svcCfg.MentionOwner = r.cfg.MentionOwner
+	if r.cfg.QualityWarnings {
+		svcCfg.Warnings = r.cfg.Tableau
 	}
 	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ func (r *relay) signIn(ctx context.Context) error {
 		r.siteID = r.cfg.Tableau.SiteID()
 		r.mu.Unlock()
 		r.health.Set(CompTableau, "")
+		r.checkOptions()
 		return nil
 	}
 	var ue *tableau.UnsupportedError
@@ -60,6 +62,9 @@ func (r *relay) checkSlack(ctx context.Context) error {
 	auth, err := r.cfg.Slack.AuthTest(ctx)
 	if err == nil {
 		err = slackout.CheckScopes(auth)
+	}
+	if err == nil && r.cfg.MentionOwner && len(auth.Scopes) > 0 && !slices.Contains(auth.Scopes, "users:read.email") {
+		r.sayOnce("mention-scope", "--mention-owner: the Slack token lacks the users:read.email scope, so owners are named, not mentioned; add the scope to the app and reinstall it")
 	}
 	for _, ch := range (Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}).Channels() {
 		if err == nil {
@@ -197,4 +202,29 @@ func (r *relay) setHealth(comp string, err error) {
 	}
 	r.health.Set(comp, err.Error())
 	r.log.Warn("health check failed", "component", comp, "err", err)
+}
+
+// checkOptions says at start-up, once, which options the server cannot serve.
+func (r *relay) checkOptions() {
+	if !r.cfg.QualityWarnings {
+		return
+	}
+	if err := r.cfg.Tableau.QualityWarningsSupported(); err != nil {
+		r.sayOnce("quality-warnings", "--quality-warnings is unavailable: "+err.Error()+"; failures are posted without marking the data source")
+	}
+}
+
+// sayOnce tells the operator something about the set-up once per process.
+func (r *relay) sayOnce(key, msg string) {
+	r.mu.Lock()
+	said := r.said[key]
+	if r.said == nil {
+		r.said = map[string]bool{}
+	}
+	r.said[key] = true
+	r.mu.Unlock()
+	if !said {
+		r.log.Warn(msg)
+		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: msg})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/store"
+	"github.com/tabhook/tabhook/internal/tableau"
 )
 
 // Slack is what delivery needs from Slack; *slackout.Client implements it.
@@ -21,6 +22,13 @@ type Slack interface {
 	// FindPosted searches this bot's messages in the channel since oldest for one
 	// standing for the event with this identity.
 	FindPosted(ctx context.Context, channelID, identity string, oldest time.Time) (string, bool, error)
+	// Reply posts into a thread as Post does; FindReply searches the thread.
+	Reply(ctx context.Context, channelID, threadTS string, m render.Message, identities ...string) (string, error)
+	FindReply(ctx context.Context, channelID, threadTS, identity string, oldest time.Time) (string, bool, error)
+	// Update rewrites a message this bot posted.
+	Update(ctx context.Context, channelID, ts string, m render.Message) error
+	// UserByEmail finds a Slack user to mention (slackout.ErrNoUser: none).
+	UserByEmail(ctx context.Context, email string) (string, error)
 	Upload(ctx context.Context, channelID, threadTS, filename, title string, data []byte) error
 	// HeldUntil is when Slack's last Retry-After for the channel ends (zero: none).
 	HeldUntil(channelID string) time.Time
@@ -54,6 +62,20 @@ type ServiceConfig struct {
 	// Refused hears that Slack refused the credential itself (a revoked token): the
 	// events stay pending, and the caller pauses delivery until it works again.
 	Refused func(error)
+	// MentionOwner mentions a failed refresh's owner, found in Slack by e-mail.
+	MentionOwner bool
+	// Warnings, when set, marks a data source whose refresh failed with a data quality
+	// warning in Tableau and removes it once a refresh succeeds (--quality-warnings).
+	Warnings QualityWarnings
+}
+
+// QualityWarnings is the part of Tableau that keeps data quality warnings;
+// *tableau.Client implements it.
+type QualityWarnings interface {
+	QualityWarningsSupported() error
+	QualityWarnings(ctx context.Context, datasourceID string) ([]tableau.QualityWarning, error)
+	AddQualityWarning(ctx context.Context, datasourceID, kind, message string) (tableau.QualityWarning, error)
+	DeleteQualityWarning(ctx context.Context, id string) error
 }
 
 func (c ServiceConfig) withDefaults() ServiceConfig {

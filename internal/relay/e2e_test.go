@@ -46,12 +46,20 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, tableausim.Options{})
+}
+
+// newWorldWith is newWorld with a simulator so configured (its delivery TLS and retry
+// delay are the world's).
+func newWorldWith(t *testing.T, opts tableausim.Options) *world {
+	t.Helper()
 	cert, err := selfsigned.Generate(time.Hour, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &world{t: t, cert: cert, ready: make(chan struct{}), done: make(chan error, 1)}
-	w.sim = tableausim.New(tableausim.Options{DeliveryTLS: &tls.Config{RootCAs: cert.Pool}, RetryDelay: 50 * time.Millisecond})
+	opts.DeliveryTLS, opts.RetryDelay = &tls.Config{RootCAs: cert.Pool}, 50*time.Millisecond
+	w.sim = tableausim.New(opts)
 	w.sim.AddPAT(tableausim.PAT{Name: patName, Secret: patSecret})
 	srv := w.sim.Start()
 	t.Cleanup(srv.Close)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/enrich"
@@ -22,6 +23,9 @@ type item struct {
 	posted  bool      // a message stands for it
 	settled bool      // its delivery is already recorded (a digest's, with the post)
 	inPost  int       // how many events the message it is in stands for (1: its own)
+	// threadTS is the message the post replies to (a refresh's thread); such a post
+	// is never part of a digest.
+	threadTS string
 }
 
 func (it *item) live() bool { return it.err == nil && it.later.IsZero() && !it.posted }
@@ -34,7 +38,8 @@ type stage struct {
 
 // Pipeline delivers a batch through its stages, in one direction:
 //
-//	site check → enrich → route → hold → post (single or digest, once) → preview → settle
+//	site check → enrich → mention → route → story → hold → quality warning →
+//	post (single, reply or digest, once) → preview → remember → settle
 //
 // A batch of one is a single message; a larger batch (a storm) is grouped by channel
 // and each group of more than one posted as a digest. Each stage is a method that can
@@ -45,6 +50,10 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	routing Routing // changed by a reload
+
+	noUsersScope atomic.Bool // users.lookupByEmail refused for a scope: said once
+	noWarnings   atomic.Bool // the server has no data quality warnings: said once
+	itemLocks    sync.Map    // refresh.Key → *sync.Mutex, for quality warnings
 }
 
 // NewPipeline builds the stages.
@@ -54,10 +63,14 @@ func NewPipeline(cfg ServiceConfig) *Pipeline {
 	p.stages = []stage{
 		{"site", p.checkSite},
 		{"enrich", p.enrich},
+		{"mention", p.mention},
 		{"route", p.route},
+		{"story", p.story},
 		{"hold", p.hold},
+		{"quality", p.quality},
 		{"post", p.post},
 		{"preview", p.preview},
+		{"remember", p.remember},
 	}
 	return p
 }

@@ -51,6 +51,20 @@ func (f *fakeSlack) Post(_ context.Context, ch string, m render.Message, ids ...
 	return "1.00000" + string(rune('0'+len(f.posts))), nil
 }
 
+func (f *fakeSlack) Reply(ctx context.Context, ch, _ string, m render.Message, ids ...string) (string, error) {
+	return f.Post(ctx, ch, m, ids...)
+}
+
+func (f *fakeSlack) FindReply(ctx context.Context, ch, _, id string, since time.Time) (string, bool, error) {
+	return f.FindPosted(ctx, ch, id, since)
+}
+
+func (f *fakeSlack) Update(context.Context, string, string, render.Message) error { return nil }
+
+func (f *fakeSlack) UserByEmail(context.Context, string) (string, error) {
+	return "", slackout.ErrNoUser
+}
+
 func (f *fakeSlack) FindPosted(context.Context, string, string, time.Time) (string, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -117,7 +117,7 @@ func (p *Pipeline) post(ctx context.Context, items []*item) {
 			switch {
 			case it.rec.MessageTS != "":
 				it.posted, it.inPost = true, 1 // posted by an earlier attempt
-			case it.rec.PostStarted:
+			case it.rec.PostStarted, it.threadTS != "":
 				p.postOne(ctx, it)
 			default:
 				fresh = append(fresh, it)
@@ -154,7 +154,13 @@ func (p *Pipeline) postOne(ctx context.Context, it *item) {
 		it.err = err
 		return
 	}
-	ts, err := p.cfg.Slack.Post(ctx, it.chID, render.Render(it.facts), it.rec.Identity())
+	var ts string
+	var err error
+	if it.rec.ThreadTS != "" {
+		ts, err = p.cfg.Slack.Reply(ctx, it.chID, it.rec.ThreadTS, render.Render(it.facts), it.rec.Identity())
+	} else {
+		ts, err = p.cfg.Slack.Post(ctx, it.chID, render.Render(it.facts), it.rec.Identity())
+	}
 	if err != nil {
 		p.refused([]*item{it}, err)
 		return
@@ -172,7 +178,12 @@ func (p *Pipeline) findPosted(ctx context.Context, it *item) (found bool, err er
 	if since.IsZero() {
 		since = it.rec.ReceivedAt
 	}
-	ts, found, err := p.cfg.Slack.FindPosted(ctx, it.chID, it.rec.Identity(), since.Add(-historySkew))
+	var ts string
+	if it.rec.ThreadTS != "" {
+		ts, found, err = p.cfg.Slack.FindReply(ctx, it.chID, it.rec.ThreadTS, it.rec.Identity(), since.Add(-historySkew))
+	} else {
+		ts, found, err = p.cfg.Slack.FindPosted(ctx, it.chID, it.rec.Identity(), since.Add(-historySkew))
+	}
 	switch {
 	case err != nil && (slackout.IsPermanent(err) || slackout.Code(err) == "ratelimited"):
 		p.log().Warn("cannot check whether an interrupted post arrived; posting again", "event_id", it.rec.ID, "err", err)
@@ -253,16 +264,18 @@ func ids(items []*item) []uint64 {
 func (p *Pipeline) markSent(items ...*item) error {
 	now := time.Now()
 	var todo []uint64
+	threads := map[uint64]string{}
 	for _, it := range items {
 		if !it.rec.PostStarted {
 			todo = append(todo, it.rec.ID)
+			threads[it.rec.ID] = it.threadTS
 		}
 	}
 	if len(todo) == 0 {
 		return nil
 	}
 	err := p.cfg.Store.UpdateMany(todo, func(r *store.Record) error {
-		r.PostStarted = true
+		r.PostStarted, r.ThreadTS = true, threads[r.ID]
 		if r.SentAt.IsZero() {
 			r.SentAt = now
 		}
@@ -272,7 +285,9 @@ func (p *Pipeline) markSent(items ...*item) error {
 		return fmt.Errorf("record post attempt: %w", err)
 	}
 	for _, it := range items {
-		it.rec.PostStarted = true
+		if !it.rec.PostStarted {
+			it.rec.PostStarted, it.rec.ThreadTS = true, it.threadTS
+		}
 		if it.rec.SentAt.IsZero() {
 			it.rec.SentAt = now
 		}

@@ -1,0 +1,213 @@
+package relay_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/relay"
+	"github.com/tabhook/tabhook/internal/slackfake"
+	"github.com/tabhook/tabhook/internal/tableausim"
+)
+
+var refreshEvents = []string{"WorkbookRefreshStarted", "WorkbookRefreshSucceeded", "WorkbookRefreshFailed",
+	"DatasourceRefreshStarted", "DatasourceRefreshSucceeded", "DatasourceRefreshFailed"}
+
+// restart stops the relay and starts it again on the same state: what it remembers of
+// each refresh must survive.
+func (w *world) restart(stateDir string, mod func(*relay.Config)) {
+	w.t.Helper()
+	if err := w.stop(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.ready, w.done = make(chan struct{}), make(chan error, 1)
+	cfg := w.config(stateDir, refreshEvents...)
+	mod(&cfg)
+	w.start(cfg)
+}
+
+// topLevel are the channel's messages that are not replies.
+func topLevel(ms []slackfake.Message) []slackfake.Message {
+	var out []slackfake.Message
+	for _, m := range ms {
+		if m.ThreadTS == "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func mustContain(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
+	}
+}
+
+// TestRefreshStory follows a workbook's refreshes: a start that fails (one thread,
+// the opening message updated), a second failure after a restart (the count kept), and
+// the recovery in the last failure's thread; the owner is mentioned on failures.
+func TestRefreshStory(t *testing.T) {
+	w := newWorld(t)
+	w.slack.AddUser("bob@example.com", "U0BOB")
+	dir := t.TempDir()
+	withMentions := func(c *relay.Config) { c.MentionOwner = true }
+	cfg := w.config(dir, refreshEvents...)
+	withMentions(&cfg)
+	w.start(cfg)
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	fire := func(event string, offset time.Duration) {
+		w.fire(tableausim.Event{Type: event, ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at.Add(offset)})
+	}
+
+	fire("WorkbookRefreshStarted", 0)
+	eventually(t, "the opening message", func() bool { return len(w.slack.Messages()) == 1 })
+	fire("WorkbookRefreshFailed", 3*time.Minute)
+	eventually(t, "the failure in the opening message's thread", func() bool { return len(w.slack.Messages()) == 2 })
+	open := w.slack.Messages()[0]
+	eventually(t, "the opening message updated", func() bool { return w.slack.Messages()[0].Edits == 1 })
+	failure := w.slack.Messages()[1]
+	if failure.ThreadTS != open.TS {
+		t.Fatalf("the failure was not posted in the opening message's thread: %+v", failure)
+	}
+	mustContain(t, "the failure", messageText(failure), "Login failed for user 'tableau_svc'.", "<@U0BOB>", "1st failure in a row", "ran 3m 0s")
+	mustContain(t, "the updated opening message", messageText(w.slack.Messages()[0]), "Workbook extract refresh failed", "after 3m 0s", "details in the thread")
+
+	// The story is in the store: a restart keeps the count and the thread.
+	w.restart(dir, withMentions)
+	fire("WorkbookRefreshFailed", time.Hour)
+	eventually(t, "the second failure", func() bool { return len(w.slack.Messages()) == 3 })
+	second := w.slack.Messages()[2]
+	if second.ThreadTS != "" {
+		t.Fatalf("a failure with no start of its own joined a thread: %+v", second)
+	}
+	mustContain(t, "the second failure", messageText(second), "2nd failure in a row", "<@U0BOB>")
+
+	fire("WorkbookRefreshSucceeded", 2*time.Hour)
+	eventually(t, "the recovery", func() bool { return len(w.slack.Messages()) == 4 })
+	recovery := w.slack.Messages()[3]
+	if recovery.ThreadTS != second.TS {
+		t.Fatalf("the recovery is not in the last failure's thread: %+v (failure %s)", recovery, second.TS)
+	}
+	mustContain(t, "the recovery", messageText(recovery), "Recovered after 2 failures")
+	eventually(t, "the failure message updated", func() bool { return w.slack.Messages()[2].Edits == 1 })
+	mustContain(t, "the updated failure", messageText(w.slack.Messages()[2]), "recovered", "after 2 failures in a row")
+	if n := len(topLevel(w.slack.Messages())); n != 2 {
+		t.Fatalf("%d top-level messages, want 2 (the opening and the second failure)", n)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartedThenSucceededIsOneThread(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.config(t.TempDir(), refreshEvents...))
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	w.fire(tableausim.Event{Type: "DatasourceRefreshStarted", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: at})
+	eventually(t, "the opening message", func() bool { return len(w.slack.Messages()) == 1 })
+	w.fire(tableausim.Event{Type: "DatasourceRefreshSucceeded", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: at.Add(72 * time.Second)})
+	eventually(t, "the outcome and the updated opening", func() bool {
+		ms := w.slack.Messages()
+		return len(ms) == 2 && ms[0].Edits == 1
+	})
+	ms := w.slack.Messages()
+	if ms[1].ThreadTS != ms[0].TS || len(topLevel(ms)) != 1 {
+		t.Fatalf("not one thread: %+v", ms)
+	}
+	mustContain(t, "the updated opening", messageText(ms[0]), "Data source extract refresh succeeded", "after 1m 12s")
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWithoutJobsRights: a token that may not list jobs still gets every failure
+// posted, each saying in one line why the reason is missing; the refusal is logged once.
+func TestWithoutJobsRights(t *testing.T) {
+	w := newWorld(t)
+	w.sim.AddUser(tableausim.User{ID: "u-creator", Name: "creator@example.com", SiteRole: "Creator"})
+	w.sim.AddPAT(tableausim.PAT{Name: patName, Secret: patSecret, UserID: "u-creator"})
+	var logs syncBuffer
+	cfg := w.config(t.TempDir(), refreshEvents...)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	w.start(cfg)
+	for i := range 2 {
+		w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: time.Now().Add(time.Duration(i-10) * time.Minute)})
+	}
+	eventually(t, "both failures posted", func() bool { return len(w.slack.Messages()) == 2 })
+	for _, m := range w.slack.Messages() {
+		mustContain(t, "a failure without jobs rights", messageText(m), "Tableau's reason is not shown: the token's user may not query jobs", "SafariSample")
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "refused to list jobs"); n != 1 {
+		t.Fatalf("the refusal was logged %d times:\n%s", n, logs.String())
+	}
+}
+
+// TestQualityWarningFollowsTheDataSource: with --quality-warnings a failing data source
+// carries one warning of tabhook's until it refreshes again; others' warnings stay.
+func TestQualityWarningFollowsTheDataSource(t *testing.T) {
+	w := newWorld(t)
+	others := w.sim.AddQualityWarning(tableausim.DatasourceID, "Deprecated: use Orders v2")
+	cfg := w.config(t.TempDir(), refreshEvents...)
+	cfg.QualityWarnings = true
+	w.start(cfg)
+	fire := func(event string, at time.Time) {
+		w.fire(tableausim.Event{Type: event, ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: at})
+	}
+	at := time.Now().UTC().Add(-time.Hour)
+	fire("DatasourceRefreshFailed", at)
+	fire("DatasourceRefreshFailed", at.Add(10*time.Minute))
+	eventually(t, "two failures", func() bool { return len(w.slack.Messages()) == 2 })
+	ours := func() (n int, msg string) {
+		for _, q := range w.sim.QualityWarnings(tableausim.DatasourceID) {
+			if q.ID != others {
+				n, msg = n+1, q.Message
+			}
+		}
+		return n, msg
+	}
+	if n, msg := ours(); n != 1 || !strings.Contains(msg, "Login failed for user 'tableau_svc'.") {
+		t.Fatalf("%d warnings of tabhook's (want 1, carrying the error): %q", n, msg)
+	}
+	mustContain(t, "the first failure", messageText(w.slack.Messages()[0]), "A data quality warning (stale data) was added")
+	fire("DatasourceRefreshSucceeded", at.Add(20*time.Minute))
+	eventually(t, "the recovery", func() bool { return len(w.slack.Messages()) == 3 })
+	if n, _ := ours(); n != 0 {
+		t.Fatalf("tabhook's warning was not removed")
+	}
+	if left := w.sim.QualityWarnings(tableausim.DatasourceID); len(left) != 1 || left[0].ID != others {
+		t.Fatalf("someone else's warning was touched: %+v", left)
+	}
+	mustContain(t, "the recovery", messageText(w.slack.Messages()[2]), "was removed")
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQualityWarningsNeedREST39(t *testing.T) {
+	w := newWorldWith(t, tableausim.Options{APIVersion: "3.8"})
+	cfg := w.config(t.TempDir(), refreshEvents...)
+	cfg.QualityWarnings = true
+	w.start(cfg)
+	said := false
+	for _, e := range w.find(relay.EvStatus) {
+		said = said || strings.Contains(e.Detail, "--quality-warnings is unavailable") && strings.Contains(e.Detail, "3.9")
+	}
+	if !said {
+		t.Fatalf("no start-up message that --quality-warnings is unavailable: %+v", w.find(relay.EvStatus))
+	}
+	w.fire(tableausim.Event{Type: "DatasourceRefreshFailed", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource"})
+	eventually(t, "the failure posted all the same", func() bool { return len(w.slack.Messages()) == 1 })
+	if n := w.sim.CountRequests("POST", "dataQualityWarnings"); n != 0 {
+		t.Fatalf("%d warning requests to a 3.8 server", n)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,242 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/refresh"
+	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/tableau"
+)
+
+// eventTime is when Tableau says the event happened; the receipt when it says nothing
+// readable.
+func (it *item) eventTime() time.Time {
+	if t, err := time.Parse(time.RFC3339, it.rec.Payload.CreatedAt); err == nil {
+		return t
+	}
+	return it.rec.ReceivedAt
+}
+
+// isOutcome: a refresh's end, succeeded or failed.
+func (it *item) isOutcome() bool {
+	return it.facts.IsRefresh() && !strings.HasSuffix(it.facts.Event, "Started")
+}
+
+// mention finds a failed refresh's owner in Slack by e-mail, to mention them. A miss
+// leaves the owner's name; a refusal (no users:read.email) is said once.
+func (p *Pipeline) mention(ctx context.Context, items []*item) {
+	if !p.cfg.MentionOwner {
+		return
+	}
+	for _, it := range liveItems(items) {
+		if !it.facts.IsFailure() || it.facts.OwnerEmail == "" {
+			continue
+		}
+		id, err := p.cfg.Slack.UserByEmail(ctx, it.facts.OwnerEmail)
+		switch {
+		case err == nil:
+			it.facts.OwnerSlackID = id
+		case errors.Is(err, slackout.ErrNoUser):
+		case slackout.Code(err) == "missing_scope":
+			if p.noUsersScope.CompareAndSwap(false, true) {
+				p.log().Warn("--mention-owner: the Slack token lacks the users:read.email scope; owners are named, not mentioned. Add the scope and reinstall the app")
+			}
+		default:
+			p.log().Debug("owner not found in Slack; naming them", "event_id", it.rec.ID, "err", err)
+		}
+	}
+}
+
+// story counts each refresh outcome in its item's story (once per event, in the
+// store: it survives restarts and is shared by replicas) and picks the thread it
+// replies to. A post already under way keeps the thread it started in.
+func (p *Pipeline) story(_ context.Context, items []*item) {
+	for _, it := range liveItems(items) {
+		if !it.isOutcome() {
+			continue
+		}
+		failed, at := it.facts.IsFailure(), it.eventTime()
+		_, err := p.cfg.Store.UpdateItem(refresh.Key(it.facts), func(old []byte) ([]byte, error) {
+			st, err := refresh.Decode(old)
+			if err != nil {
+				return nil, err
+			}
+			c := st.Count(it.rec.Identity(), failed, at)
+			it.facts.Streak, it.facts.Recovered, it.facts.LastSuccess = c.Streak, c.Recovered, c.LastSuccess
+			if !it.rec.PostStarted {
+				it.threadTS = st.ReplyTo(it.chID, failed, c.Recovered, at)
+			}
+			return st.Encode()
+		})
+		if err != nil {
+			it.err = fmt.Errorf("count the refresh in its story: %w", err)
+		}
+		if it.rec.PostStarted {
+			it.threadTS = it.rec.ThreadTS
+		}
+	}
+}
+
+// remember records, after the post, what later events of the item need: a started
+// refresh's message (its outcome replies there), a failure's thread (a recovery goes
+// there); and rewrites the messages an outcome ends. It is best-effort: the event is
+// delivered either way, and a later outcome without the thread is posted on its own.
+func (p *Pipeline) remember(ctx context.Context, items []*item) {
+	for _, it := range items {
+		if !it.posted || it.inPost != 1 || it.rec.Digest || !it.facts.IsRefresh() {
+			continue
+		}
+		at, th := it.eventTime(), it.rec.Channel
+		var rewrites []refresh.Rewrite
+		_, err := p.cfg.Store.UpdateItem(refresh.Key(it.facts), func(old []byte) ([]byte, error) {
+			st, err := refresh.Decode(old)
+			if err != nil {
+				return nil, err
+			}
+			if it.isOutcome() {
+				rewrites = st.Ended(refresh.Outcome{Facts: it.facts, At: at, Channel: th, TS: it.rec.MessageTS, ThreadTS: it.rec.ThreadTS})
+			} else {
+				st.Opened(refresh.Thread{Channel: th, TS: it.rec.MessageTS, At: at, Root: it.facts})
+			}
+			return st.Encode()
+		})
+		if err != nil {
+			p.log().Warn("could not record the refresh's thread; its next event is posted on its own", "event_id", it.rec.ID, "err", err)
+			continue
+		}
+		for _, rw := range rewrites {
+			if err := p.cfg.Slack.Update(ctx, rw.Channel, rw.TS, rw.Message); err != nil {
+				p.log().Warn("could not update the refresh's earlier message", "event_id", it.rec.ID, "ts", rw.TS, "err", err)
+			}
+		}
+	}
+}
+
+// warningPrefix starts the message of every data quality warning tabhook adds: how it
+// recognises its own after a lost answer, and leaves everyone else's alone.
+const warningPrefix = "tabhook: "
+
+// quality marks a data source whose refresh failed with a data quality warning (stale
+// data) carrying the error, and removes the warning it added once a refresh succeeds.
+// A failure here never holds up the message: it is logged, and the message says what
+// was done.
+func (p *Pipeline) quality(ctx context.Context, items []*item) {
+	w := p.cfg.Warnings
+	if w == nil {
+		return
+	}
+	for _, it := range liveItems(items) {
+		if it.facts.Kind != "datasource" || !it.isOutcome() {
+			continue
+		}
+		if err := w.QualityWarningsSupported(); err != nil {
+			if p.noWarnings.CompareAndSwap(false, true) {
+				p.log().Debug("--quality-warnings is unavailable on this server (said at start-up)", "err", err)
+			}
+			return
+		}
+		// One change of an item's warnings at a time in this process: two failures
+		// delivered together must not both find none and both add one.
+		unlock := p.lockItem(refresh.Key(it.facts))
+		var err error
+		if it.facts.IsFailure() {
+			err = p.addWarning(ctx, it)
+		} else {
+			err = p.removeWarning(ctx, it)
+		}
+		unlock()
+		if err != nil {
+			p.log().Warn("data quality warning not changed", "event_id", it.rec.ID, "datasource", it.rec.Payload.ResourceLUID, "err", err)
+		}
+	}
+}
+
+func (p *Pipeline) addWarning(ctx context.Context, it *item) error {
+	ds, key := it.rec.Payload.ResourceLUID, refresh.Key(it.facts)
+	existing, err := p.cfg.Warnings.QualityWarnings(ctx, ds)
+	if err != nil {
+		return err
+	}
+	st, err := p.loadStory(key)
+	if err != nil {
+		return err
+	}
+	for _, q := range existing {
+		if q.ID == st.Warning || strings.HasPrefix(q.Message, warningPrefix) {
+			it.facts.Warning = "This data source carries tabhook's data quality warning (stale data) in Tableau until a refresh succeeds."
+			return p.saveWarning(key, q.ID)
+		}
+	}
+	q, err := p.cfg.Warnings.AddQualityWarning(ctx, ds, "STALE", warningMessage(it))
+	if err != nil {
+		return err
+	}
+	it.facts.Warning = "A data quality warning (stale data) was added to this data source in Tableau; it goes when a refresh succeeds."
+	return p.saveWarning(key, q.ID)
+}
+
+func warningMessage(it *item) string {
+	msg := warningPrefix + "the extract refresh failed at " + it.eventTime().UTC().Format("2006-01-02 15:04 MST")
+	if f := it.facts.Failure; f != nil && f.Error != "" {
+		msg += ": " + render.Headline(f.Error)
+	}
+	return msg
+}
+
+// removeWarning deletes tabhook's warning: the one recorded, and any other that
+// carries tabhook's prefix (added by a replica racing this one, or before a lost
+// answer). Warnings without the prefix are someone else's and stay.
+func (p *Pipeline) removeWarning(ctx context.Context, it *item) error {
+	key := refresh.Key(it.facts)
+	st, err := p.loadStory(key)
+	if err != nil || st.Warning == "" {
+		return err
+	}
+	existing, err := p.cfg.Warnings.QualityWarnings(ctx, it.rec.Payload.ResourceLUID)
+	if err != nil {
+		return err
+	}
+	for _, q := range existing {
+		if q.ID != st.Warning && !strings.HasPrefix(q.Message, warningPrefix) {
+			continue
+		}
+		if err := p.cfg.Warnings.DeleteQualityWarning(ctx, q.ID); err != nil && !tableau.IsNotFound(err) {
+			return err
+		}
+	}
+	it.facts.Warning = "The data quality warning tabhook added to this data source was removed."
+	return p.saveWarning(key, "")
+}
+
+// lockItem serialises this process's changes of one item; it returns the unlock.
+func (p *Pipeline) lockItem(key string) func() {
+	mu, _ := p.itemLocks.LoadOrStore(key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
+
+func (p *Pipeline) loadStory(key string) (refresh.State, error) {
+	b, err := p.cfg.Store.UpdateItem(key, func(old []byte) ([]byte, error) { return old, nil })
+	if err != nil {
+		return refresh.State{}, err
+	}
+	return refresh.Decode(b)
+}
+
+func (p *Pipeline) saveWarning(key, id string) error {
+	_, err := p.cfg.Store.UpdateItem(key, func(old []byte) ([]byte, error) {
+		st, err := refresh.Decode(old)
+		if err != nil {
+			return nil, err
+		}
+		st.Warning = id
+		return st.Encode()
+	})
+	return err
+}
