@@ -26,8 +26,9 @@ func newCmdDoctor(f *Factory, runF func(context.Context, *doctorOptions) error) 
 		Short: "Check the whole set-up and say what to fix",
 		Long: `Check, one line each: the config file (and that it is not world-readable when it holds
 a secret); Tableau reachable, its version, the token accepted and allowed to manage
-webhooks; the Slack token accepted and its scopes; the channel found and the bot able to
-post there; the TLS certificate and key readable, matching, not expiring within 14 days
+webhooks and to read jobs (the reason a refresh failed); with --quality-warnings, REST
+API 3.9; the Slack token accepted and its scopes (with --mention-owner, users:read.email);
+the channel found and the bot able to post there; the TLS certificate and key readable, matching, not expiring within 14 days
 and valid for the public URL's host; the state directory writable.
 
 Exits 0 when every check passes, 1 otherwise. -o json prints the results for monitoring.
@@ -64,6 +65,8 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		CertFile: stringFlag(fs, "tls-cert"), KeyFile: stringFlag(fs, "tls-key"),
 		PublicURL: stringFlag(fs, "public-url"), StateDir: stringFlag(fs, "state-dir"),
 	}
+	s.MentionOwner, _ = fs.GetBool("mention-owner")
+	s.QualityWarnings, _ = fs.GetBool("quality-warnings")
 	if s.StateDir == "" {
 		s.StateDir = creds.DefaultStateDir(f.Env)
 	}

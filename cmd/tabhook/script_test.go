@@ -285,6 +285,12 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 		if strings.Join(got, ",") != args[1] {
 			ts.Fatalf("messages went to %s, want %s", strings.Join(got, ","), args[1])
 		}
+	case "scopes":
+		// scopes LIST: the token's scopes from now on
+		slackFake(ts).SetScopes(args[1])
+	case "user":
+		// user EMAIL ID: users.lookupByEmail finds ID
+		slackFake(ts).AddUser(args[1], args[2])
 	case "private-channel":
 		// private-channel NAME ID: a private channel the bot is not in
 		slackFake(ts).AddChannel(slackfake.Channel{Name: args[1], ID: args[2], IsPrivate: true})

@@ -43,6 +43,10 @@ type Setup struct {
 	PublicURL     string
 	StateDir      string
 	Now           time.Time
+	// The options whose needs are checked: --mention-owner (a Slack scope) and
+	// --quality-warnings (REST API 3.9).
+	MentionOwner    bool
+	QualityWarnings bool
 }
 
 // expiryWarning is how soon a certificate's end must not be.
@@ -126,7 +130,33 @@ func checkTableau(ctx context.Context, s Setup) []Result {
 	}
 	defer func() { _ = s.Tableau.SignOut(context.WithoutCancel(ctx)) }()
 	out = append(out, ok("tableau token", "signed in to site "+s.Tableau.SiteID()))
-	return append(out, webhookRights(ctx, s.Tableau))
+	out = append(out, webhookRights(ctx, s.Tableau), jobRights(ctx, s.Tableau, s.Now))
+	if s.QualityWarnings {
+		out = append(out, qualityWarnings(s.Tableau))
+	}
+	return out
+}
+
+// jobRights checks that the token may list jobs: failure messages name Tableau's
+// reason only then.
+func jobRights(ctx context.Context, c *tableau.Client, now time.Time) Result {
+	const name = "tableau job rights"
+	jobs, err := c.Jobs(ctx, tableau.JobFilter{Type: "refresh_extracts", Status: "Failed", CreatedAfter: now.Add(-24 * time.Hour)})
+	switch {
+	case tableau.IsForbidden(err):
+		return bad(name, "the token's user may not list jobs: refresh failures are posted without Tableau's reason", "use a site administrator's token")
+	case err != nil:
+		return bad(name, err.Error(), "check that the server answers Query Jobs")
+	}
+	return ok(name, fmt.Sprintf("may read jobs: failure messages name Tableau's reason (%d failed refreshes in the last day)", len(jobs)))
+}
+
+func qualityWarnings(c *tableau.Client) Result {
+	const name = "tableau quality warnings"
+	if err := c.QualityWarningsSupported(); err != nil {
+		return bad(name, err.Error(), "drop --quality-warnings (quality-warnings in the config file), or upgrade Tableau Server to 2020.2 or later")
+	}
+	return ok(name, "REST API "+c.Version()+" keeps data quality warnings")
 }
 
 // webhookRights checks that the token's user may manage webhooks (site administrators).
@@ -159,6 +189,9 @@ func checkSlack(ctx context.Context, s Setup) []Result {
 	}
 	out := []Result{ok("slack token", fmt.Sprintf("bot %s in %s", auth.User, auth.Team))}
 	out = append(out, scopes(auth.Scopes))
+	if s.MentionOwner {
+		out = append(out, mentionScope(auth.Scopes))
+	}
 	if s.Channel == "" {
 		return append(out, bad("slack channel", "no channel set", "set --slack-channel (SLACK_CHANNEL)"))
 	}
@@ -170,6 +203,19 @@ func checkSlack(ctx context.Context, s Setup) []Result {
 		return append(out, bad("slack channel", err.Error(), "check the name, or give the channel ID; private channels need the bot invited"))
 	}
 	return append(out, ok("slack channel", fmt.Sprintf("#%s (%s), the bot can post", ch.Name, ch.ID)))
+}
+
+// mentionScope checks the scope --mention-owner needs to find owners by e-mail.
+func mentionScope(have []string) Result {
+	const name = "slack mentions"
+	switch {
+	case len(have) == 0:
+		return ok(name, "Slack did not report the token's scopes; --mention-owner needs users:read.email")
+	case !has(have, "users:read.email"):
+		return bad(name, "--mention-owner needs the users:read.email scope, which the token lacks: owners would be named, not mentioned",
+			"add users:read.email (and users:read) to the Slack app's bot token scopes and reinstall it")
+	}
+	return ok(name, "users:read.email present: failure messages mention the owner")
 }
 
 func has(list []string, s string) bool {

@@ -52,8 +52,37 @@ func TestGoodSetup(t *testing.T) {
 	if f := failed(results); len(f) != 0 {
 		t.Fatalf("failed: %+v", f)
 	}
-	if len(results) != 9 {
+	if len(results) != 10 {
 		t.Errorf("%d checks", len(results))
+	}
+}
+
+// TestAlertOptionsChecked: --mention-owner needs a Slack scope, --quality-warnings REST
+// 3.9, and the reason of a failure needs the right to list jobs.
+func TestAlertOptionsChecked(t *testing.T) {
+	ctx := context.Background()
+	s, fake := setup(t)
+	s.MentionOwner, s.QualityWarnings = true, true
+	if f := failed(Run(ctx, s)); len(f) != 0 {
+		t.Fatalf("failed with both options on a good set-up: %+v", f)
+	}
+	fake.SetScopes("chat:write,files:write,channels:read")
+	if f := failed(Run(ctx, s)); !strings.Contains(f["slack mentions"].Detail, "users:read.email") {
+		t.Errorf("missing users:read.email: %+v", f)
+	}
+
+	sim := tableausim.New(tableausim.Options{APIVersion: "3.8"})
+	sim.AddUser(tableausim.User{ID: "u-creator", Name: "creator", SiteRole: "Creator"})
+	sim.AddPAT(tableausim.PAT{Name: "c", Secret: "s", UserID: "u-creator"})
+	srv := sim.Start()
+	defer srv.Close()
+	s.Tableau, _ = tableau.New(tableau.Config{Server: srv.URL, PATName: "c", PATSecret: "s"})
+	f := failed(Run(ctx, s))
+	if !strings.Contains(f["tableau job rights"].Detail, "without Tableau's reason") {
+		t.Errorf("no jobs rights: %+v", f["tableau job rights"])
+	}
+	if !strings.Contains(f["tableau quality warnings"].Detail, "3.9") {
+		t.Errorf("REST 3.8: %+v", f["tableau quality warnings"])
 	}
 }
 

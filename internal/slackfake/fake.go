@@ -129,6 +129,13 @@ func New(token string) *Fake {
 	}
 }
 
+// SetScopes replaces the token's scopes (comma-separated, as X-OAuth-Scopes).
+func (f *Fake) SetScopes(scopes string) {
+	f.mu.Lock()
+	f.Scopes = scopes
+	f.mu.Unlock()
+}
+
 // AddUser makes users.lookupByEmail find id by email.
 func (f *Fake) AddUser(email, id string) {
 	f.mu.Lock()

@@ -71,7 +71,7 @@ func TestUserByEmail(t *testing.T) {
 	if n := f.CountCalls("users.lookupByEmail", 200); n != 2 {
 		t.Fatalf("%d lookups: answers (a miss too) are remembered", n)
 	}
-	f.Scopes = "chat:write"
+	f.SetScopes("chat:write")
 	if _, err := c.UserByEmail(ctx, "carol@example.com"); Code(err) != "missing_scope" {
 		t.Fatalf("without users:read.email: %v", err)
 	}
