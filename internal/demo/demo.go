@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,17 +39,22 @@ type Options struct {
 	UserAgent    string
 }
 
-// The events the demo sends: a workbook update with its preview, a refresh failure,
-// a deletion and a user event.
+// The events the demo sends: a workbook update with its preview, a refresh that
+// fails (with Tableau's reason, the owner mentioned, a data quality warning) and then
+// recovers in the failure's thread, a deletion and a user event.
 func events() []tableausim.Event {
 	now := time.Now().UTC().Truncate(time.Second)
 	return []tableausim.Event{
 		{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: now},
 		{Type: "DatasourceRefreshFailed", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: now.Add(time.Second)},
-		{Type: "WorkbookDeleted", ResourceLUID: "5998aaaf-1abe-4d38-b4d9-bc53e85bdd13", ResourceName: "Superstore (Q3 draft)", CreatedAt: now.Add(2 * time.Second)},
-		{Type: "AdminPromoted", ResourceLUID: tableausim.AdminUserID, ResourceName: "alice", CreatedAt: now.Add(3 * time.Second)},
+		{Type: "DatasourceRefreshSucceeded", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: now.Add(2 * time.Second)},
+		{Type: "WorkbookDeleted", ResourceLUID: "5998aaaf-1abe-4d38-b4d9-bc53e85bdd13", ResourceName: "Superstore (Q3 draft)", CreatedAt: now.Add(3 * time.Second)},
+		{Type: "AdminPromoted", ResourceLUID: tableausim.AdminUserID, ResourceName: "alice", CreatedAt: now.Add(4 * time.Second)},
 	}
 }
+
+// demoOwner is the sample content's owner as the Slack fake knows them.
+const demoOwner = "U0BOBSMITH"
 
 // Run runs the demo and returns once every event has been posted and the relay has
 // shut down (deleting its webhooks).
@@ -74,6 +80,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.SlackToken == "" {
 		fake := slackfake.New("xoxb-demo").Start()
 		defer fake.Close()
+		fake.AddUser("bob@example.com", demoOwner)
 		channel = "#alerts"
 		slackAPI = slackout.New(slackout.Options{Token: "xoxb-demo", APIURL: fake.APIURL(), PerChannel: rate.Inf})
 	} else {
@@ -109,9 +116,10 @@ func Run(ctx context.Context, o Options) error {
 		Tableau: tc, Slack: rec, Channel: channel, StateDir: stateDir,
 		Server: relay.ServerConfig{Certificate: &cert.TLS, Listener: ln}, Path: path,
 		Manage: true, PublicURL: "https://" + ln.Addr().String() + path, NamePrefix: "tabhook-demo", Verify: true,
-		Events:  []string{"WorkbookUpdated", "DatasourceRefreshFailed", "WorkbookDeleted", "AdminPromoted"},
+		Events:  []string{"WorkbookUpdated", "DatasourceRefreshFailed", "DatasourceRefreshSucceeded", "WorkbookDeleted", "AdminPromoted"},
 		Observe: observe, Logger: o.Logger, DrainTimeout: 5 * time.Second,
-		Ready: func(string) { close(ready) },
+		Ready:        func(string) { close(ready) },
+		MentionOwner: true, QualityWarnings: true,
 	}
 	fmt.Fprintf(o.Out, "Tableau simulator at %s; relay listening at %s; Slack channel %s\n\n", tsrv.URL, cfg.PublicURL, channel)
 
@@ -147,16 +155,39 @@ func Run(ctx context.Context, o Options) error {
 		o.Flush()
 	}
 	fmt.Fprintf(o.Out, "\nThe messages, as Slack shows them:\n\n")
-	for _, p := range rec.posts() {
+	posts := rec.posts()
+	for _, p := range posts {
+		if p.thread != "" {
+			continue
+		}
 		fmt.Fprint(o.Out, render.Plain(p.msg))
+		if p.edits > 0 {
+			fmt.Fprintf(o.Out, "    ↺ updated later (chat.update) to: %s\n", p.updated.Text)
+		}
 		for _, u := range p.uploads {
 			fmt.Fprintf(o.Out, "    ↳ in thread: %s (%d-byte PNG preview)\n", u.name, u.size)
+		}
+		for _, r := range posts {
+			if r.thread == p.ts {
+				fmt.Fprintln(o.Out, "    ↳ in thread:")
+				fmt.Fprint(o.Out, indent(render.Plain(r.msg), "    "))
+			}
 		}
 		fmt.Fprintln(o.Out)
 	}
 	left := len(sim.Webhooks())
-	fmt.Fprintf(o.Out, "Done: %d events posted; the relay deleted its webhooks on exit (%d left on the simulated site).\n", len(rec.posts()), left)
+	fmt.Fprintf(o.Out, "Done: %d events posted; the relay deleted its webhooks on exit (%d left on the simulated site).\n", len(posts), left)
 	return nil
+}
+
+func indent(s, by string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = by + l
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 type upload struct {
@@ -166,8 +197,11 @@ type upload struct {
 
 type post struct {
 	ts      string
-	msg     render.Message
+	thread  string // the message it replies to
+	msg     render.Message // as first posted
+	updated render.Message // as last rewritten
 	uploads []upload
+	edits   int
 }
 
 // recorder passes calls to Slack and remembers what was posted, to show it after.
@@ -185,6 +219,31 @@ func (r *recorder) Post(ctx context.Context, ch string, m render.Message, ids ..
 		r.mu.Unlock()
 	}
 	return ts, err
+}
+
+func (r *recorder) Reply(ctx context.Context, ch, thread string, m render.Message, ids ...string) (string, error) {
+	ts, err := r.SlackAPI.Reply(ctx, ch, thread, m, ids...)
+	if err == nil {
+		r.mu.Lock()
+		r.log = append(r.log, post{ts: ts, thread: thread, msg: m})
+		r.mu.Unlock()
+	}
+	return ts, err
+}
+
+// Update shows the message as it was rewritten.
+func (r *recorder) Update(ctx context.Context, ch, ts string, m render.Message) error {
+	err := r.SlackAPI.Update(ctx, ch, ts, m)
+	if err == nil {
+		r.mu.Lock()
+		for i := range r.log {
+			if r.log[i].ts == ts {
+				r.log[i].updated, r.log[i].edits = m, r.log[i].edits+1
+			}
+		}
+		r.mu.Unlock()
+	}
+	return err
 }
 
 func (r *recorder) Upload(ctx context.Context, ch, threadTS, filename, title string, data []byte) error {

@@ -31,15 +31,21 @@ func TestDemo(t *testing.T) {
 		"Project: default   Owner: Bob Smith",
 		"in thread: SafariSample.png",
 		"Data source extract refresh failed: Sample datasource",
+		"Why: Login failed for user 'tableau_svc'.",
+		"Owner: @U0BOBSMITH",
+		"A data quality warning (stale data) was added",
+		"↺ updated later (chat.update) to: Data source extract refresh failed — recovered",
+		"    ↳ in thread:\n      ┌─\n      │ :white_check_mark: Data source extract refresh succeeded: Sample datasource",
+		"Recovered after 1 failure",
 		"Workbook deleted: Superstore (Q3 draft)",
 		"User promoted to site administrator: Alice",
-		"Done: 4 events posted; the relay deleted its webhooks on exit (0 left",
+		"Done: 5 events posted; the relay deleted its webhooks on exit (0 left",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
 	}
-	if delivered != 4 {
+	if delivered != 5 {
 		t.Errorf("%d deliveries observed", delivered)
 	}
 }

@@ -8,12 +8,16 @@ import (
 	"github.com/slack-go/slack"
 )
 
-var mrkdwnLink = regexp.MustCompile(`<([^|>]+)\|([^>]+)>`)
+var (
+	mrkdwnLink = regexp.MustCompile(`<([^|>]+)\|([^>]+)>`)
+	mention    = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
+)
 
 // unmrkdwn turns mrkdwn into terminal text: links become "text (url)", entities and
 // bold markers are undone.
 func unmrkdwn(s string) string {
 	s = mrkdwnLink.ReplaceAllString(s, "$2 ($1)")
+	s = mention.ReplaceAllString(s, "@$1")
 	s = strings.ReplaceAll(s, "*", "")
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
 }

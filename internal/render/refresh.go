@@ -112,7 +112,7 @@ func refreshBlocks(f enrich.Facts) []slack.Block {
 		}
 		facts = append(facts, s)
 	}
-	if f.Streak > 0 {
+	if f.Streak > 1 {
 		facts = append(facts, Ordinal(f.Streak)+" failure in a row")
 	}
 	if f.IsFailure() && !f.LastSuccess.IsZero() {
