@@ -44,7 +44,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:   "testdata/script",
 		Setup: setupSim,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simwarnings": cmdSimWarnings,
 			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
 		Deadline: time.Now().Add(2 * time.Minute),
 		Condition: func(cond string) (bool, error) {
@@ -156,6 +156,17 @@ func cmdSimCount(ts *testscript.TestScript, neg bool, args []string) {
 	got := fmt.Sprint(len(sim(ts).Webhooks()))
 	if (got == args[0]) == neg {
 		ts.Fatalf("simulator holds %s webhooks; want %s%s", got, map[bool]string{true: "not ", false: ""}[neg], args[0])
+	}
+}
+
+// simwarnings DATASOURCE_ID N: the data source carries N data quality warnings.
+func cmdSimWarnings(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: simwarnings DATASOURCE_ID N")
+	}
+	got := sim(ts).QualityWarnings(args[0])
+	if (fmt.Sprint(len(got)) == args[1]) == neg {
+		ts.Fatalf("data source %s carries %d warnings %+v; want %s", args[0], len(got), got, args[1])
 	}
 }
 
@@ -284,6 +295,17 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if strings.Join(got, ",") != args[1] {
 			ts.Fatalf("messages went to %s, want %s", strings.Join(got, ","), args[1])
+		}
+	case "threaded", "edited":
+		// threaded N: N messages are thread replies; edited N: N were rewritten
+		got := 0
+		for _, m := range slackFake(ts).Messages() {
+			if (args[0] == "threaded" && m.ThreadTS != "") || (args[0] == "edited" && m.Edits > 0) {
+				got++
+			}
+		}
+		if fmt.Sprint(got) != args[1] {
+			ts.Fatalf("%d messages %s, want %s", got, args[0], args[1])
 		}
 	case "scopes":
 		// scopes LIST: the token's scopes from now on

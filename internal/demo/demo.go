@@ -197,7 +197,7 @@ type upload struct {
 
 type post struct {
 	ts      string
-	thread  string // the message it replies to
+	thread  string         // the message it replies to
 	msg     render.Message // as first posted
 	updated render.Message // as last rewritten
 	uploads []upload

@@ -79,7 +79,7 @@ type Options struct {
 	// OwnerEmails looks the owner up for an e-mail address even when the item names
 	// them (for mentions in Slack): one more cached call per owner.
 	OwnerEmails bool
-	Logger    *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Enricher looks events up. It is safe for concurrent use.

@@ -37,7 +37,7 @@ func TestWhyARefreshFailed(t *testing.T) {
 	}{
 		{"the item's job", []fakeJob{job("j1", "wb", "Sales", at)}, nil, "error of j1", ""},
 		{"another item of the same name is skipped", []fakeJob{job("j0", "other", "Sales", at), job("j1", "wb", "Sales", at.Add(time.Minute))}, nil, "error of j1", ""},
-		{"the closest end wins", []fakeJob{job("old", "wb", "Sales", at.Add(-10 * time.Minute)), job("near", "wb", "Sales", at.Add(-time.Second))}, nil, "error of near", ""},
+		{"the closest end wins", []fakeJob{job("old", "wb", "Sales", at.Add(-10*time.Minute)), job("near", "wb", "Sales", at.Add(-time.Second))}, nil, "error of near", ""},
 		{"a job that ended long before is not this failure", []fakeJob{job("j1", "wb", "Sales", at.Add(-time.Hour))}, nil, "", "no failed refresh job"},
 		{"another title is not the item", []fakeJob{job("j1", "wb", "Other", at)}, nil, "", "no failed refresh job"},
 		{"no jobs rights", nil, forbidden, "", "site administrators only"},
