@@ -268,12 +268,17 @@ func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("fire: %v", err)
 	}
 	public := ts.Getenv("TABHOOK_PUBLIC_URL")
-	refused := false
+	refused, reached := false, false
 	for _, d := range ds {
+		ts.Logf("fire %s: %s answered %d after %d attempts %s", args[0], d.URL, d.Status, d.Attempts, d.Err)
+		reached = reached || d.URL == public
 		if !d.OK && (public == "" || d.URL == public) && !neg {
 			ts.Fatalf("delivery to %s failed after %d attempts: %d %s", d.URL, d.Attempts, d.Status, d.Err)
 		}
 		refused = refused || (!d.OK && d.Status == http.StatusServiceUnavailable)
+	}
+	if public != "" && !reached {
+		ts.Fatalf("fire: no webhook of %s points at %s (%d deliveries)", args[0], public, len(ds))
 	}
 	// ! fire: every attempt was refused with 503 (nothing acknowledged that was not stored).
 	if neg && !refused {
@@ -297,15 +302,22 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("messages went to %s, want %s", strings.Join(got, ","), args[1])
 		}
 	case "threaded", "edited":
-		// threaded N: N messages are thread replies; edited N: N were rewritten
-		got := 0
-		for _, m := range slackFake(ts).Messages() {
-			if (args[0] == "threaded" && m.ThreadTS != "") || (args[0] == "edited" && m.Edits > 0) {
-				got++
+		// threaded N: N messages are thread replies; edited N: N were rewritten (a
+		// rewrite follows the post it is for: waited for, 10 s at most)
+		count := func() (n int) {
+			for _, m := range slackFake(ts).Messages() {
+				if (args[0] == "threaded" && m.ThreadTS != "") || (args[0] == "edited" && m.Edits > 0) {
+					n++
+				}
 			}
+			return n
 		}
-		if fmt.Sprint(got) != args[1] {
-			ts.Fatalf("%d messages %s, want %s", got, args[0], args[1])
+		deadline := time.Now().Add(10 * time.Second)
+		for fmt.Sprint(count()) != args[1] {
+			if time.Now().After(deadline) {
+				ts.Fatalf("%d messages %s, want %s", count(), args[0], args[1])
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	case "scopes":
 		// scopes LIST: the token's scopes from now on
