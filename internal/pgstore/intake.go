@@ -36,7 +36,12 @@ type acceptResult struct {
 
 // Accept stores a delivery; the row is committed when it returns (store.Store).
 func (s *Store) Accept(p payload.Payload, now time.Time) (store.Record, bool, error) {
-	rec := store.Record{Key: p.Key(), Payload: p, ReceivedAt: now.UTC(), State: store.Pending}
+	return s.AcceptFor(p, "", now)
+}
+
+// AcceptFor stores the event's record for a destination (store.Store).
+func (s *Store) AcceptFor(p payload.Payload, destination string, now time.Time) (store.Record, bool, error) {
+	rec := store.Record{Key: store.KeyFor(p, destination), Destination: destination, Payload: p, ReceivedAt: now.UTC(), State: store.Pending}
 	b, err := json.Marshal(store.Stored(rec))
 	if err != nil {
 		return store.Record{}, false, err
@@ -61,7 +66,7 @@ func (s *Store) Accept(p payload.Payload, now time.Time) (store.Record, bool, er
 		return store.Record{}, false, fmt.Errorf("store event: %w", r.err)
 	}
 	if r.dup {
-		return store.Record{ID: r.id, Key: rec.Key, Payload: p}, true, nil
+		return store.Record{ID: r.id, Key: rec.Key, Destination: destination, Payload: p}, true, nil
 	}
 	rec.ID = r.id
 	s.signal() // this replica hears its own news at once

@@ -17,6 +17,10 @@ func encodeNew(rec store.Record) []byte {
 	b = strconv.AppendUint(b, rec.ID, 10)
 	b = append(b, `,"key":`...)
 	b = appendString(b, rec.Key)
+	if rec.Destination != "" {
+		b = append(b, `,"destination":`...)
+		b = appendString(b, rec.Destination)
+	}
 	p := rec.Payload
 	b = append(b, `,"payload":{"resource":`...)
 	b = appendString(b, p.Resource)

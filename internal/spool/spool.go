@@ -391,10 +391,15 @@ func idKey(id uint64) []byte {
 // Accept stores a new event durably and returns its record. When an identical event is
 // already stored, it returns that record's ID with dup=true and stores nothing.
 func (s *Spool) Accept(p payload.Payload, now time.Time) (rec store.Record, dup bool, err error) {
+	return s.AcceptFor(p, "", now)
+}
+
+// AcceptFor stores the event's record for a destination, as Accept does (store.Store).
+func (s *Spool) AcceptFor(p payload.Payload, destination string, now time.Time) (rec store.Record, dup bool, err error) {
 	if s.wal == nil {
 		return store.Record{}, false, errors.New("spool is open read-only")
 	}
-	key := p.Key()
+	key := store.KeyFor(p, destination)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -417,20 +422,20 @@ func (s *Spool) Accept(p payload.Payload, now time.Time) (rec store.Record, dup 
 			s.mu.Unlock()
 			<-a.done
 			if a.err == nil {
-				return store.Record{ID: a.id, Key: key, Payload: p, State: Pending}, true, nil
+				return store.Record{ID: a.id, Key: key, Destination: destination, Payload: p, State: Pending}, true, nil
 			}
 			continue // the first delivery was not stored: this one tries
 		}
 		if id, ok := s.known[key]; ok {
 			s.mu.Unlock()
-			return store.Record{ID: id, Key: key, Payload: p}, true, nil
+			return store.Record{ID: id, Key: key, Destination: destination, Payload: p}, true, nil
 		}
 		s.nextID++
 		a := &accepting{id: s.nextID, done: make(chan struct{})}
 		s.inflight[key] = a
 		s.mu.Unlock()
 
-		rec = store.Record{ID: a.id, Key: key, Payload: p, ReceivedAt: now.UTC(), State: Pending}
+		rec = store.Record{ID: a.id, Key: key, Destination: destination, Payload: p, ReceivedAt: now.UTC(), State: Pending}
 		data := encodeNew(rec)
 		seg, err := s.wal.append(data)
 		if err != nil {

@@ -7,6 +7,7 @@ package store
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
@@ -25,15 +26,19 @@ const (
 // Record is one accepted event and its delivery state. It is the contract's type, not
 // a storage format (each store has its own) nor a wire format (control.Delivery).
 type Record struct {
-	ID         uint64 // the store's handle; local to the store
-	Key        string // deduplication key (payload.Key)
-	Payload    payload.Payload
-	ReceivedAt time.Time
-	State      State
-	Attempts   int
-	NextTry    time.Time // not due before; zero: due now
-	LastError  string
-	DeadReason string
+	ID  uint64 // the store's handle; local to the store
+	Key string // deduplication key (KeyFor)
+	// Destination is where this record of the event goes: "" for Slack (the record
+	// the listener stores), else a configured destination's name — one record per
+	// destination, each with its own retries and dead letters.
+	Destination string
+	Payload     payload.Payload
+	ReceivedAt  time.Time
+	State       State
+	Attempts    int
+	NextTry     time.Time // not due before; zero: due now
+	LastError   string
+	DeadReason  string
 	// Channel is the Slack channel ID the message went to; MessageTS its timestamp once
 	// posted, so a retry (of the preview upload, say) never posts the message again.
 	Channel     string
@@ -54,6 +59,7 @@ type Record struct {
 type Stored struct {
 	ID          uint64          `json:"id"`
 	Key         string          `json:"key"`
+	Destination string          `json:"destination,omitempty"`
 	Payload     payload.Payload `json:"payload"`
 	ReceivedAt  time.Time       `json:"received_at"`
 	State       State           `json:"state"`
@@ -71,12 +77,22 @@ type Stored struct {
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 }
 
-// Identity is the event's global identity (payload.Identity), which its messages carry.
+// Identity is the event's global identity (payload.Identity), which its messages carry
+// — the same for every destination's record of the event.
 func (r Record) Identity() string {
 	if r.Key == "" {
 		return r.Payload.Identity()
 	}
-	return payload.IdentityOfKey(r.Key)
+	id, _, _ := strings.Cut(payload.IdentityOfKey(r.Key), "@")
+	return id
+}
+
+// KeyFor is the deduplication key of an event's record for a destination ("": Slack).
+func KeyFor(p payload.Payload, destination string) string {
+	if destination == "" {
+		return p.Key()
+	}
+	return p.Key() + "@" + destination
 }
 
 // IDString is the record's ID as the CLI shows it.
@@ -98,6 +114,9 @@ type Store interface {
 	// Accept stores a delivery durably before it returns. An identical delivery (same
 	// Key) already stored is not stored again: dup is true and rec is the first.
 	Accept(p payload.Payload, now time.Time) (rec Record, dup bool, err error)
+	// AcceptFor stores the event's record for a named destination, as Accept does
+	// (Accept is AcceptFor with ""): routing hands an event to its destinations.
+	AcceptFor(p payload.Payload, destination string, now time.Time) (rec Record, dup bool, err error)
 	// Claim leases up to max pending events due at now (NextTry not after now) and not
 	// leased by anyone, oldest first.
 	Claim(now time.Time, max int, lease time.Duration) ([]Record, error)

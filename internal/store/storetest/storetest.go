@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 		{"PruneDeliveredOnly", prune},
 		{"CrashKeepsAcceptedEvents", crash},
 		{"ItemsAreAtomicAndDurable", items},
+		{"DestinationsAreSeparateRecords", destinations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -471,5 +472,33 @@ func items(t *testing.T, h Harness) {
 	}
 	if got := read("refresh/none"); got != nil {
 		t.Fatalf("unknown item reads %q", got)
+	}
+}
+
+// destinations: an event's record for a destination is its own record (its own
+// retries and dead letters), deduplicated like any other, with the event's identity.
+func destinations(t *testing.T, h Harness) {
+	s := h.Open(t)
+	p := Event(1)
+	slack := accept(t, s, 1)
+	teams, dup, err := s.AcceptFor(p, "ops-teams", time.Now())
+	if err != nil || dup || teams.ID == slack.ID || teams.Destination != "ops-teams" {
+		t.Fatalf("AcceptFor: %+v dup=%v %v", teams, dup, err)
+	}
+	again, dup, err := s.AcceptFor(p, "ops-teams", time.Now())
+	if err != nil || !dup || again.ID != teams.ID {
+		t.Fatalf("the same destination again: %+v dup=%v %v", again, dup, err)
+	}
+	if teams.Identity() != slack.Identity() || teams.Identity() != p.Identity() {
+		t.Fatalf("identities differ: %s %s %s", teams.Identity(), slack.Identity(), p.Identity())
+	}
+	s = h.Reopen(t, s)
+	defer s.Close()
+	got, err := s.Get(teams.ID)
+	if err != nil || got.Destination != "ops-teams" || got.Identity() != p.Identity() {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+	if n, _ := s.Pending(); n != 2 {
+		t.Fatalf("%d pending, want 2 (Slack's record and the destination's)", n)
 	}
 }
