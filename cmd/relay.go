@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
@@ -116,14 +118,17 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 	if cfg.Channel, err = r.Require(fs, "slack-channel", "Slack channel"); err != nil {
 		return cfg, err
 	}
-	routing, err := readRouting(r.Config(), cfg.Channel)
+	if cfg.Destinations, err = readDestinations(r.Config()); err != nil {
+		return cfg, &cli.UsageError{Err: err}
+	}
+	routing, err := readRouting(r.Config(), cfg.Channel, relay.DestinationTypes(cfg.Destinations))
 	if err != nil {
 		return cfg, &cli.UsageError{Err: err}
 	}
 	cfg.Routes = routing.Routes
 	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url"), OnError: cfg.Metrics.SlackError})
 	cfg.Logger = f.Logger()
-	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs)
+	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs, relay.DestinationTypes(cfg.Destinations))
 	return cfg, nil
 }
 
@@ -134,7 +139,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.C
 // The Slack token and the PAT secret are read again too (their files, or the config
 // file), so a rotated one dropped into the LoadCredential= file takes effect with
 // `systemctl reload`.
-func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Reloaded, error) {
+func (f *Factory) reconfigure(fs *pflag.FlagSet, dests map[string]destination.Type) func() (relay.Reloaded, error) {
 	current := stringFlag(fs, "slack-channel")
 	return func() (relay.Reloaded, error) {
 		r, err := creds.Load(creds.Options{ConfigPath: f.resolver.ConfigPath(), Env: f.Env})
@@ -147,7 +152,7 @@ func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Reloaded, error) 
 				return relay.Reloaded{}, errors.New("the config file sets no slack-channel")
 			}
 		}
-		routing, err := readRouting(r.Config(), channel)
+		routing, err := readRouting(r.Config(), channel, dests)
 		if err != nil {
 			return relay.Reloaded{}, err
 		}
@@ -171,18 +176,39 @@ func (f *Factory) reconfigure(fs *pflag.FlagSet) func() (relay.Reloaded, error) 
 //	    channel: "#data-alerts"
 //	  - projects: [Finance]
 //	    channel: "#finance"
-func readRouting(v *viper.Viper, defaultChannel string) (relay.Routing, error) {
+func readRouting(v *viper.Viper, defaultChannel string, dests map[string]destination.Type) (relay.Routing, error) {
 	var routes []relay.Route
 	if v != nil && v.IsSet("routes") {
 		if err := v.UnmarshalKey("routes", &routes); err != nil {
 			return relay.Routing{}, fmt.Errorf("routes in the config file: %w", err)
 		}
 	}
-	routing, err := relay.Routing{Default: defaultChannel, Routes: routes}.Check()
+	routing, err := relay.Routing{Default: defaultChannel, Routes: routes, Destinations: dests}.Check()
 	if err != nil {
 		return relay.Routing{}, fmt.Errorf("routes in the config file: %w", err)
 	}
 	return routing, nil
+}
+
+// readDestinations reads the config file's destinations, their secrets from their
+// files: a destination that cannot work stops the start (exit 2) naming the key.
+//
+//	destinations:
+//	  ops-teams: {type: teams, url-file: /etc/tabhook/credentials/teams-url}
+//	  oncall:    {type: pagerduty, routing-key-file: /etc/tabhook/credentials/pd-key}
+//	  audit:     {type: webhook, url: https://audit.example.com/tableau, secret-file: /etc/tabhook/credentials/audit-secret}
+func readDestinations(v *viper.Viper) ([]destination.Config, error) {
+	if v == nil || !v.IsSet("destinations") {
+		return nil, nil
+	}
+	raw, ok := v.Get("destinations").(map[string]any)
+	if !ok {
+		return nil, errors.New("destinations in the config file: want a map of names to settings")
+	}
+	return destination.Parse(raw, func(path string) (string, error) {
+		b, err := os.ReadFile(path)
+		return string(b), err
+	})
 }
 
 // listenerPath takes the path from --public-url, else --path.

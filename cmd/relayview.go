@@ -97,8 +97,14 @@ func describe(e relay.Event) string {
 		return "<-- test delivery from Tableau: answered 200"
 	case relay.EvRejected:
 		return "<-- rejected: " + e.Detail
+	case relay.EvRouted:
+		return fmt.Sprintf("--> %-26s %s  handed to %s (no Slack channel)%s", e.EventType, name, e.Detail, id)
 	case relay.EvDelivered:
-		s := fmt.Sprintf("--> %-26s %s  posted to %s in %s%s", e.EventType, name, e.Channel, e.Latency.Round(time.Millisecond), id)
+		verb := "posted to"
+		if e.Destination != "" && e.Destination != "slack" {
+			verb = "sent to"
+		}
+		s := fmt.Sprintf("--> %-26s %s  %s %s in %s%s", e.EventType, name, verb, e.Channel, e.Latency.Round(time.Millisecond), id)
 		if e.Detail != "" {
 			s += "  (" + e.Detail + ")"
 		}

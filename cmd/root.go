@@ -186,7 +186,7 @@ func (f *Factory) InterruptHint() string {
 
 // knownKeys are the config file's keys: every flag of every command, and routes.
 func knownKeys(root *cobra.Command) []string {
-	seen := map[string]bool{"routes": true}
+	seen := map[string]bool{"routes": true, "destinations": true}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {

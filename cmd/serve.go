@@ -129,6 +129,9 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 		fmt.Fprintf(w, "  public URL %s\n", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}
 	fmt.Fprintf(w, "  Slack      %s\n", cfg.Channel)
+	for _, d := range cfg.Destinations {
+		fmt.Fprintf(w, "  %-10s %s (%s)\n", d.Name, d.Where(), d.Type)
+	}
 	if cfg.Store != "" {
 		fmt.Fprintf(w, "  store      %s\n", pgstore.Redact(cfg.Store))
 	} else {
@@ -149,6 +152,9 @@ func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
 	attrs := []any{"listen", cfg.Server.Listen, "tls", !cfg.Server.Insecure, "path", shownPath(cfg.Path, showSecrets), "slack_channel", cfg.Channel, "state_dir", cfg.StateDir}
 	if cfg.Store != "" {
 		attrs = append(attrs, "store", pgstore.Redact(cfg.Store))
+	}
+	for _, d := range cfg.Destinations {
+		attrs = append(attrs, "destination_"+d.Name, string(d.Type)+" "+d.Where())
 	}
 	if cfg.PublicURL != "" {
 		attrs = append(attrs, "public_url", shownURL(cfg.PublicURL, cfg.Path, showSecrets))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/control"
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/slackout"
@@ -86,6 +87,8 @@ type Config struct {
 	// Ready, when set, is called once the listener is up and, for run, the webhooks
 	// exist: the moment to tell systemd or a test that the relay is serving.
 	Ready func(addr string)
+	// Destinations are the config file's destinations besides Slack, checked.
+	Destinations []destination.Config
 	// MentionOwner mentions a failed refresh's owner in Slack (--mention-owner).
 	MentionOwner bool
 	// QualityWarnings marks data sources whose refresh failed in Tableau
@@ -252,7 +255,8 @@ func (r *relay) openStore(ctx context.Context) (store.Store, func() bool, error)
 func (r *relay) delivery(ctx context.Context) *Service {
 	svcCfg := r.cfg.Service
 	svcCfg.Store, svcCfg.Slack, svcCfg.SiteID = r.store, r.cfg.Slack, r.site
-	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}
+	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes, Destinations: DestinationTypes(r.cfg.Destinations)}
+	svcCfg.Destinations = senders(r.cfg.Destinations)
 	eo := r.cfg.Enrich
 	if eo.Logger == nil {
 		eo.Logger = r.log

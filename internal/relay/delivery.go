@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/render"
@@ -62,6 +63,9 @@ type ServiceConfig struct {
 	// Refused hears that Slack refused the credential itself (a revoked token): the
 	// events stay pending, and the caller pauses delivery until it works again.
 	Refused func(error)
+	// Destinations are where routes send events besides Slack, by name: each event
+	// routed to one gets a record of its own there (own retries, dead letters, pace).
+	Destinations map[string]destination.Sender
 	// MentionOwner mentions a failed refresh's owner, found in Slack by e-mail.
 	MentionOwner bool
 	// Warnings, when set, marks a data source whose refresh failed with a data quality

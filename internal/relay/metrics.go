@@ -17,9 +17,9 @@ type Metrics struct {
 	received     prometheus.Counter
 	duplicates   prometheus.Counter
 	rejected     *prometheus.CounterVec
-	delivered    prometheus.Counter
+	delivered    *prometheus.CounterVec
 	failed       *prometheus.CounterVec
-	dead         prometheus.Counter
+	dead         *prometheus.CounterVec
 	recovered    prometheus.Counter
 	paused       *prometheus.GaugeVec
 	diskUsed     prometheus.Gauge
@@ -50,9 +50,9 @@ func NewMetrics() *Metrics {
 		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
 		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
 		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
-		delivered:    counter("events_delivered_total", "Events posted to Slack."),
-		failed:       vec("delivery_failures_total", "Failed delivery attempts, by reason.", "reason"),
-		dead:         counter("events_dead_total", "Events dead-lettered after a permanent failure."),
+		delivered:    vec("events_delivered_total", "Events posted to Slack or sent to a destination, by destination.", "destination"),
+		failed:       vec("delivery_failures_total", "Failed delivery attempts, by reason and destination.", "reason", "destination"),
+		dead:         vec("events_dead_total", "Events dead-lettered after a permanent failure, by destination.", "destination"),
 		recovered:    counter("posts_recovered_total", "Interrupted posts found in the channel's history, so not posted again."),
 		reposts:      vec("reposts_unchecked_total", "Interrupted posts sent again without a history check (possible duplicates), by why the check could not run.", "reason"),
 		slack429:     counter("slack_rate_limited_total", "Slack answers 429 (rate limited)."),
@@ -63,6 +63,8 @@ func NewMetrics() *Metrics {
 	}
 	m.paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tabhook", Name: "delivery_paused",
 		Help: "1 while delivery to a destination is paused because it refused the credential."}, []string{"destination"})
+	m.delivered.WithLabelValues("slack")
+	m.dead.WithLabelValues("slack")
 	m.paused.WithLabelValues("slack").Set(0)
 	m.paused.WithLabelValues("tableau").Set(0)
 	m.diskUsed = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "state_dir_disk_used_ratio",
@@ -88,13 +90,13 @@ func (m *Metrics) Observe(e Event) {
 	case EvRejected:
 		m.rejected.WithLabelValues(strconv.Itoa(e.Status)).Inc()
 	case EvDelivered:
-		m.delivered.Inc()
+		m.delivered.WithLabelValues(e.Destination).Inc()
 		m.latency.Observe(e.Latency.Seconds())
 	case EvRetrying:
-		m.failed.WithLabelValues(e.Reason).Inc()
+		m.failed.WithLabelValues(e.Reason, e.Destination).Inc()
 	case EvDead:
-		m.failed.WithLabelValues(e.Reason).Inc()
-		m.dead.Inc()
+		m.failed.WithLabelValues(e.Reason, e.Destination).Inc()
+		m.dead.WithLabelValues(e.Destination).Inc()
 	case EvRecovered:
 		m.recovered.Inc()
 	case EvPaused:

@@ -53,7 +53,7 @@ func TestMetricsMove(t *testing.T) {
 	cfg.Slack = slackout.New(slackout.Options{Token: slackToken, APIURL: w.slack.APIURL(), OnError: m.SlackError})
 	w.start(cfg)
 	before := scrape(t, addr)
-	if value(t, before, "tabhook_events_delivered_total") != 0 {
+	if value(t, before, `tabhook_events_delivered_total{destination="slack"}`) != 0 {
 		t.Fatal("delivered before anything happened")
 	}
 	ev := tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample"}
@@ -66,13 +66,13 @@ func TestMetricsMove(t *testing.T) {
 	eventually(t, "two deliveries", func() bool { return w.count(relay.EvDelivered) == 2 })
 	after := scrape(t, addr)
 	for series, want := range map[string]float64{
-		"tabhook_events_received_total":                         2,
-		"tabhook_events_duplicate_total":                        1,
-		"tabhook_events_delivered_total":                        2,
-		"tabhook_slack_rate_limited_total":                      1,
-		`tabhook_delivery_failures_total{reason="ratelimited"}`: 1,
-		"tabhook_delivery_latency_seconds_count":                2,
-		"tabhook_spool_pending":                                 0,
+		"tabhook_events_received_total":                                             2,
+		"tabhook_events_duplicate_total":                                            1,
+		`tabhook_events_delivered_total{destination="slack"}`:                       2,
+		"tabhook_slack_rate_limited_total":                                          1,
+		`tabhook_delivery_failures_total{destination="slack",reason="ratelimited"}`: 1,
+		"tabhook_delivery_latency_seconds_count":                                    2,
+		"tabhook_spool_pending":                                                     0,
 	} {
 		if got := value(t, after, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

@@ -11,7 +11,8 @@ const (
 	EvDuplicate = "duplicate" // a delivery of an event already stored
 	EvTest      = "test"      // Tableau's empty test delivery
 	EvRejected  = "rejected"  // refused: bad payload, wrong site, too large
-	EvDelivered = "delivered" // posted to Slack
+	EvDelivered = "delivered" // posted to Slack, or sent to a destination
+	EvRouted    = "routed"    // handed to its destinations only (its route has no Slack channel)
 	EvRetrying  = "retrying"  // failed for now; will be tried again
 	EvDead      = "dead"      // failed for good; kept as a dead letter
 	EvRecovered = "recovered" // an interrupted post was found in the channel: not posted again
@@ -39,7 +40,9 @@ type Event struct {
 	OK        *bool         `json:"ok,omitempty"`     // webhook and verify lines: always set, true or false
 	Status    int           `json:"status,omitempty"` // HTTP status of a rejected delivery
 	Reason    string        `json:"reason,omitempty"` // short cause of a failure: Slack's code, site_mismatch, waiting
-	// Destination is what a paused or resumed line is about: "slack" or "tableau".
+	// Destination is where a delivered, retrying or dead event was going ("slack" or
+	// a configured destination's name), or what a paused or resumed line is about
+	// ("slack", "tableau").
 	Destination string `json:"destination,omitempty"`
 	Detail      string `json:"detail,omitempty"`
 }

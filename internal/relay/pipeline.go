@@ -26,6 +26,8 @@ type item struct {
 	// threadTS is the message the post replies to (a refresh's thread); such a post
 	// is never part of a digest.
 	threadTS string
+	to       []string // the destinations its route hands it to as well
+	noSlack  bool     // its route has no Slack channel: done once handed on
 }
 
 func (it *item) live() bool { return it.err == nil && it.later.IsZero() && !it.posted }
@@ -46,7 +48,11 @@ type stage struct {
 // be run alone on items.
 type Pipeline struct {
 	cfg    ServiceConfig
-	stages []stage
+	stages []stage // for Slack's records
+	// destStages are for the records of the other destinations: no channel, thread
+	// or preview; each destination held and sent to on its own.
+	destStages []stage
+	destHold   sync.Map // destination name → time.Time: no sends before (a 429)
 
 	mu      sync.Mutex
 	routing Routing // changed by a reload
@@ -72,6 +78,12 @@ func NewPipeline(cfg ServiceConfig) *Pipeline {
 		{"preview", p.preview},
 		{"remember", p.remember},
 	}
+	p.destStages = []stage{
+		{"site", p.checkSite},
+		{"enrich", p.enrich},
+		{"hold", p.holdDestination},
+		{"send", p.send},
+	}
 	return p
 }
 
@@ -89,16 +101,38 @@ func (p *Pipeline) currentRouting() Routing {
 }
 
 // Deliver runs a claimed batch through the stages, records each event's outcome and
-// releases the claims.
+// releases the claims. The records of each destination go through their stages side
+// by side: a destination that is slow or down never holds up another.
 func (p *Pipeline) Deliver(ctx context.Context, batch []store.Record) {
-	items := make([]*item, len(batch))
 	ids := make([]uint64, len(batch))
+	var order []string
+	groups := map[string][]*item{}
 	for i, r := range batch {
-		items[i] = &item{rec: r, facts: enrich.Base(r.Payload)}
 		ids[i] = r.ID
+		if _, ok := groups[r.Destination]; !ok {
+			order = append(order, r.Destination)
+		}
+		groups[r.Destination] = append(groups[r.Destination], &item{rec: r, facts: enrich.Base(r.Payload)})
 	}
 	defer p.cfg.Store.Release(ids...)
-	for _, st := range p.stages {
+	if len(order) == 1 {
+		p.deliver(ctx, order[0], groups[order[0]])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, dest := range order {
+		wg.Go(func() { p.deliver(ctx, dest, groups[dest]) })
+	}
+	wg.Wait()
+}
+
+// deliver runs one destination's items through its stages and settles them.
+func (p *Pipeline) deliver(ctx context.Context, dest string, items []*item) {
+	stages := p.stages
+	if dest != "" {
+		stages = p.destStages
+	}
+	for _, st := range stages {
 		if ctx.Err() != nil {
 			return // stopping: the events stay pending for the next start
 		}

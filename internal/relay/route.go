@@ -2,30 +2,42 @@ package relay
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/pagerduty"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
-// Route sends matching events to a channel. Empty lists match everything.
+// Route sends matching events to a Slack channel, to named destinations, or both.
+// Empty lists match everything.
 type Route struct {
 	Events   []string `mapstructure:"events" json:"events,omitempty"`     // API names, any spelling
 	Projects []string `mapstructure:"projects" json:"projects,omitempty"` // project names, as Tableau shows them
-	Channel  string   `mapstructure:"channel" json:"channel"`
+	Channel  string   `mapstructure:"channel" json:"channel,omitempty"`
+	To       []string `mapstructure:"to" json:"to,omitempty"` // destinations' names
 }
 
-// Routing picks each event's channel: the first route that matches, else the default.
+// Routing picks each event's channel and destinations: the first route that matches,
+// else the default channel.
 type Routing struct {
 	Default string
 	Routes  []Route
+	// Destinations are the configured destinations by name, for Check.
+	Destinations map[string]destination.Type
 }
 
-// Check normalises the routes' event names and refuses routes without a channel.
+// Check normalises the routes' event names and refuses a route that goes nowhere,
+// names a destination that is not configured, or sends PagerDuty events it cannot
+// page about.
 func (r Routing) Check() (Routing, error) {
-	out := Routing{Default: r.Default}
+	out := Routing{Default: r.Default, Destinations: r.Destinations}
 	for i, rt := range r.Routes {
-		if rt.Channel == "" {
-			return Routing{}, fmt.Errorf("route %d has no channel", i+1)
+		if rt.Channel == "" && len(rt.To) == 0 {
+			return Routing{}, fmt.Errorf("route %d has no channel and no to: give a Slack channel, destinations, or both", i+1)
 		}
 		events := make([]string, 0, len(rt.Events))
 		for _, e := range rt.Events {
@@ -36,9 +48,37 @@ func (r Routing) Check() (Routing, error) {
 			events = append(events, ev.Name)
 		}
 		rt.Events = events
+		if err := r.checkTo(i, rt); err != nil {
+			return Routing{}, err
+		}
 		out.Routes = append(out.Routes, rt)
 	}
 	return out, nil
+}
+
+func (r Routing) checkTo(i int, rt Route) error {
+	for _, name := range rt.To {
+		typ, ok := r.Destinations[name]
+		if !ok {
+			known := slices.Sorted(maps.Keys(r.Destinations))
+			if len(known) == 0 {
+				return fmt.Errorf("route %d: to names %q, but the config file defines no destinations", i+1, name)
+			}
+			return fmt.Errorf("route %d: to names %q, which is not a destination (defined: %s)", i+1, name, strings.Join(known, ", "))
+		}
+		if typ != destination.PagerDuty {
+			continue
+		}
+		if len(rt.Events) == 0 {
+			return fmt.Errorf("route %d sends every event to %s, a pagerduty destination: list the …RefreshFailed and …RefreshSucceeded events it pages about in events", i+1, name)
+		}
+		for _, e := range rt.Events {
+			if !pagerduty.Takes(e) {
+				return fmt.Errorf("route %d sends %s to %s, a pagerduty destination, which takes only …RefreshFailed (trigger) and …RefreshSucceeded (resolve) events", i+1, e, name)
+			}
+		}
+	}
+	return nil
 }
 
 // Channels lists every channel the routing may post to, the default first.
@@ -46,7 +86,7 @@ func (r Routing) Channels() []string {
 	seen := map[string]bool{r.Default: true}
 	out := []string{r.Default}
 	for _, rt := range r.Routes {
-		if !seen[rt.Channel] {
+		if rt.Channel != "" && !seen[rt.Channel] {
 			seen[rt.Channel] = true
 			out = append(out, rt.Channel)
 		}
@@ -54,14 +94,22 @@ func (r Routing) Channels() []string {
 	return out
 }
 
-// Channel is where an event with these facts goes.
+// Channel is the Slack channel an event with these facts goes to; "" when its route
+// sends it only to destinations.
 func (r Routing) Channel(f enrich.Facts) string {
+	ch, _ := r.Route(f)
+	return ch
+}
+
+// Route is where an event with these facts goes: its Slack channel ("" for none) and
+// its destinations.
+func (r Routing) Route(f enrich.Facts) (channel string, to []string) {
 	for _, rt := range r.Routes {
 		if matches(rt.Events, f.Event) && matches(rt.Projects, f.Project) {
-			return rt.Channel
+			return rt.Channel, rt.To
 		}
 	}
-	return r.Default
+	return r.Default, nil
 }
 
 func matches(list []string, v string) bool {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/tableausim"
@@ -39,6 +40,40 @@ func TestRouting(t *testing.T) {
 	}
 	if _, err := (relay.Routing{Default: "#a", Routes: []relay.Route{{Events: []string{"WorkbookUpdated"}}}}).Check(); err == nil {
 		t.Error("a route without a channel was accepted")
+	}
+}
+
+func TestRoutingToDestinations(t *testing.T) {
+	dests := map[string]destination.Type{"ops-teams": destination.Teams, "oncall": destination.PagerDuty, "audit": destination.Webhook}
+	r, err := relay.Routing{Default: "#all", Destinations: dests, Routes: []relay.Route{
+		{Events: []string{"WorkbookRefreshFailed", "WorkbookRefreshSucceeded"}, Channel: "#data", To: []string{"ops-teams", "oncall", "audit"}},
+		{Events: []string{"WorkbookUpdated"}, To: []string{"audit"}},
+	}}.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, to := r.Route(enrich.Facts{Event: "WorkbookRefreshFailed"}); ch != "#data" || strings.Join(to, ",") != "ops-teams,oncall,audit" {
+		t.Errorf("refresh failure → %q %v", ch, to)
+	}
+	if ch, to := r.Route(enrich.Facts{Event: "WorkbookUpdated"}); ch != "" || strings.Join(to, ",") != "audit" {
+		t.Errorf("update → %q %v: want the webhook only", ch, to)
+	}
+	if got := strings.Join(r.Channels(), " "); got != "#all #data" {
+		t.Errorf("channels = %s", got)
+	}
+	for _, tc := range []struct {
+		route relay.Route
+		want  string
+	}{
+		{relay.Route{Events: []string{"WorkbookUpdated"}, To: []string{"opsteams"}}, `to names "opsteams", which is not a destination (defined: audit, oncall, ops-teams)`},
+		{relay.Route{Events: []string{"WorkbookUpdated"}, To: []string{"oncall"}}, "sends WorkbookUpdated to oncall, a pagerduty destination"},
+		{relay.Route{To: []string{"oncall"}}, "sends every event to oncall"},
+		{relay.Route{Events: []string{"WorkbookUpdated"}}, "no channel and no to"},
+	} {
+		_, err := relay.Routing{Default: "#all", Destinations: dests, Routes: []relay.Route{tc.route}}.Check()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.route, err, tc.want)
+		}
 	}
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/store"
 )
@@ -68,8 +71,12 @@ func (p *Pipeline) delivered(items []*item) {
 		if it.inPost > 1 {
 			detail = fmt.Sprintf("in a digest of %d", it.inPost)
 		}
-		p.cfg.Observe.emit(Event{Type: EvDelivered, ID: it.rec.IDString(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
-			Channel: it.channel, Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail})
+		typ := EvDelivered
+		if it.noSlack {
+			typ, detail = EvRouted, strings.Join(it.to, ", ")
+		}
+		p.cfg.Observe.emit(Event{Type: typ, ID: it.rec.IDString(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
+			Channel: it.channel, Destination: destinationOf(it.rec), Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail})
 		p.log().Debug("event delivered", "event_id", it.rec.ID, "event", it.facts.Event, "channel", it.rec.Channel, "ts", it.rec.MessageTS, "latency", now.Sub(it.rec.ReceivedAt))
 	}
 }
@@ -122,7 +129,8 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 		p.cfg.Store.Hold(next, rec.ID)
 		p.log().Error("record failed attempt", "event_id", rec.ID, "err", uerr)
 	}
-	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: it.channel, Attempt: attempts, Reason: reason(err), Detail: err.Error()}
+	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: it.channel,
+		Destination: destinationOf(rec), Attempt: attempts, Reason: reason(err), Detail: err.Error()}
 	if permanent {
 		ev.Type = EvDead
 		p.cfg.Observe.emit(ev)
@@ -152,5 +160,19 @@ func reason(err error) string {
 	case slackout.Code(err) != "":
 		return slackout.Code(err)
 	}
+	if de, ok := destination.AsError(err); ok {
+		if de.Status == 0 {
+			return "no_answer"
+		}
+		return "http_" + strconv.Itoa(de.Status)
+	}
 	return "other"
+}
+
+// destinationOf names where a record goes, for events and metrics.
+func destinationOf(r store.Record) string {
+	if r.Destination == "" {
+		return "slack"
+	}
+	return r.Destination
 }

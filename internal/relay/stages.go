@@ -76,11 +76,21 @@ func (p *Pipeline) enrich(ctx context.Context, items []*item) {
 	wg.Wait()
 }
 
-// route picks each event's channel by the routing and resolves it to an ID.
+// route picks each event's channel and destinations by the routing. The event is
+// handed to its destinations first — a record of its own for each, stored before
+// anything else happens (a retry hands it on again, and the store keeps one) — then
+// the channel is resolved to an ID; an event whose route has no channel is done.
 func (p *Pipeline) route(ctx context.Context, items []*item) {
 	routing := p.currentRouting()
 	for _, it := range liveItems(items) {
-		it.channel = routing.Channel(it.facts)
+		it.channel, it.to = routing.Route(it.facts)
+		if it.err = p.handOn(it); it.err != nil {
+			continue
+		}
+		if it.channel == "" {
+			it.noSlack, it.posted = true, true
+			continue
+		}
 		it.chID, it.err = p.cfg.Slack.ChannelID(ctx, it.channel)
 	}
 }

@@ -1,0 +1,158 @@
+// Package destination is what the relay knows of a destination besides Slack: its
+// configuration (a name, a type, where to send and with which secret), checked at
+// start-up, the Sender each type implements, and how a failed send is classified.
+package destination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/enrich"
+)
+
+// Type is a kind of destination.
+type Type string
+
+// The types.
+const (
+	Teams     Type = "teams"     // a Microsoft Teams Workflows webhook
+	PagerDuty Type = "pagerduty" // PagerDuty Events API v2
+	Webhook   Type = "webhook"   // a signed JSON webhook (Standard Webhooks)
+)
+
+// DefaultPagerDutyURL is the public Events API v2 endpoint's host.
+const DefaultPagerDutyURL = "https://events.pagerduty.com"
+
+// Config is one destination of the config file, its secret read.
+type Config struct {
+	Name       string
+	Type       Type
+	URL        string // teams, webhook: where to POST (a Teams URL carries its signature)
+	RoutingKey string // pagerduty: the integration's routing key
+	APIURL     string // pagerduty: the Events API host; default DefaultPagerDutyURL
+	Secret     string // webhook: whsec_<base64>
+}
+
+// Where is the destination's address without secrets: a URL's query (a Teams
+// workflow's sig=) and user information are removed.
+func (c Config) Where() string {
+	u := c.URL
+	if c.Type == PagerDuty {
+		u = c.APIURL
+	}
+	return Redact(u)
+}
+
+// Redact is a URL with its query, fragment and user information removed.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
+	return u.String()
+}
+
+// Event is one event on its way to a destination.
+type Event struct {
+	// ID stays the same on every attempt to send the event (the event's identity):
+	// what receivers deduplicate on.
+	ID    string
+	Facts enrich.Facts
+}
+
+// Sender sends events to one destination. Send gets one event, or several due
+// together when Digests says the destination takes them as one message.
+type Sender interface {
+	Send(ctx context.Context, events []Event) error
+	Digests() bool
+}
+
+// Error is a send that failed, classified for retrying.
+type Error struct {
+	Destination string
+	Status      int           // the HTTP status; 0 when no answer came
+	RetryAfter  time.Duration // the destination asked to wait this long (429)
+	Permanent   bool          // no retry can succeed: dead-letter the event
+	Reason      string        // what went wrong, without secrets
+}
+
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("%s: %s", e.Destination, e.Reason)
+	}
+	return fmt.Sprintf("%s: HTTP %d: %s", e.Destination, e.Status, e.Reason)
+}
+
+// AsError finds the classified error in err.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	return e, errors.As(err, &e)
+}
+
+// FromAnswer classifies an HTTP answer that was not a success: 429 waits for its
+// Retry-After; 408 and 5xx are retried with backoff; any other 4xx is permanent (the
+// request itself is wrong: a retry would be refused the same way).
+func FromAnswer(dest string, status int, header http.Header, body string) *Error {
+	e := &Error{Destination: dest, Status: status, Reason: firstLine(body)}
+	if e.Reason == "" {
+		e.Reason = http.StatusText(status)
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.RetryAfter = retryAfter(header.Get("Retry-After"))
+	case status == http.StatusRequestTimeout || status >= 500:
+	default:
+		e.Permanent = true
+	}
+	return e
+}
+
+// FromNetwork classifies a request that got no answer: retried. The URL (which may
+// hold a secret) is not repeated.
+func FromNetwork(dest string, err error) *Error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &Error{Destination: dest, Reason: "no answer: " + err.Error()}
+}
+
+func retryAfter(v string) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 5 * time.Second // a 429 without a usable Retry-After: a short wait
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// Loopback reports whether a URL's host is this machine: the only place plain http
+// is allowed (a local proxy, tests).
+func Loopback(u *url.URL) bool {
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

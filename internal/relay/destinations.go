@@ -1,0 +1,124 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tabhook/tabhook/internal/destination"
+	"github.com/tabhook/tabhook/internal/pagerduty"
+	"github.com/tabhook/tabhook/internal/stdwebhook"
+	"github.com/tabhook/tabhook/internal/teams"
+)
+
+// DestinationTypes maps the destinations' names to their types, for routing checks.
+func DestinationTypes(list []destination.Config) map[string]destination.Type {
+	out := make(map[string]destination.Type, len(list))
+	for _, d := range list {
+		out[d.Name] = d.Type
+	}
+	return out
+}
+
+// NewSender builds the sender of a checked destination.
+func NewSender(d destination.Config) (destination.Sender, error) {
+	switch d.Type {
+	case destination.Teams:
+		return teams.New(d.Name, d.URL, nil), nil
+	case destination.PagerDuty:
+		return pagerduty.New(d.Name, d.RoutingKey, d.APIURL, nil), nil
+	case destination.Webhook:
+		return stdwebhook.New(d.Name, d.URL, d.Secret, nil)
+	}
+	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
+}
+
+// senders builds every destination's sender; the configuration was checked, so a
+// failure here is a bug, logged by leaving the destination out (its events then
+// dead-letter as unknown_destination, and can be retried).
+func senders(list []destination.Config) map[string]destination.Sender {
+	out := make(map[string]destination.Sender, len(list))
+	for _, d := range list {
+		if s, err := NewSender(d); err == nil {
+			out[d.Name] = s
+		}
+	}
+	return out
+}
+
+// handOn stores the event's record for each destination its route names.
+func (p *Pipeline) handOn(it *item) error {
+	for _, name := range it.to {
+		if _, _, err := p.cfg.Store.AcceptFor(it.rec.Payload, name, it.rec.ReceivedAt); err != nil {
+			return fmt.Errorf("hand the event to %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// holdDestination puts off the events of a destination that asked to wait (a 429's
+// Retry-After), without counting an attempt: they are due together when it ends.
+func (p *Pipeline) holdDestination(_ context.Context, items []*item) {
+	now := time.Now()
+	for _, it := range liveItems(items) {
+		if until, ok := p.destHold.Load(it.rec.Destination); ok && until.(time.Time).After(now) {
+			it.later = until.(time.Time)
+		}
+	}
+}
+
+// send delivers a destination's events: as one message where the destination takes a
+// digest (Teams) and several are due, else one request each.
+func (p *Pipeline) send(ctx context.Context, items []*item) {
+	live := liveItems(items)
+	if len(live) == 0 {
+		return
+	}
+	name := live[0].rec.Destination
+	sender, ok := p.cfg.Destinations[name]
+	if !ok {
+		fail(live, &permanentError{fmt.Sprintf("destination %q is not configured (any more)", name), "unknown_destination"})
+		return
+	}
+	if sender.Digests() && len(live) > 1 {
+		p.sendTo(ctx, name, sender, live)
+		return
+	}
+	for _, it := range live {
+		if until, ok := p.destHold.Load(name); ok && until.(time.Time).After(time.Now()) {
+			it.later = until.(time.Time) // an earlier send of this batch got a 429
+			continue
+		}
+		p.sendTo(ctx, name, sender, []*item{it})
+	}
+}
+
+func (p *Pipeline) sendTo(ctx context.Context, name string, sender destination.Sender, items []*item) {
+	events := make([]destination.Event, len(items))
+	for i, it := range items {
+		events[i] = destination.Event{ID: it.rec.Identity(), Facts: it.facts}
+	}
+	err := sender.Send(ctx, events)
+	if err == nil {
+		for _, it := range items {
+			it.posted, it.inPost, it.channel = true, len(items), name
+		}
+		return
+	}
+	de, ok := destination.AsError(err)
+	switch {
+	case ok && de.RetryAfter > 0:
+		until := time.Now().Add(de.RetryAfter)
+		p.destHold.Store(name, until)
+		for _, it := range items {
+			it.later = until
+		}
+		// The rest of the batch waits too: the destination said so.
+		p.log().Warn("destination asked to wait", "destination", name, "retry_after", de.RetryAfter)
+	case ok && de.Permanent:
+		fail(items, &permanentError{de.Error(), "http_" + strconv.Itoa(de.Status)})
+	default:
+		fail(items, err)
+	}
+}
