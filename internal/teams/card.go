@@ -125,6 +125,13 @@ func linked(f enrich.Facts, l limits) string {
 	return "**[" + n + "](" + f.URL + ")**"
 }
 
+// heading is a large bold line; not the "heading" style, which needs card version 1.5.
+func heading(s string) adaptivecard.Element {
+	e := adaptivecard.NewTextBlock(s, true)
+	e.Size, e.Weight = "large", "bolder"
+	return e
+}
+
 func text(s string, subtle bool) adaptivecard.Element {
 	e := adaptivecard.NewTextBlock(s, true)
 	e.IsSubtle = subtle
@@ -135,7 +142,7 @@ func text(s string, subtle bool) adaptivecard.Element {
 func single(events []destination.Event, l limits) adaptivecard.Card {
 	f := events[0].Facts
 	card := adaptivecard.NewCard()
-	title := adaptivecard.NewTitleTextBlock(symbol(f.Event)+" "+escape(render.Words(f.Event))+": "+escape(cut(name(f), l.name)), true)
+	title := heading(symbol(f.Event) + " " + escape(render.Words(f.Event)) + ": " + escape(cut(name(f), l.name)))
 	body := []adaptivecard.Element{title, text(linked(f, l), false)}
 	facts := adaptivecard.NewFactSet()
 	add := func(title, value string) {
@@ -189,6 +196,9 @@ func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 	if f.Streak > 1 {
 		out = append(out, text(render.Ordinal(f.Streak)+" failure in a row", false))
 	}
+	if f.Streak >= 3 {
+		out = append(out, text("⚠️ Tableau suspends a refresh task after 5 failures in a row (Tableau Cloud does; Tableau Server can be set to).", false))
+	}
 	if f.Recovered > 0 {
 		out = append(out, text(fmt.Sprintf("Recovered after %d failures", f.Recovered), false))
 	}
@@ -198,7 +208,7 @@ func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 // digest is one card for several events: each named, or counted when they do not fit.
 func digest(events []destination.Event, l limits) adaptivecard.Card {
 	card := adaptivecard.NewCard()
-	body := []adaptivecard.Element{adaptivecard.NewTitleTextBlock(fmt.Sprintf("📦 %d Tableau events", len(events)), true)}
+	body := []adaptivecard.Element{heading(fmt.Sprintf("📦 %d Tableau events", len(events)))}
 	var lines []string
 	for i, e := range events {
 		if i == l.digestItems {
