@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,12 +18,13 @@ import (
 )
 
 type deliveriesOptions struct {
-	IO      *cli.IOStreams
-	Format  string
-	Open    func() (control.Deliveries, error)
-	State   store.State
-	IDs     []uint64
-	AllDead bool
+	IO          *cli.IOStreams
+	Format      string
+	Open        func() (control.Deliveries, error)
+	State       store.State
+	Destination string // list: only this destination's records
+	IDs         []uint64
+	AllDead     bool
 }
 
 func newCmdDeliveries(f *Factory) *cobra.Command {
@@ -89,9 +91,13 @@ func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOpti
 	opts := &deliveriesOptions{IO: f.IO}
 	var state string
 	cmd := &cobra.Command{
-		Use:   "list [--state pending|delivered|dead]",
+		Use:   "list [--state pending|delivered|dead] [--destination NAME]",
 		Short: "List the spool's events",
+		Long: `List the spool's events, oldest first. An event routed to destinations besides Slack
+has a record for each (DESTINATION), delivered, retried and dead-lettered on its own:
+retry the one that failed.`,
 		Example: `  tabhook deliveries list --state dead
+  tabhook deliveries list --destination ops-teams --state pending
   tabhook deliveries list -o json | jq '.[] | select(.attempts > 3)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,6 +111,7 @@ func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOpti
 				return err
 			}
 			opts.Open, opts.State, opts.Format = open, store.State(state), outputFormat(cmd)
+			opts.Destination, _ = cmd.Flags().GetString("destination")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -112,6 +119,7 @@ func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOpti
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only events in this state: pending, delivered or dead")
+	cmd.Flags().String("destination", "", `only the records of this destination: "slack" or a name from the config file's destinations`)
 	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"pending", "delivered", "dead"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -126,6 +134,9 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Destination != "" {
+		recs = slices.DeleteFunc(recs, func(r control.Delivery) bool { return r.Destination != opts.Destination })
+	}
 	if opts.Format == cli.FormatJSON {
 		if recs == nil {
 			recs = []control.Delivery{}
@@ -136,9 +147,9 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 		fmt.Fprintln(opts.IO.ErrOut, "No events.")
 		return nil
 	}
-	t := cli.NewTable(opts.IO.Out, opts.IO.OutTTY, "ID", "STATE", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
+	t := cli.NewTable(opts.IO.Out, opts.IO.OutTTY, "ID", "STATE", "DESTINATION", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
 	for _, r := range recs {
-		t.Row(r.IDString(), r.State, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
+		t.Row(r.IDString(), r.State, r.Destination, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
 	}
 	return t.Render()
 }
@@ -202,7 +213,7 @@ func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
 		slack = strings.TrimSpace(d.Channel + " " + d.MessageTS)
 	}
 	for _, kv := range [][2]string{
-		{"ID:", r.IDString()}, {"Identity:", r.Identity}, {"State:", r.State}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
+		{"ID:", r.IDString()}, {"Identity:", r.Identity}, {"Destination:", r.Destination}, {"State:", r.State}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
 		{"Name:", r.Payload.ResourceName}, {"Site:", r.Payload.SiteLUID}, {"Created:", r.Payload.CreatedAt}, {"Received:", ts(&r.ReceivedAt)},
 		{"Attempts:", strconv.Itoa(r.Attempts)}, {"Next try:", ts(r.NextTry)}, {"Last error:", r.LastError}, {"Dead because:", r.DeadReason},
 		{"Slack:", slack}, {"Delivered:", ts(r.DeliveredAt)},

@@ -21,7 +21,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/tabhook/tabhook/internal/destfake"
 	"github.com/tabhook/tabhook/internal/faultproxy"
 	"github.com/tabhook/tabhook/internal/selfsigned"
 	"github.com/tabhook/tabhook/internal/slackfake"
@@ -45,7 +47,7 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: setupSim,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simwarnings": cmdSimWarnings,
-			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
+			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
 		Deadline: time.Now().Add(2 * time.Minute),
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
@@ -109,7 +111,73 @@ func setupSim(e *testscript.Env) error {
 	e.Setenv("TS_PAT_SECRET", scriptPATSecret)
 	e.Setenv("DEST_OK", dest.URL+"/hook")
 	e.Setenv("DEST_GONE", goneURL+"/hook")
+	return setupReceivers(e)
+}
+
+type receiversKey struct{}
+
+// setupReceivers starts the fake Teams, PagerDuty and webhook receivers, their
+// addresses and secrets in files ($WORK/teams-url, pd-key, audit-secret) and $PD_URL,
+// $HOOK_URL.
+func setupReceivers(e *testscript.Env) error {
+	r := map[string]*destfake.Receiver{"teams": destfake.NewTeams(), "pagerduty": destfake.NewPagerDuty(), "webhook": destfake.NewWebhook()}
+	for _, x := range r {
+		e.Defer(x.Close)
+	}
+	e.Values[receiversKey{}] = r
+	for name, data := range map[string]string{"teams-url": r["teams"].URL(), "pd-key": scriptPDKey, "audit-secret": scriptWebhookSecret} {
+		if err := os.WriteFile(filepath.Join(e.WorkDir, name), []byte(data+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	e.Setenv("PD_URL", r["pagerduty"].URL())
+	e.Setenv("HOOK_URL", r["webhook"].URL())
 	return nil
+}
+
+const (
+	scriptPDKey         = "SCRIPTPDKEY0123456789abcdef01234"
+	scriptWebhookSecret = "whsec_c2NyaXB0LXNpZ25pbmctc2VjcmV0LTEyMzQ1Njc4"
+)
+
+// dest teams|pagerduty|webhook accepted N | fail STATUS | recover |
+// verify: check or script a fake receiver.
+func cmdDest(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: dest teams|pagerduty|webhook accepted N | fail STATUS | recover | verify")
+	}
+	r, ok := ts.Value(receiversKey{}).(map[string]*destfake.Receiver)[args[0]]
+	if !ok {
+		ts.Fatalf("dest: no receiver %q", args[0])
+	}
+	switch args[1] {
+	case "accepted":
+		// accepted N: waited for, 20 s at most
+		deadline := time.Now().Add(20 * time.Second)
+		for fmt.Sprint(len(r.Accepted())) != args[2] {
+			if time.Now().After(deadline) {
+				ts.Fatalf("%s accepted %d requests, want %s", args[0], len(r.Accepted()), args[2])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	case "fail":
+		status, _ := strconv.Atoi(args[2])
+		r.Fail(destfake.Answer{Status: status})
+	case "recover":
+		r.Recover()
+	case "verify":
+		wh, err := standardwebhooks.NewWebhook(scriptWebhookSecret)
+		if err != nil {
+			ts.Fatalf("%v", err)
+		}
+		for _, q := range r.Accepted() {
+			if err := wh.Verify(q.Body, q.Header); err != nil {
+				ts.Fatalf("a webhook does not verify: %v", err)
+			}
+		}
+	default:
+		ts.Fatalf("dest: unknown subcommand %q", args[1])
+	}
 }
 
 func sim(ts *testscript.TestScript) *tableausim.Sim {

@@ -12,10 +12,13 @@ import (
 // fields are added, never renamed or removed. It is neither the store's type nor any
 // store's disk format, which may change freely.
 type Delivery struct {
-	ID          uint64          `json:"id"`       // the store's number for the event, for the CLI
-	Identity    string          `json:"identity"` // the event's global identity, carried by its messages
-	State       string          `json:"state"`    // pending, delivered or dead
-	Payload     payload.Payload `json:"payload"`  // what Tableau sent
+	ID       uint64 `json:"id"`       // the store's number for the event, for the CLI
+	Identity string `json:"identity"` // the event's global identity, carried by its messages
+	// Destination is where this record of the event goes: "slack", or the name of a
+	// configured destination (each has a record of its own, retried on its own).
+	Destination string          `json:"destination"`
+	State       string          `json:"state"`   // pending, delivered or dead
+	Payload     payload.Payload `json:"payload"` // what Tableau sent
 	ReceivedAt  time.Time       `json:"received_at"`
 	Attempts    int             `json:"attempts"`
 	NextTry     *time.Time      `json:"next_try,omitempty"`
@@ -39,9 +42,12 @@ type Destination struct {
 // FromRecord is a record's wire shape.
 func FromRecord(r store.Record) Delivery {
 	d := Delivery{
-		ID: r.ID, Identity: r.Identity(), State: string(r.State), Payload: r.Payload, ReceivedAt: r.ReceivedAt,
+		ID: r.ID, Identity: r.Identity(), Destination: "slack", State: string(r.State), Payload: r.Payload, ReceivedAt: r.ReceivedAt,
 		Attempts: r.Attempts, NextTry: timePtr(r.NextTry), LastError: r.LastError, DeadReason: r.DeadReason,
 		DeliveredAt: timePtr(r.DeliveredAt), Destinations: []Destination{},
+	}
+	if r.Destination != "" {
+		d.Destination = r.Destination
 	}
 	if r.PostStarted || r.MessageTS != "" {
 		d.Destinations = append(d.Destinations, Destination{Type: "slack", Channel: r.Channel, MessageTS: r.MessageTS,
