@@ -28,7 +28,8 @@ func newCmdDoctor(f *Factory, runF func(context.Context, *doctorOptions) error) 
 a secret); Tableau reachable, its version, the token accepted and allowed to manage
 webhooks and to read jobs (the reason a refresh failed); with --quality-warnings, REST
 API 3.9; the Slack token accepted and its scopes (with --mention-owner, users:read.email);
-the channel found and the bot able to post there; the TLS certificate and key readable, matching, not expiring within 14 days
+the channel found and the bot able to post there; each destination besides Slack
+(settings, secret, host resolves — nothing is sent); the TLS certificate and key readable, matching, not expiring within 14 days
 and valid for the public URL's host; the state directory writable.
 
 Exits 0 when every check passes, 1 otherwise. -o json prints the results for monitoring.
@@ -65,6 +66,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		CertFile: stringFlag(fs, "tls-cert"), KeyFile: stringFlag(fs, "tls-key"),
 		PublicURL: stringFlag(fs, "public-url"), StateDir: stringFlag(fs, "state-dir"),
 	}
+	s.Destinations, s.DestinationsErr = readDestinations(r.Config())
 	s.MentionOwner, _ = fs.GetBool("mention-owner")
 	s.QualityWarnings, _ = fs.GetBool("quality-warnings")
 	if s.StateDir == "" {

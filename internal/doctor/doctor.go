@@ -8,12 +8,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/diskspace"
 	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/slackout"
@@ -47,6 +49,12 @@ type Setup struct {
 	// --quality-warnings (REST API 3.9).
 	MentionOwner    bool
 	QualityWarnings bool
+	// Destinations are the config file's destinations besides Slack, or the error
+	// that reading them gave.
+	Destinations    []destination.Config
+	DestinationsErr error
+	// Resolve looks a host up; default net.DefaultResolver.
+	Resolve func(ctx context.Context, host string) ([]string, error)
 }
 
 // expiryWarning is how soon a certificate's end must not be.
@@ -61,6 +69,7 @@ func Run(ctx context.Context, s Setup) []Result {
 	out = append(out, configFile(s))
 	out = append(out, checkTableau(ctx, s)...)
 	out = append(out, checkSlack(ctx, s)...)
+	out = append(out, destinations(ctx, s)...)
 	out = append(out, certificate(s))
 	if s.Store != "" {
 		out = append(out, sharedStore(ctx, s.Store))
@@ -87,6 +96,38 @@ func sharedStore(ctx context.Context, dsn string) Result {
 		return bad(name, pgstore.Redact(dsn)+": the user may not read and write tabhook_events", "GRANT SELECT, INSERT, UPDATE, DELETE ON tabhook_events to the user")
 	}
 	return ok(name, fmt.Sprintf("%s: reachable, schema version %d, the user may read and write", pgstore.Redact(dsn), h.Version))
+}
+
+// destinations checks each destination as far as can be done without sending it
+// anything: the settings (URL shape, secret present and well-formed were checked when
+// they were read) and that its host resolves.
+func destinations(ctx context.Context, s Setup) []Result {
+	if s.DestinationsErr != nil {
+		return []Result{bad("destinations", s.DestinationsErr.Error(), "fix that key of the config file's destinations (README: Destinations beyond Slack)")}
+	}
+	resolve := s.Resolve
+	if resolve == nil {
+		resolve = net.DefaultResolver.LookupHost
+	}
+	var out []Result
+	for _, d := range s.Destinations {
+		name := "destination " + d.Name
+		where := d.Where()
+		u, err := url.Parse(where)
+		if err != nil {
+			out = append(out, bad(name, "unparsable URL", "check its url"))
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = resolve(rctx, u.Hostname())
+		cancel()
+		if err != nil {
+			out = append(out, bad(name, fmt.Sprintf("%s %s: %s does not resolve", d.Type, where, u.Hostname()), "check the host name, DNS and any proxy"))
+			continue
+		}
+		out = append(out, ok(name, fmt.Sprintf("%s %s: settings and secret present, host resolves (nothing sent)", d.Type, where)))
+	}
+	return out
 }
 
 func ok(check, detail string) Result { return Result{Check: check, OK: true, Detail: detail} }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/selfsigned"
 	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/slackout"
@@ -183,5 +184,37 @@ func TestStoreUnreachableNamed(t *testing.T) {
 	r := sharedStore(context.Background(), "postgres://relay:db-s3cret@127.0.0.1:1/tabhook")
 	if r.OK || strings.Contains(r.Detail, "db-s3cret") || !strings.Contains(r.Detail, "relay:xxxxx@127.0.0.1:1") {
 		t.Fatalf("%+v", r)
+	}
+}
+
+func TestDestinationsChecked(t *testing.T) {
+	s, _ := setup(t)
+	s.Destinations = []destination.Config{
+		{Name: "ops-teams", Type: destination.Teams, URL: "https://teams.example.com/workflows/x?sig=SECRET-SIG"},
+		{Name: "oncall", Type: destination.PagerDuty, APIURL: "https://nowhere.invalid"},
+	}
+	s.Resolve = func(_ context.Context, host string) ([]string, error) {
+		if host == "teams.example.com" {
+			return []string{"192.0.2.1"}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	results := Run(context.Background(), s)
+	byName := map[string]Result{}
+	for _, r := range results {
+		byName[r.Check] = r
+		if strings.Contains(r.Detail, "SECRET-SIG") {
+			t.Errorf("a result shows the Teams signature: %+v", r)
+		}
+	}
+	if r := byName["destination ops-teams"]; !r.OK || !strings.Contains(r.Detail, "teams https://teams.example.com/workflows/x") {
+		t.Errorf("teams: %+v", r)
+	}
+	if r := byName["destination oncall"]; r.OK || !strings.Contains(r.Detail, "nowhere.invalid does not resolve") {
+		t.Errorf("pagerduty: %+v", r)
+	}
+	s.Destinations, s.DestinationsErr = nil, errors.New("destinations.x.type: unknown type")
+	if f := failed(Run(context.Background(), s)); !strings.Contains(f["destinations"].Detail, "unknown type") {
+		t.Errorf("a config error: %+v", f)
 	}
 }
