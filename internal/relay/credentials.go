@@ -30,7 +30,7 @@ func (r *relay) credentialRefused(ctx context.Context, err error) {
 	r.paused[who] = true
 	r.mu.Unlock()
 	if r.svc != nil {
-		r.svc.Pause()
+		r.svc.Pause(who)
 	}
 	r.health.Set(comp, what)
 	r.log.Error(what+"; delivery is paused and every event is kept", "err", err, "fix", fix)
@@ -68,12 +68,9 @@ func (r *relay) recheck(ctx context.Context, who, comp string) {
 		}
 		r.mu.Lock()
 		delete(r.paused, who)
-		still := len(r.paused) > 0
 		r.mu.Unlock()
 		r.health.Set(comp, "")
-		if !still {
-			r.svc.Resume()
-		}
+		r.svc.Resume(who)
 		r.log.Info("the credential works again: delivery resumes", "destination", who)
 		r.cfg.Observe.emit(Event{Type: EvResumed, Destination: who, Detail: who + " accepts the credential again: delivery resumes"})
 		return

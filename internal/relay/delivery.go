@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/destination"
@@ -116,6 +117,9 @@ type Service struct {
 	sched    *Scheduler
 	pipeline *Pipeline
 	janitor  *janitor
+
+	mu     sync.Mutex
+	paused map[string]bool // refused credentials: "slack", "tableau"
 }
 
 // NewService builds delivery; Start runs it.
@@ -145,9 +149,30 @@ func (s *Service) Stop(ctx context.Context) {
 // SetRouting sends the following posts where the new routing says (a reload).
 func (s *Service) SetRouting(r Routing) { s.pipeline.SetRouting(r) }
 
-// Pause stops handing out events (they stay pending); Resume hands them out again.
-func (s *Service) Pause()  { s.sched.Pause() }
-func (s *Service) Resume() { s.sched.Resume() }
+// Pause stops delivery for a refused credential ("slack", "tableau"): the events stay
+// pending. Tableau's refusal stops everything (every destination waits for Tableau's
+// details). Slack's stops everything only when Slack is the one destination; with
+// others, only Slack's records wait and the others keep flowing.
+func (s *Service) Pause(who string) { s.setPaused(who, true) }
+
+// Resume ends a Pause; delivery goes on once nothing holds it paused.
+func (s *Service) Resume(who string) { s.setPaused(who, false) }
+
+func (s *Service) setPaused(who string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused == nil {
+		s.paused = map[string]bool{}
+	}
+	s.paused[who] = on
+	slackOnly := len(s.pipeline.cfg.Destinations) > 0
+	s.pipeline.slackPaused.Store(s.paused["slack"] && slackOnly)
+	if s.paused["tableau"] || (s.paused["slack"] && !slackOnly) {
+		s.sched.Pause()
+	} else {
+		s.sched.Resume()
+	}
+}
 
 // backoff is the wait before the attempt-th retry: exponential, capped, jittered.
 func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,5 +187,46 @@ func TestRouteWithoutChannel(t *testing.T) {
 	}
 	if n := len(w.slack.Messages()); n != 0 {
 		t.Fatalf("%d Slack messages for a route without a channel", n)
+	}
+}
+
+// TestRevokedSlackTokenHoldsUpOnlySlack: with other destinations, Slack refusing the
+// token pauses Slack's records only; the webhook keeps getting its events, and Slack
+// gets its own once a new token is reloaded — no dead letter on either side.
+func TestRevokedSlackTokenHoldsUpOnlySlack(t *testing.T) {
+	w := newWorld(t)
+	r := newReceivers(t)
+	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed")
+	r.configure(&cfg)
+	reload := make(chan os.Signal, 1)
+	var token atomic.Value
+	token.Store(slackToken)
+	cfg.Reload, cfg.CredentialCheck = reload, time.Hour
+	routing := relay.Routing{Default: "#alerts", Routes: cfg.Routes, Destinations: relay.DestinationTypes(cfg.Destinations)}
+	cfg.Reconfigure = func() (relay.Reloaded, error) {
+		return relay.Reloaded{Routing: routing, SlackToken: token.Load().(string)}, nil
+	}
+	w.start(cfg)
+	w.slack.RevokeToken()
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	for i := range 3 {
+		w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at.Add(time.Duration(i) * time.Minute)})
+	}
+	eventually(t, "Slack paused", func() bool { return w.count(relay.EvPaused) == 1 })
+	eventually(t, "the webhook, PagerDuty and Teams served meanwhile", func() bool {
+		return len(r.hook.Accepted()) == 3 && len(r.pd.Accepted()) == 3 && len(r.teams.Accepted()) > 0
+	})
+	if n := len(w.slack.Messages()); n != 0 {
+		t.Fatalf("%d Slack messages with a revoked token", n)
+	}
+	w.slack.RotateToken("xoxb-rotated-token-77aa")
+	token.Store("xoxb-rotated-token-77aa")
+	reload <- syscall.SIGHUP
+	eventually(t, "Slack's three once the token works", func() bool { return len(w.slack.Messages()) == 3 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count(relay.EvDead); n != 0 {
+		t.Fatalf("%d dead letters", n)
 	}
 }

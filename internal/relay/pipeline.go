@@ -60,7 +60,14 @@ type Pipeline struct {
 	noUsersScope atomic.Bool // users.lookupByEmail refused for a scope: said once
 	noWarnings   atomic.Bool // the server has no data quality warnings: said once
 	itemLocks    sync.Map    // refresh.Key → *sync.Mutex, for quality warnings
+	// slackPaused: Slack refused the token while other destinations are configured;
+	// Slack's records wait (held, re-checked every slackPauseHold), the others flow.
+	slackPaused atomic.Bool
 }
+
+// slackPauseHold is how long Slack's records wait at a time while Slack refuses the
+// token and other destinations keep delivering: the delay of resuming after a reload.
+const slackPauseHold = 10 * time.Second
 
 // NewPipeline builds the stages.
 func NewPipeline(cfg ServiceConfig) *Pipeline {
@@ -131,6 +138,13 @@ func (p *Pipeline) deliver(ctx context.Context, dest string, items []*item) {
 	stages := p.stages
 	if dest != "" {
 		stages = p.destStages
+	} else if p.slackPaused.Load() {
+		ids := make([]uint64, len(items))
+		for i, it := range items {
+			ids[i] = it.rec.ID
+		}
+		p.cfg.Store.Hold(time.Now().Add(slackPauseHold), ids...) // no attempt counted
+		return
 	}
 	for _, st := range stages {
 		if ctx.Err() != nil {
