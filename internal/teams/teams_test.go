@@ -157,3 +157,24 @@ func TestSend(t *testing.T) {
 		t.Errorf("unreachable: %v", err)
 	}
 }
+
+// FuzzEscape: whatever a publisher names an item, every markdown character of it is
+// escaped in the card — no link, emphasis or list comes from a name.
+func FuzzEscape(f *testing.F) {
+	f.Add("[Sign in](https://evil.example)")
+	f.Add(`**bold** _x_ \[ok\] - item`)
+	f.Fuzz(func(t *testing.T, s string) {
+		out := escape(s)
+		backslashes := 0
+		for _, r := range out {
+			if strings.ContainsRune(`\*_[]()`+"`"+`~#><|`, r) && r != '\\' && backslashes%2 == 0 {
+				t.Fatalf("escape(%q) = %q leaves %q unescaped", s, out, r)
+			}
+			if r == '\\' {
+				backslashes++
+			} else {
+				backslashes = 0
+			}
+		}
+	})
+}
