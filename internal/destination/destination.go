@@ -4,9 +4,11 @@
 package destination
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -144,6 +146,40 @@ func firstLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// Post sends a JSON body to url with these extra headers and classifies the outcome:
+// nil for any 2xx. The URL (which may hold a secret) appears in no error.
+func Post(ctx context.Context, hc *http.Client, dest, url string, body []byte, header http.Header) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return &Error{Destination: dest, Permanent: true, Reason: "the URL cannot be used"}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return FromNetwork(dest, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	return FromAnswer(dest, resp.StatusCode, resp.Header, string(answer))
+}
+
+// Client is an HTTP client for a destination: a 15 s timeout unless hc says otherwise,
+// and redirects not followed — an answer is the destination's, or a failure.
+func Client(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // Loopback reports whether a URL's host is this machine: the only place plain http

@@ -406,8 +406,7 @@ func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request, bot Bot) {
 	f.lastPost[r.FormValue("channel")] = time.Now()
 	m := Message{Channel: c.ID, BotID: bot.BotID, User: bot.UserID, TS: f.nextTS(), ThreadTS: r.FormValue("thread_ts"), Text: r.FormValue("text"), At: time.Now()}
 	if b := r.FormValue("blocks"); b != "" {
-		var blocks []json.RawMessage
-		if json.Unmarshal([]byte(b), &blocks) != nil || len(blocks) > 50 {
+		if !validBlocks(b) {
 			fail(w, "invalid_blocks")
 			return
 		}
@@ -595,8 +594,7 @@ func (f *Fake) update(w http.ResponseWriter, r *http.Request, bot Bot) {
 			return
 		}
 		if b := r.FormValue("blocks"); b != "" {
-			var blocks []json.RawMessage
-			if json.Unmarshal([]byte(b), &blocks) != nil || len(blocks) > 50 {
+			if !validBlocks(b) {
 				fail(w, "invalid_blocks")
 				return
 			}
@@ -635,4 +633,10 @@ func (f *Fake) Thread(channel, parent string) []Message {
 		}
 	}
 	return out
+}
+
+// validBlocks: a JSON array of at most 50 blocks, as Slack takes.
+func validBlocks(b string) bool {
+	var blocks []json.RawMessage
+	return json.Unmarshal([]byte(b), &blocks) == nil && len(blocks) <= 50
 }

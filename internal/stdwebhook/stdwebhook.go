@@ -8,10 +8,8 @@
 package stdwebhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -105,12 +103,7 @@ func New(name, url, secret string, hc *http.Client) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
-	}
-	c := *hc
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Sender{name: name, url: url, signer: signer, hc: &c, now: time.Now}, nil
+	return &Sender{name: name, url: url, signer: signer, hc: destination.Client(hc), now: time.Now}, nil
 }
 
 // Digests: receivers get every event as its own request.
@@ -136,22 +129,9 @@ func (s *Sender) send(ctx context.Context, ev destination.Event) error {
 	if err != nil {
 		return &destination.Error{Destination: s.name, Permanent: true, Reason: "sign: " + err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return &destination.Error{Destination: s.name, Permanent: true, Reason: "the URL cannot be used"}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(standardwebhooks.HeaderWebhookID, id)
-	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
-	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return destination.FromNetwork(s.name, err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	return destination.FromAnswer(s.name, resp.StatusCode, resp.Header, string(answer))
+	header := http.Header{}
+	header.Set(standardwebhooks.HeaderWebhookID, id)
+	header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
+	header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	return destination.Post(ctx, s.hc, s.name, s.url, body, header)
 }

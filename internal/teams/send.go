@@ -1,11 +1,8 @@
 package teams
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"time"
 
 	"golang.org/x/time/rate"
 
@@ -23,13 +20,8 @@ type Sender struct {
 // New builds a sender; hc nil uses a client with a 15 s timeout. It never follows a
 // redirect: an answer is the workflow's or a failure.
 func New(name, url string, hc *http.Client) *Sender {
-	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
-	}
-	c := *hc
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	// Workflows throttle busy flows; a few posts a second is what a channel can read.
-	return &Sender{name: name, url: url, hc: &c, pace: rate.NewLimiter(2, 4)}
+	return &Sender{name: name, url: url, hc: destination.Client(hc), pace: rate.NewLimiter(2, 4)}
 }
 
 // Digests: several events due together are one card, as in Slack.
@@ -45,19 +37,5 @@ func (s *Sender) Send(ctx context.Context, events []destination.Event) error {
 	if err := s.pace.Wait(ctx); err != nil {
 		return destination.FromNetwork(s.name, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return &destination.Error{Destination: s.name, Permanent: true, Reason: "the URL cannot be used"}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return destination.FromNetwork(s.name, err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	return destination.FromAnswer(s.name, resp.StatusCode, resp.Header, string(answer))
+	return destination.Post(ctx, s.hc, s.name, s.url, body, nil)
 }
