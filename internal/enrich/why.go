@@ -42,7 +42,8 @@ func (e *Enricher) why(ctx context.Context, f *Facts) {
 	if err != nil {
 		at = time.Now()
 	}
-	v, err := e.retry(ctx, "failed job of "+f.Payload.ResourceLUID, func(ctx context.Context) (any, error) { return e.findJob(ctx, f, at) })
+	// Cached: the event's records for Slack and its other destinations share one lookup.
+	v, err := e.cached(ctx, "failed-job/"+f.Payload.ResourceLUID+"/"+f.Payload.CreatedAt, func(ctx context.Context) (any, error) { return e.findJob(ctx, f, at) })
 	switch {
 	case tableau.IsForbidden(err):
 		f.NoReason = "Tableau's reason is not shown: the token's user may not query jobs (site administrators only)."

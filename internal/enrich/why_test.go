@@ -102,3 +102,20 @@ func TestOwnerEmail(t *testing.T) {
 		t.Fatalf("with mentions: %+v", f)
 	}
 }
+
+// TestWhyIsLookedUpOnce: the records of one event for several destinations share the
+// job lookup.
+func TestWhyIsLookedUpOnce(t *testing.T) {
+	src := newFake()
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	src.jobs = []fakeJob{{JobSummary: tableau.JobSummary{ID: "j1", Status: "Failed", Title: "Sales", EndedAt: at}, job: tableau.Job{ID: "j1", WorkbookID: "wb", Notes: "boom"}}}
+	e := New(src, Options{})
+	for range 4 {
+		if f := e.Enrich(context.Background(), failedAt("WorkbookRefreshFailed", "wb", at)); f.Failure == nil {
+			t.Fatal("no failure found")
+		}
+	}
+	if n := src.count("jobs"); n != 1 {
+		t.Fatalf("%d job lookups for one event", n)
+	}
+}
