@@ -72,11 +72,10 @@ func unknownCommand(cmd *cobra.Command, name string) error {
 }
 
 // showEnv names each flag's environment variable in its help, as the README does.
-// --yes has none: a confirmation is answered on the command line only.
+// --yes and a listing's filters have none: the command line only.
 func showEnv(c *cobra.Command) {
 	c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
-		switch fl.Name {
-		case "help", "yes", "version":
+		if fl.Name == "help" || fl.Name == "version" || creds.CommandLineOnly(fl.Name) {
 			return
 		}
 		if !strings.Contains(fl.Usage, "(env ") && !strings.Contains(fl.Usage, "env TABHOOK_") {

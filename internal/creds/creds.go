@@ -56,9 +56,20 @@ func skipped(flag string) bool {
 }
 
 // commandLineOnly are flags that only the command line may set: a destructive
-// confirmation is never answered by the environment or a shared config file.
+// confirmation is never answered by the environment or a shared config file, and a
+// listing's filters (deliveries list --state, --destination) never narrow it silently.
 func commandLineOnly(flag string) bool {
-	return flag == "yes"
+	return CommandLineOnly(flag)
+}
+
+// CommandLineOnly reports whether a flag is read from the command line only (no
+// environment variable, no config key).
+func CommandLineOnly(flag string) bool {
+	switch flag {
+	case "yes", "state", "destination":
+		return true
+	}
+	return false
 }
 
 // LookupEnv reads one environment variable; os.LookupEnv in production.
