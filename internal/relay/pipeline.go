@@ -69,6 +69,18 @@ type Pipeline struct {
 // token and other destinations keep delivering: the delay of resuming after a reload.
 const slackPauseHold = 10 * time.Second
 
+// waitForSlack puts off Slack's part of the events while Slack refuses the token and
+// other destinations keep delivering — after the route stage has handed them to those
+// destinations — without counting an attempt.
+func (p *Pipeline) waitForSlack(_ context.Context, items []*item) {
+	if !p.slackPaused.Load() {
+		return
+	}
+	for _, it := range liveItems(items) {
+		it.later = time.Now().Add(slackPauseHold)
+	}
+}
+
 // NewPipeline builds the stages.
 func NewPipeline(cfg ServiceConfig) *Pipeline {
 	cfg = cfg.withDefaults()
@@ -78,6 +90,7 @@ func NewPipeline(cfg ServiceConfig) *Pipeline {
 		{"enrich", p.enrich},
 		{"mention", p.mention},
 		{"route", p.route},
+		{"paused", p.waitForSlack},
 		{"story", p.story},
 		{"hold", p.hold},
 		{"quality", p.quality},
@@ -138,13 +151,6 @@ func (p *Pipeline) deliver(ctx context.Context, dest string, items []*item) {
 	stages := p.stages
 	if dest != "" {
 		stages = p.destStages
-	} else if p.slackPaused.Load() {
-		ids := make([]uint64, len(items))
-		for i, it := range items {
-			ids[i] = it.rec.ID
-		}
-		p.cfg.Store.Hold(time.Now().Add(slackPauseHold), ids...) // no attempt counted
-		return
 	}
 	for _, st := range stages {
 		if ctx.Err() != nil {

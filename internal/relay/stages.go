@@ -91,6 +91,9 @@ func (p *Pipeline) route(ctx context.Context, items []*item) {
 			it.noSlack, it.posted = true, true
 			continue
 		}
+		if p.slackPaused.Load() {
+			continue // Slack refuses the token: its part waits (waitForSlack)
+		}
 		it.chID, it.err = p.cfg.Slack.ChannelID(ctx, it.channel)
 	}
 }
