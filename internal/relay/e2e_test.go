@@ -128,10 +128,21 @@ func (w *world) find(typ string) []relay.Event {
 func (w *world) start(cfg relay.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	go func() { w.done <- relay.Run(ctx, cfg) }()
+	w.done = make(chan error, 1) // this run's: a restart gets its own
+	done := w.done
+	go func() { done <- relay.Run(ctx, cfg) }()
+	// A test that fails before stop must not leave its relay running into the next.
+	w.t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+		}
+	})
 	select {
 	case <-w.ready:
 	case err := <-w.done:
+		w.done <- err
 		w.t.Fatalf("relay stopped before ready: %v", err)
 	case <-time.After(20 * time.Second):
 		w.t.Fatal("relay not ready within 20s")
@@ -142,6 +153,7 @@ func (w *world) stop() error {
 	w.cancel()
 	select {
 	case err := <-w.done:
+		w.done <- err // for the cleanup, which waits for the relay too
 		return err
 	case <-time.After(30 * time.Second):
 		w.t.Fatal("relay did not stop")
