@@ -86,15 +86,21 @@ func (p *Pipeline) send(ctx context.Context, items []*item) {
 		return
 	}
 	for _, it := range live {
-		if until, ok := p.destHold.Load(name); ok && until.(time.Time).After(time.Now()) {
-			it.later = until.(time.Time) // an earlier send of this batch got a 429
-			continue
-		}
 		p.sendTo(ctx, name, sender, []*item{it})
 	}
 }
 
 func (p *Pipeline) sendTo(ctx context.Context, name string, sender destination.Sender, items []*item) {
+	// One send at a time per destination: its answers come in order, and a 429 holds
+	// every send after it — none is already on its way.
+	unlock := p.lockItem("destination/" + name)
+	defer unlock()
+	if until, ok := p.destHold.Load(name); ok && until.(time.Time).After(time.Now()) {
+		for _, it := range items {
+			it.later = until.(time.Time)
+		}
+		return
+	}
 	events := make([]destination.Event, len(items))
 	for i, it := range items {
 		events[i] = destination.Event{ID: it.rec.Identity(), Facts: it.facts}

@@ -59,7 +59,7 @@ type Pipeline struct {
 
 	noUsersScope atomic.Bool // users.lookupByEmail refused for a scope: said once
 	noWarnings   atomic.Bool // the server has no data quality warnings: said once
-	itemLocks    sync.Map    // refresh.Key → *sync.Mutex, for quality warnings
+	itemLocks    sync.Map    // refresh.Key or "destination/<name>" → *sync.Mutex
 	// slackPaused: Slack refused the token while other destinations are configured;
 	// Slack's records wait (held, re-checked every slackPauseHold), the others flow.
 	slackPaused atomic.Bool
