@@ -96,17 +96,31 @@ func (s *State) Count(identity string, failed bool, at time.Time) Count {
 	return Count{Recovered: s.Before, LastSuccess: s.PrevSuccess}
 }
 
-// ReplyTo is the message an outcome posted to channel at `at` replies to: a recovery
+// ReplyTo is the thread an outcome posted to channel at `at` replies to: a recovery
 // goes into the last failure's thread, any other outcome into its refresh's opening
-// message; "" posts it as a message of its own.
-func (s *State) ReplyTo(channel string, failed bool, recovered int, at time.Time) string {
+// message; nil posts it as a message of its own. The thread is a copy: what the post
+// replied to, for Ended, whatever the story holds by then.
+func (s *State) ReplyTo(channel string, failed bool, recovered int, at time.Time) *Thread {
 	if !failed && recovered > 0 && s.Failed.continues(channel, at) {
-		return s.Failed.TS
+		t := *s.Failed
+		return &t
 	}
 	if s.Open.continues(channel, at) {
-		return s.Open.TS
+		t := *s.Open
+		return &t
 	}
-	return ""
+	return nil
+}
+
+// Thread finds the thread with this message, for a post resumed after a restart.
+func (s *State) Thread(ts string) *Thread {
+	for _, t := range []*Thread{s.Open, s.Failed} {
+		if t != nil && t.TS == ts {
+			c := *t
+			return &c
+		}
+	}
+	return nil
 }
 
 // Opened records the message a started refresh posted — unless an outcome later than
@@ -124,34 +138,45 @@ type Rewrite struct {
 }
 
 // Outcome is a posted outcome: its event's facts, the message it became (TS), and
-// the message it replied to (ThreadTS, "" for none).
+// the thread it replied to (Root, nil for none).
 type Outcome struct {
-	Facts    enrich.Facts
-	At       time.Time
-	Channel  string
-	TS       string
-	ThreadTS string
+	Facts   enrich.Facts
+	At      time.Time
+	Channel string
+	TS      string
+	Root    *Thread
 }
 
 // Ended records a posted outcome and returns the earlier messages it rewrites: the
-// refresh's opening message (failed or succeeded, and how long it ran) and, for a
-// recovery, the last failure's (recovered after n failures). A failure becomes the
-// thread a recovery will go to; a success closes the story's threads.
+// message it replied to — the refresh's opening (failed or succeeded, and how long it
+// ran) or, for a recovery, the last failure's (recovered after n failures) — and an
+// opening it did not reply to (a recovery posted in the failure's thread). A failure
+// becomes the thread a recovery will go to; a success closes the story's threads. An
+// outcome older than the latest one counted (a retried event, late) rewrites what it
+// replied to and changes nothing else.
 func (s *State) Ended(o Outcome) []Rewrite {
 	failed := o.Facts.IsFailure()
 	var out []Rewrite
-	if s.Open.continues(o.Channel, o.At) {
-		out = append(out, Rewrite{s.Open.Channel, s.Open.TS, render.Updated(s.Open.Root, render.Outcome{
-			Event: o.Facts.Event, At: o.At, Took: o.At.Sub(s.Open.At), InThread: o.ThreadTS == s.Open.TS})})
+	if r := o.Root; r != nil {
+		oc := render.Outcome{Event: o.Facts.Event, At: o.At, InThread: true}
+		if !failed && o.Facts.Recovered > 0 && r.Root.IsFailure() {
+			oc.Recovered = o.Facts.Recovered
+		} else {
+			oc.Took = o.At.Sub(r.At)
+		}
+		out = append(out, Rewrite{r.Channel, r.TS, render.Updated(r.Root, oc)})
 	}
-	if !failed && o.Facts.Recovered > 0 && s.Failed != nil && o.ThreadTS == s.Failed.TS {
-		out = append(out, Rewrite{s.Failed.Channel, s.Failed.TS, render.Updated(s.Failed.Root, render.Outcome{
-			Event: o.Facts.Event, At: o.At, Recovered: o.Facts.Recovered, InThread: true})})
+	if s.LastOutcome.After(o.At) {
+		return out
+	}
+	if s.Open.continues(o.Channel, o.At) && (o.Root == nil || s.Open.TS != o.Root.TS) {
+		out = append(out, Rewrite{s.Open.Channel, s.Open.TS, render.Updated(s.Open.Root, render.Outcome{
+			Event: o.Facts.Event, At: o.At, Took: o.At.Sub(s.Open.At)})})
 	}
 	if failed {
 		root := Thread{Channel: o.Channel, TS: o.TS, At: o.At, Root: o.Facts}
-		if o.ThreadTS != "" {
-			root.TS = o.ThreadTS // a reply: recoveries go to the thread it is in
+		if o.Root != nil {
+			root.TS = o.Root.TS // a reply: recoveries go to the thread it is in
 		}
 		s.Failed = &root
 	} else {

@@ -46,10 +46,10 @@ func TestStartedThenSucceededIsOneThread(t *testing.T) {
 	s.Opened(Thread{Channel: "C1", TS: "1.0", At: t0, Root: facts("WorkbookRefreshStarted")})
 	s.Count("s", false, t0.Add(3*time.Minute))
 	reply := s.ReplyTo("C1", false, 0, t0.Add(3*time.Minute))
-	if reply != "1.0" {
-		t.Fatalf("reply to %q", reply)
+	if reply == nil || reply.TS != "1.0" {
+		t.Fatalf("reply to %+v", reply)
 	}
-	rw := s.Ended(Outcome{Facts: facts("WorkbookRefreshSucceeded"), At: t0.Add(3 * time.Minute), Channel: "C1", TS: "2.0", ThreadTS: reply})
+	rw := s.Ended(Outcome{Facts: facts("WorkbookRefreshSucceeded"), At: t0.Add(3 * time.Minute), Channel: "C1", TS: "2.0", Root: reply})
 	if len(rw) != 1 || rw[0].TS != "1.0" || !strings.Contains(rw[0].Message.Text, "after 3m 0s") {
 		t.Fatalf("rewrites %+v", rw)
 	}
@@ -64,18 +64,18 @@ func TestRecoveryGoesToTheFailureThread(t *testing.T) {
 	s.Count("f1", true, t0)
 	s.Ended(Outcome{Facts: failed, At: t0, Channel: "C1", TS: "1.0"})
 	s.Count("f2", true, t0.Add(time.Hour))
-	if r := s.ReplyTo("C1", true, 0, t0.Add(time.Hour)); r != "" {
-		t.Fatalf("a second failure without a start replies to %q", r)
+	if r := s.ReplyTo("C1", true, 0, t0.Add(time.Hour)); r != nil {
+		t.Fatalf("a second failure without a start replies to %+v", r)
 	}
 	s.Ended(Outcome{Facts: failed, At: t0.Add(time.Hour), Channel: "C1", TS: "2.0"})
 	c := s.Count("s1", false, t0.Add(2*time.Hour))
 	reply := s.ReplyTo("C1", false, c.Recovered, t0.Add(2*time.Hour))
-	if c.Recovered != 2 || reply != "2.0" {
-		t.Fatalf("recovered %d, reply to %q: want the last failure's thread", c.Recovered, reply)
+	if c.Recovered != 2 || reply == nil || reply.TS != "2.0" {
+		t.Fatalf("recovered %d, reply to %+v: want the last failure's thread", c.Recovered, reply)
 	}
 	ok := facts("WorkbookRefreshSucceeded")
 	ok.Recovered = c.Recovered
-	rw := s.Ended(Outcome{Facts: ok, At: t0.Add(2 * time.Hour), Channel: "C1", TS: "3.0", ThreadTS: reply})
+	rw := s.Ended(Outcome{Facts: ok, At: t0.Add(2 * time.Hour), Channel: "C1", TS: "3.0", Root: reply})
 	if len(rw) != 1 || rw[0].TS != "2.0" || !strings.Contains(rw[0].Message.Text, "after 2 failures") {
 		t.Fatalf("rewrites %+v", rw)
 	}
@@ -86,9 +86,9 @@ func TestFailureInsideTheOpeningThread(t *testing.T) {
 	s.Opened(Thread{Channel: "C1", TS: "1.0", At: t0, Root: facts("WorkbookRefreshStarted")})
 	s.Count("f", true, t0.Add(time.Minute))
 	reply := s.ReplyTo("C1", true, 0, t0.Add(time.Minute))
-	rw := s.Ended(Outcome{Facts: facts("WorkbookRefreshFailed"), At: t0.Add(time.Minute), Channel: "C1", TS: "2.0", ThreadTS: reply})
-	if reply != "1.0" || len(rw) != 1 || !strings.Contains(rw[0].Message.Text, "Failed") {
-		t.Fatalf("reply %q rewrites %+v", reply, rw)
+	rw := s.Ended(Outcome{Facts: facts("WorkbookRefreshFailed"), At: t0.Add(time.Minute), Channel: "C1", TS: "2.0", Root: reply})
+	if reply == nil || reply.TS != "1.0" || len(rw) != 1 || !strings.Contains(rw[0].Message.Text, "Failed") {
+		t.Fatalf("reply %+v rewrites %+v", reply, rw)
 	}
 	if s.Failed == nil || s.Failed.TS != "1.0" {
 		t.Fatalf("a recovery must go to the thread the failure is in: %+v", s.Failed)
@@ -107,8 +107,8 @@ func TestThreadsEnd(t *testing.T) {
 	}
 	for _, tc := range cases {
 		s := State{Open: &Thread{Channel: "C1", TS: "1.0", At: t0}}
-		if r := s.ReplyTo(tc.channel, true, 0, tc.at); r != "" {
-			t.Errorf("%s: replies to %q", tc.name, r)
+		if r := s.ReplyTo(tc.channel, true, 0, tc.at); r != nil {
+			t.Errorf("%s: replies to %+v", tc.name, r)
 		}
 	}
 }
@@ -137,5 +137,29 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	if _, err := Decode([]byte("{")); err == nil {
 		t.Fatal("garbage decoded")
+	}
+}
+
+// TestLateRetryKeepsTheStory: an older failure whose post is resumed after a restart,
+// recorded after a newer one, rewrites only what it replied to and leaves the newer
+// failure as the thread a recovery goes to; a recovery rewrites the thread it replied
+// to even when the story moved on meanwhile.
+func TestLateRetryKeepsTheStory(t *testing.T) {
+	var s State
+	failed := facts("WorkbookRefreshFailed")
+	s.Count("f1", true, t0)
+	s.Count("f2", true, t0.Add(time.Hour))
+	s.Ended(Outcome{Facts: failed, At: t0.Add(time.Hour), Channel: "C1", TS: "2.0"})
+	if rw := s.Ended(Outcome{Facts: failed, At: t0, Channel: "C1", TS: "1.0"}); len(rw) != 0 || s.Failed.TS != "2.0" {
+		t.Fatalf("the late retry changed the story: rewrites %+v, failed thread %+v", rw, s.Failed)
+	}
+	c := s.Count("ok", false, t0.Add(2*time.Hour))
+	reply := s.ReplyTo("C1", false, c.Recovered, t0.Add(2*time.Hour))
+	s.Failed = &Thread{Channel: "C1", TS: "9.0", At: t0.Add(90 * time.Minute), Root: failed} // moved on meanwhile
+	ok := facts("WorkbookRefreshSucceeded")
+	ok.Recovered = c.Recovered
+	rw := s.Ended(Outcome{Facts: ok, At: t0.Add(2 * time.Hour), Channel: "C1", TS: "3.0", Root: reply})
+	if len(rw) != 1 || rw[0].TS != "2.0" || !strings.Contains(rw[0].Message.Text, "recovered") {
+		t.Fatalf("rewrites %+v, want the thread it replied to (2.0)", rw)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/refresh"
 	"github.com/tabhook/tabhook/internal/store"
 )
 
@@ -26,8 +27,9 @@ type item struct {
 	// threadTS is the message the post replies to (a refresh's thread); such a post
 	// is never part of a digest.
 	threadTS string
-	to       []string // the destinations its route hands it to as well
-	noSlack  bool     // its route has no Slack channel: done once handed on
+	root     *refresh.Thread // the thread it replies to, as the story held it
+	to       []string        // the destinations its route hands it to as well
+	noSlack  bool            // its route has no Slack channel: done once handed on
 }
 
 func (it *item) live() bool { return it.err == nil && it.later.IsZero() && !it.posted }

@@ -69,16 +69,19 @@ func (p *Pipeline) story(_ context.Context, items []*item) {
 			}
 			c := st.Count(it.rec.Identity(), failed, at)
 			it.facts.Streak, it.facts.Recovered, it.facts.LastSuccess = c.Streak, c.Recovered, c.LastSuccess
-			if !it.rec.PostStarted {
-				it.threadTS = st.ReplyTo(it.chID, failed, c.Recovered, at)
+			if it.rec.PostStarted {
+				it.root = st.Thread(it.rec.ThreadTS) // resumed: the thread it started in
+			} else {
+				it.root = st.ReplyTo(it.chID, failed, c.Recovered, at)
 			}
 			return st.Encode()
 		})
 		if err != nil {
 			it.err = fmt.Errorf("count the refresh in its story: %w", err)
 		}
-		if it.rec.PostStarted {
-			it.threadTS = it.rec.ThreadTS
+		it.threadTS = it.rec.ThreadTS
+		if !it.rec.PostStarted && it.root != nil {
+			it.threadTS = it.root.TS
 		}
 	}
 }
@@ -100,7 +103,7 @@ func (p *Pipeline) remember(ctx context.Context, items []*item) {
 				return nil, err
 			}
 			if it.isOutcome() {
-				rewrites = st.Ended(refresh.Outcome{Facts: it.facts, At: at, Channel: th, TS: it.rec.MessageTS, ThreadTS: it.rec.ThreadTS})
+				rewrites = st.Ended(refresh.Outcome{Facts: it.facts, At: at, Channel: th, TS: it.rec.MessageTS, Root: it.root})
 			} else {
 				st.Opened(refresh.Thread{Channel: th, TS: it.rec.MessageTS, At: at, Root: it.facts})
 			}
