@@ -85,6 +85,8 @@ func TestRefreshStory(t *testing.T) {
 		t.Fatalf("a failure with no start of its own joined a thread: %+v", second)
 	}
 	mustContain(t, "the second failure", messageText(second), "2nd failure in a row", "<@U0BOB>")
+	// Hours pass in real life: the failure is recorded (delivered) before its recovery.
+	eventually(t, "the second failure recorded", func() bool { return w.count(relay.EvDelivered) == 3 })
 
 	fire("WorkbookRefreshSucceeded", 2*time.Hour)
 	eventually(t, "the recovery", func() bool { return len(w.slack.Messages()) == 4 })
