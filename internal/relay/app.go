@@ -119,6 +119,7 @@ type relay struct {
 	leave    func(context.Context) (bool, error) // run on a shared store: leave the replicas (under mu)
 	rechecks map[string]chan struct{}            // a reload asks to try a credential again
 	said     map[string]bool                     // set-up notes already given (under mu)
+	renewed  map[string]time.Time                // when a reload last replaced a credential (under mu)
 }
 
 // Reloaded is what a reload re-reads.
@@ -268,7 +269,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	}
 	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
-	svcCfg.Refused = func(err error) { r.credentialRefused(ctx, err) }
+	svcCfg.Refused = func(err error, since time.Time) { r.credentialRefused(ctx, err, since) }
 	return NewService(svcCfg)
 }
 

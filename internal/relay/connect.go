@@ -158,6 +158,7 @@ func (r *relay) monitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		asked := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		_, terr := r.cfg.Tableau.Site(cctx)
 		_, serr := r.cfg.Slack.AuthTest(cctx)
@@ -167,13 +168,13 @@ func (r *relay) monitor(ctx context.Context) {
 		cancel()
 		switch {
 		case tableau.IsCredentialsRejected(terr):
-			r.credentialRefused(ctx, &credentialsError{destination: "tableau", err: terr}) // the pause owns its health
+			r.credentialRefused(ctx, &credentialsError{destination: "tableau", err: terr}, asked) // the pause owns its health
 		case !r.isPaused("tableau"):
 			r.setHealth(CompTableau, terr)
 		}
 		switch {
 		case slackout.WorkspaceRefusal(serr):
-			r.credentialRefused(ctx, serr)
+			r.credentialRefused(ctx, serr, asked)
 		case !r.isPaused("slack"):
 			r.setHealth(CompSlack, serr)
 		}

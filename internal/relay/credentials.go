@@ -14,7 +14,10 @@ import (
 // turns /readyz and the metric at once, and checks the credential again — every
 // CredentialCheck, and at once after a reload — until it works; then delivery resumes
 // by itself.
-func (r *relay) credentialRefused(ctx context.Context, err error) {
+//
+// A refusal of a request begun before a reload replaced the credential (since) is the
+// old credential's: it is ignored, and the event is tried again with the new one.
+func (r *relay) credentialRefused(ctx context.Context, err error, since time.Time) {
 	who, comp, what, fix := "slack", CompSlack, "Slack refused the bot token ("+slackout.Code(err)+")",
 		"put a valid token in the token file (SLACK_TOKEN_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself"
 	var ce *credentialsError
@@ -23,7 +26,7 @@ func (r *relay) credentialRefused(ctx context.Context, err error) {
 			"create a new PAT, put its secret in the secret file (TS_PAT_SECRET_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself"
 	}
 	r.mu.Lock()
-	if r.paused[who] {
+	if r.paused[who] || since.Before(r.renewed[who]) {
 		r.mu.Unlock()
 		return
 	}
@@ -44,11 +47,19 @@ func (r *relay) credentialRefused(ctx context.Context, err error) {
 
 // recheck waits until the credential works again, then resumes delivery (once no
 // other credential holds it paused).
+//
+// The first check comes after a second, not a minute: a refusal may answer a request
+// sent with the credential a reload has just replaced — the new one works, and
+// delivery should not wait for the next tick (nor, in the worst case, for a reload
+// whose signal was already taken).
 func (r *relay) recheck(ctx context.Context, who, comp string) {
 	t := time.NewTicker(orMinute(r.cfg.CredentialCheck))
 	defer t.Stop()
+	first := time.NewTimer(time.Second)
+	defer first.Stop()
 	for {
 		select {
+		case <-first.C:
 		case <-t.C:
 		case <-r.rechecks[who]:
 		case <-ctx.Done():
@@ -59,7 +70,10 @@ func (r *relay) recheck(ctx context.Context, who, comp string) {
 		if who == "tableau" {
 			err = r.cfg.Tableau.SignIn(cctx)
 		} else {
-			_, err = r.cfg.Slack.AuthTest(cctx)
+			var auth slackout.Auth
+			if auth, err = r.cfg.Slack.AuthTest(cctx); err == nil {
+				err = slackout.CheckScopes(auth)
+			}
 		}
 		cancel()
 		if err != nil {

@@ -61,9 +61,10 @@ type ServiceConfig struct {
 	Lease   time.Duration
 	Observe Observer
 	Logger  *slog.Logger
-	// Refused hears that Slack refused the credential itself (a revoked token): the
-	// events stay pending, and the caller pauses delivery until it works again.
-	Refused func(error)
+	// Refused hears that Slack refused the credential itself (a revoked token) in a
+	// batch begun at since: the events stay pending, and the caller pauses delivery
+	// until it works again.
+	Refused func(err error, since time.Time)
 	// Destinations are where routes send events besides Slack, by name: each event
 	// routed to one gets a record of its own there (own retries, dead letters, pace).
 	Destinations map[string]destination.Sender

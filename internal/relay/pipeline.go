@@ -150,6 +150,7 @@ func (p *Pipeline) Deliver(ctx context.Context, batch []store.Record) {
 
 // deliver runs one destination's items through its stages and settles them.
 func (p *Pipeline) deliver(ctx context.Context, dest string, items []*item) {
+	began := time.Now()
 	stages := p.stages
 	if dest != "" {
 		stages = p.destStages
@@ -160,7 +161,7 @@ func (p *Pipeline) deliver(ctx context.Context, dest string, items []*item) {
 		}
 		st.run(ctx, items) // each stage takes the items it is for
 	}
-	p.settle(ctx, items)
+	p.settle(ctx, items, began)
 }
 
 // liveItems are the items no stage has failed, deferred or posted yet.

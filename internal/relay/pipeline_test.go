@@ -276,7 +276,7 @@ func TestStageSettle(t *testing.T) {
 	items[2].err = &waitError{"wait"}
 	items[3].err = &slackout.Error{Code: "ratelimited", RetryAfter: time.Second, NoEffect: true}
 	items[4].later = time.Now().Add(time.Minute).Truncate(time.Millisecond)
-	p.settle(context.Background(), items)
+	p.settle(context.Background(), items, time.Now())
 	get := func(i int) store.Record { r, _ := sp.Get(items[i].rec.ID); return r }
 	if r := get(0); r.State != store.Delivered || r.Attempts != 1 {
 		t.Errorf("delivered: %+v", r)

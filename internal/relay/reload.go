@@ -15,10 +15,12 @@ func (r *relay) reload(ctx context.Context) {
 	}
 	got, err := r.cfg.Reconfigure()
 	if err == nil && got.SlackToken != "" {
+		r.renew("slack")
 		r.cfg.Slack.SetToken(got.SlackToken)
 		r.poke("slack")
 	}
 	if err == nil && got.PATSecret != "" {
+		r.renew("tableau")
 		r.cfg.Tableau.SetPATSecret(got.PATSecret)
 		r.poke("tableau")
 	}
@@ -40,6 +42,17 @@ func (r *relay) reload(ctx context.Context) {
 	r.svc.SetRouting(routing)
 	r.log.Info("configuration reloaded", "channel", routing.Default, "routes", len(routing.Routes))
 	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("configuration reloaded: posting to %s (%d routes)", routing.Default, len(routing.Routes))})
+}
+
+// renew notes that a credential is being replaced: refusals of requests begun before
+// now are the old credential's.
+func (r *relay) renew(who string) {
+	r.mu.Lock()
+	if r.renewed == nil {
+		r.renewed = map[string]time.Time{}
+	}
+	r.renewed[who] = time.Now()
+	r.mu.Unlock()
 }
 
 // poke asks a paused destination to try its credential again now.

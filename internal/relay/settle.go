@@ -19,7 +19,7 @@ import (
 // A refusal of the credential itself (a revoked token) is not the event's fault: the
 // event is left as it was, pending and due, and delivery pauses until the credential
 // works again (ServiceConfig.Refused).
-func (p *Pipeline) settle(ctx context.Context, items []*item) {
+func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 	var delivered []*item
 	var refusal error
 	for _, it := range items {
@@ -38,7 +38,7 @@ func (p *Pipeline) settle(ctx context.Context, items []*item) {
 		p.delivered(delivered)
 	}
 	if refusal != nil && p.cfg.Refused != nil {
-		p.cfg.Refused(refusal)
+		p.cfg.Refused(refusal, began)
 	}
 }
 
