@@ -3,6 +3,7 @@ package relay_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -229,4 +230,54 @@ func TestRevokedSlackTokenHoldsUpOnlySlack(t *testing.T) {
 	if n := w.count(relay.EvDead); n != 0 {
 		t.Fatalf("%d dead letters", n)
 	}
+}
+
+// TestTeamsStormIsDigested: events held together by a Teams 429 come due at one
+// instant and go to Teams as digest cards, each event in one of them once.
+func TestTeamsStormIsDigested(t *testing.T) {
+	w := newWorld(t)
+	r := newReceivers(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	r.configure(&cfg)
+	cfg.Routes = []relay.Route{{Events: []string{"WorkbookUpdated"}, To: []string{"ops-teams"}}}
+	w.start(cfg)
+	r.teams.Script(destfake.Answer{Status: 429, RetryAfter: 2})
+	burst(w, 30, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	represented := func() int {
+		n := 0
+		for _, q := range r.teams.Accepted() {
+			var count int
+			if _, err := fmt.Sscanf(digestTitle(q.Body), "📦 %d Tableau events", &count); err == nil {
+				n += count
+			} else {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "all 30 at Teams", func() bool { return represented() == 30 })
+	t.Logf("30 events in %d Teams messages", len(r.teams.Accepted()))
+	if n := len(r.teams.Accepted()); n > 10 {
+		t.Fatalf("%d Teams messages for 30 events held together: not digested", n)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// digestTitle is the first text of a Teams card.
+func digestTitle(body []byte) string {
+	var m struct {
+		Attachments []struct {
+			Content struct {
+				Body []struct {
+					Text string `json:"text"`
+				} `json:"body"`
+			} `json:"content"`
+		} `json:"attachments"`
+	}
+	if json.Unmarshal(body, &m) != nil || len(m.Attachments) == 0 || len(m.Attachments[0].Content.Body) == 0 {
+		return ""
+	}
+	return m.Attachments[0].Content.Body[0].Text
 }
