@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -34,15 +35,18 @@ func NewSender(d destination.Config) (destination.Sender, error) {
 	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
 }
 
-// senders builds every destination's sender; the configuration was checked, so a
-// failure here is a bug, logged by leaving the destination out (its events then
-// dead-letter as unknown_destination, and can be retried).
-func senders(list []destination.Config) map[string]destination.Sender {
+// senders builds every destination's sender. The configuration was checked, so a
+// failure here is a bug: it is logged and the destination left out (its events then
+// dead-letter as unknown_destination, and can be retried once it is fixed).
+func senders(list []destination.Config, log *slog.Logger) map[string]destination.Sender {
 	out := make(map[string]destination.Sender, len(list))
 	for _, d := range list {
-		if s, err := NewSender(d); err == nil {
-			out[d.Name] = s
+		s, err := NewSender(d)
+		if err != nil {
+			log.Error("destination left out", "destination", d.Name, "err", err)
+			continue
 		}
+		out[d.Name] = s
 	}
 	return out
 }
@@ -123,7 +127,11 @@ func (p *Pipeline) sendTo(ctx context.Context, name string, sender destination.S
 		// The rest of the batch waits too: the destination said so.
 		p.log().Warn("destination asked to wait", "destination", name, "retry_after", de.RetryAfter)
 	case ok && de.Permanent:
-		fail(items, &permanentError{de.Error(), "http_" + strconv.Itoa(de.Status)})
+		code := "refused"
+		if de.Status != 0 {
+			code = "http_" + strconv.Itoa(de.Status)
+		}
+		fail(items, &permanentError{de.Error(), code})
 	default:
 		fail(items, err)
 	}
