@@ -41,11 +41,10 @@ type Receiver struct {
 	script    []Answer // answered first, in order
 	always    *Answer  // then this, while set
 	incidents map[string]bool
-	arrived   chan struct{}
 }
 
 func newReceiver(kind string) *Receiver {
-	r := &Receiver{kind: kind, incidents: map[string]bool{}, arrived: make(chan struct{}, 1)}
+	r := &Receiver{kind: kind, incidents: map[string]bool{}}
 	r.srv = httptest.NewServer(r)
 	return r
 }
@@ -151,10 +150,6 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests = append(r.requests, Request{Path: req.URL.Path, Header: req.Header.Clone(), Body: body, At: time.Now(), Status: status})
 	r.mu.Unlock()
-	select {
-	case r.arrived <- struct{}{}:
-	default:
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, reply)

@@ -57,6 +57,14 @@ type Facts struct {
 // IsRefresh reports whether the event is an extract refresh's start or outcome.
 func (f Facts) IsRefresh() bool { return strings.Contains(f.Event, "Refresh") }
 
+// IsOutcome reports whether the event ends an extract refresh: it succeeded or failed.
+func (f Facts) IsOutcome() bool { return IsRefreshOutcome(f.Event) }
+
+// IsRefreshOutcome reports whether an event (its API name) ends an extract refresh.
+func IsRefreshOutcome(event string) bool {
+	return strings.Contains(event, "Refresh") && (strings.HasSuffix(event, "Failed") || strings.HasSuffix(event, "Succeeded"))
+}
+
 // IsFailure reports whether the event is a failed extract refresh.
 func (f Facts) IsFailure() bool { return f.IsRefresh() && strings.HasSuffix(f.Event, "Failed") }
 

@@ -25,9 +25,7 @@ import (
 
 // Takes reports whether PagerDuty can take the event: a refresh's failure (trigger) or
 // success (resolve). Anything else has nothing to page about.
-func Takes(event string) bool {
-	return strings.Contains(event, "Refresh") && (strings.HasSuffix(event, "Failed") || strings.HasSuffix(event, "Succeeded"))
-}
+func Takes(event string) bool { return enrich.IsRefreshOutcome(event) }
 
 // DedupKey is the incident key of an item: the same for its failures and its recovery.
 func DedupKey(f enrich.Facts) string {

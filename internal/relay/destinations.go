@@ -61,19 +61,10 @@ func (p *Pipeline) handOn(it *item) error {
 	return nil
 }
 
-// holdDestination puts off the events of a destination that asked to wait (a 429's
-// Retry-After), without counting an attempt: they are due together when it ends.
-func (p *Pipeline) holdDestination(_ context.Context, items []*item) {
-	now := time.Now()
-	for _, it := range liveItems(items) {
-		if until, ok := p.destHold.Load(it.rec.Destination); ok && until.(time.Time).After(now) {
-			it.later = until.(time.Time)
-		}
-	}
-}
-
 // send delivers a destination's events: as one message where the destination takes a
-// digest (Teams) and several are due, else one request each.
+// digest (Teams) and several are due, else one request each. Events of a destination
+// that asked to wait (a 429's Retry-After) are put off without an attempt counted:
+// due together when the wait ends.
 func (p *Pipeline) send(ctx context.Context, items []*item) {
 	live := liveItems(items)
 	if len(live) == 0 {

@@ -103,7 +103,6 @@ func NewPipeline(cfg ServiceConfig) *Pipeline {
 	p.destStages = []stage{
 		{"site", p.checkSite},
 		{"enrich", p.enrich},
-		{"hold", p.holdDestination},
 		{"send", p.send},
 	}
 	return p

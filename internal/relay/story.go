@@ -23,11 +23,6 @@ func (it *item) eventTime() time.Time {
 	return it.rec.ReceivedAt
 }
 
-// isOutcome: a refresh's end, succeeded or failed.
-func (it *item) isOutcome() bool {
-	return it.facts.IsRefresh() && !strings.HasSuffix(it.facts.Event, "Started")
-}
-
 // mention finds a failed refresh's owner in Slack by e-mail, to mention them. A miss
 // leaves the owner's name; a refusal (no users:read.email) is said once.
 func (p *Pipeline) mention(ctx context.Context, items []*item) {
@@ -58,7 +53,7 @@ func (p *Pipeline) mention(ctx context.Context, items []*item) {
 // replies to. A post already under way keeps the thread it started in.
 func (p *Pipeline) story(_ context.Context, items []*item) {
 	for _, it := range liveItems(items) {
-		if !it.isOutcome() {
+		if !it.facts.IsOutcome() {
 			continue
 		}
 		failed, at := it.facts.IsFailure(), it.eventTime()
@@ -102,7 +97,7 @@ func (p *Pipeline) remember(ctx context.Context, items []*item) {
 			if err != nil {
 				return nil, err
 			}
-			if it.isOutcome() {
+			if it.facts.IsOutcome() {
 				rewrites = st.Ended(refresh.Outcome{Facts: it.facts, At: at, Channel: th, TS: it.rec.MessageTS, Root: it.root})
 			} else {
 				st.Opened(refresh.Thread{Channel: th, TS: it.rec.MessageTS, At: at, Root: it.facts})
@@ -135,7 +130,7 @@ func (p *Pipeline) quality(ctx context.Context, items []*item) {
 		return
 	}
 	for _, it := range liveItems(items) {
-		if it.facts.Kind != "datasource" || !it.isOutcome() {
+		if it.facts.Kind != "datasource" || !it.facts.IsOutcome() {
 			continue
 		}
 		if err := w.QualityWarningsSupported(); err != nil {

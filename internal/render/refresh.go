@@ -101,7 +101,7 @@ func ownerText(f enrich.Facts) string {
 func refreshBlocks(f enrich.Facts) []slack.Block {
 	var blocks []slack.Block
 	if fl := f.Failure; fl != nil && fl.Error != "" {
-		text := "*Why:* " + Escape(truncate(Headline(fl.Error), 300)) + "\n" + codeBlock(truncate(strings.Join(errorLines(fl.Error), "\n"), maxError))
+		text := "*Why:* " + Escape(Truncate(Headline(fl.Error), 300)) + "\n" + codeBlock(Truncate(strings.Join(errorLines(fl.Error), "\n"), maxError))
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil))
 	}
 	var facts []string
@@ -180,7 +180,7 @@ func Updated(root enrich.Facts, o Outcome) Message {
 	if o.Recovered > 0 {
 		words, em = Words(root.Event)+" — recovered", ":white_check_mark:"
 	}
-	m.Blocks[0] = slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(em+" "+words+": "+name(root), maxHeader), true, false))
+	m.Blocks[0] = slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Truncate(em+" "+words+": "+Name(root), maxHeader), true, false))
 	var line []string
 	switch {
 	case o.Recovered > 0:
@@ -198,6 +198,6 @@ func Updated(root enrich.Facts, o Outcome) Message {
 	}
 	outcome := slack.NewContextBlock("outcome", mrkdwn(strings.Join(line, " · ")))
 	m.Blocks = append(m.Blocks[:1], append([]slack.Block{outcome}, m.Blocks[1:]...)...)
-	m.Text = truncate(Escape(words+": "+name(root)+" — "+line[0]), maxText)
+	m.Text = Truncate(Escape(words+": "+Name(root)+" — "+line[0]), maxText)
 	return m
 }

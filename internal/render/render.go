@@ -92,7 +92,8 @@ func link(url, text string) string {
 	return "*<" + Escape(strings.ReplaceAll(url, "|", "%7C")) + "|" + Escape(strings.ReplaceAll(text, "|", "¦")) + ">*"
 }
 
-func truncate(s string, max int) string {
+// Truncate cuts s to max characters, the last one an ellipsis.
+func Truncate(s string, max int) string {
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
@@ -100,8 +101,8 @@ func truncate(s string, max int) string {
 	return string(r[:max-1]) + "…"
 }
 
-// name is the resource name, or a stand-in when Tableau sent none.
-func name(f enrich.Facts) string {
+// Name is the resource name, or a stand-in when Tableau sent none.
+func Name(f enrich.Facts) string {
 	if strings.TrimSpace(f.Name) != "" {
 		return f.Name
 	}
@@ -110,10 +111,10 @@ func name(f enrich.Facts) string {
 
 // Render builds the message for one event.
 func Render(f enrich.Facts) Message {
-	n := name(f)
+	n := Name(f)
 	words := Words(f.Event)
 
-	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(emoji(f.Event)+" "+words+": "+n, maxHeader), true, false))
+	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Truncate(emoji(f.Event)+" "+words+": "+n, maxHeader), true, false))
 
 	body := link(f.URL, n)
 	if f.Payload.Text != "" {
@@ -122,18 +123,18 @@ func Render(f enrich.Facts) Message {
 	var fields []*slack.TextBlockObject
 	add := func(label, value string) {
 		if value != "" {
-			fields = append(fields, mrkdwn(truncate("*"+label+"*\n"+Escape(value), maxField)))
+			fields = append(fields, mrkdwn(Truncate("*"+label+"*\n"+Escape(value), maxField)))
 		}
 	}
 	add("Project", f.Project)
 	if owner := ownerText(f); owner != "" {
-		fields = append(fields, mrkdwn(truncate("*Owner*\n"+owner, maxField)))
+		fields = append(fields, mrkdwn(Truncate("*Owner*\n"+owner, maxField)))
 	}
 	add("Site role", f.SiteRole)
 	if len(f.Tags) > 0 {
 		add("Tags", strings.Join(f.Tags, ", "))
 	}
-	section := slack.NewSectionBlock(mrkdwn(truncate(body, maxSection)), fields, nil)
+	section := slack.NewSectionBlock(mrkdwn(Truncate(body, maxSection)), fields, nil)
 	blocks := []slack.Block{header, section}
 	blocks = append(blocks, refreshBlocks(f)...)
 
@@ -147,12 +148,12 @@ func Render(f enrich.Facts) Message {
 		ctx = append(ctx, mrkdwn(":warning: "+Escape(f.Degraded)+"; showing what the webhook said."))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", ctx...))
-	return Message{Text: truncate(Fallback(f), maxText), Blocks: blocks}
+	return Message{Text: Truncate(Fallback(f), maxText), Blocks: blocks}
 }
 
 // Fallback is the notification text: the event in words, the name, project and owner.
 func Fallback(f enrich.Facts) string {
-	s := Words(f.Event) + ": " + name(f)
+	s := Words(f.Event) + ": " + Name(f)
 	var extra []string
 	if f.Project != "" {
 		extra = append(extra, "project "+f.Project)
@@ -173,7 +174,7 @@ func Fallback(f enrich.Facts) string {
 func contextLine(f enrich.Facts) string {
 	parts := []string{f.Event}
 	if t, err := time.Parse(time.RFC3339, f.Payload.CreatedAt); err == nil {
-		parts = append(parts, t.UTC().Format("2006-01-02 15:04:05 MST"))
+		parts = append(parts, clock(t))
 	} else if f.Payload.CreatedAt != "" {
 		parts = append(parts, f.Payload.CreatedAt)
 	}
@@ -193,12 +194,12 @@ const (
 // represented, so each may be marked delivered.
 func Digest(facts []enrich.Facts) Message {
 	title := fmt.Sprintf(":package: %d Tableau events", len(facts))
-	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(title, maxHeader), true, false))}
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Truncate(title, maxHeader), true, false))}
 	var sections []string
 	var chunk strings.Builder
 	named := 0
 	for _, f := range facts {
-		l := truncate("• "+Escape(Words(f.Event))+": "+link(f.URL, truncate(name(f), maxDigestLine)), maxSection)
+		l := Truncate("• "+Escape(Words(f.Event))+": "+link(f.URL, Truncate(Name(f), maxDigestLine)), maxSection)
 		if chunk.Len()+len(l)+1 > maxSection {
 			if len(sections) == maxDigestSections-1 {
 				break // the last section is kept for the count of the rest

@@ -217,16 +217,3 @@ func (s *Sim) getJob(w http.ResponseWriter, r *http.Request, ss session) {
 		notFound(w, r, "404008", "Job")
 	}
 }
-
-// RefreshJobs counts the extract-refresh jobs fired events left, by status.
-func (s *Sim) RefreshJobs(status string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, j := range s.simJobs {
-		if j.Status == status {
-			n++
-		}
-	}
-	return n
-}

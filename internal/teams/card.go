@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/atc0005/go-teams-notify/v2/adaptivecard"
 
@@ -87,13 +86,6 @@ func escape(s string) string {
 	return b.String()
 }
 
-func cut(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	return string([]rune(s)[:max-1]) + "…"
-}
-
 // symbol stands for the outcome in the title.
 func symbol(event string) string {
 	switch {
@@ -109,16 +101,9 @@ func symbol(event string) string {
 	return "🔔"
 }
 
-func name(f enrich.Facts) string {
-	if strings.TrimSpace(f.Name) != "" {
-		return f.Name
-	}
-	return "(unnamed " + strings.ToLower(f.Payload.Resource) + " " + f.Payload.ResourceLUID + ")"
-}
-
 // linked is the item's name, linked to Tableau when the URL is known.
 func linked(f enrich.Facts, l limits) string {
-	n := escape(cut(name(f), l.name))
+	n := escape(render.Truncate(render.Name(f), l.name))
 	if f.URL == "" || strings.ContainsAny(f.URL, " )") {
 		return "**" + n + "**"
 	}
@@ -142,12 +127,12 @@ func text(s string, subtle bool) adaptivecard.Element {
 func single(events []destination.Event, l limits) adaptivecard.Card {
 	f := events[0].Facts
 	card := adaptivecard.NewCard()
-	title := heading(symbol(f.Event) + " " + escape(render.Words(f.Event)) + ": " + escape(cut(name(f), l.name)))
+	title := heading(symbol(f.Event) + " " + escape(render.Words(f.Event)) + ": " + escape(render.Truncate(render.Name(f), l.name)))
 	body := []adaptivecard.Element{title, text(linked(f, l), false)}
 	facts := adaptivecard.NewFactSet()
 	add := func(title, value string) {
 		if value != "" {
-			_ = facts.AddFact(adaptivecard.Fact{Title: title, Value: escape(cut(value, l.field))})
+			_ = facts.AddFact(adaptivecard.Fact{Title: title, Value: escape(render.Truncate(value, l.field))})
 		}
 	}
 	add("Project", f.Project)
@@ -177,10 +162,10 @@ func single(events []destination.Event, l limits) adaptivecard.Card {
 func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 	var out []adaptivecard.Element
 	if fl := f.Failure; fl != nil && fl.Error != "" {
-		out = append(out, text("**Why:** "+escape(cut(render.Headline(fl.Error), l.field)), false))
+		out = append(out, text("**Why:** "+escape(render.Truncate(render.Headline(fl.Error), l.field)), false))
 		box := adaptivecard.NewContainer()
 		box.Style = "emphasis"
-		_ = box.AddElement(false, text(escape(cut(fl.Error, l.errorText)), false))
+		_ = box.AddElement(false, text(escape(render.Truncate(fl.Error, l.errorText)), false))
 		out = append(out, adaptivecard.Element(box))
 		if !fl.Started.IsZero() {
 			s := "Started " + fl.Started.UTC().Format("2006-01-02 15:04:05 MST")
