@@ -249,6 +249,7 @@ A delivered event is never retried: that would post it twice.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.AllDead, "all-dead", false, "retry every dead event")
+	creds.MarkCommandLineOnly(cmd.Flags(), "all-dead")
 	return cmd
 }
 

@@ -75,10 +75,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 listener that receives their deliveries, enriches each event through the Tableau REST API
 and posts it to Slack.
 
-Every flag can also be set in the environment (TS_* and SLACK_* for credentials,
+Settings can also be given in the environment (TS_* and SLACK_* for credentials,
 TABHOOK_<FLAG> for the rest) or in the config file ($XDG_CONFIG_HOME/tabhook/config.yaml,
 keys named like the flags). The first that is set wins: flag, environment, config file,
-interactive prompt, default.`,
+interactive prompt, default. Flags that choose what a command touches (the webhooks
+'webhook delete' deletes, --yes, --all-dead) are read from the command line only; their
+help says "command line only".`,
 		Example: `  # try the whole pipeline against the built-in Tableau simulator
   tabhook demo
 
@@ -127,11 +129,6 @@ func (f *Factory) prepare(cmd *cobra.Command) error {
 	r, err := creds.Load(creds.Options{ConfigPath: configPath, Env: f.Env})
 	if err != nil {
 		return err
-	}
-	if strings.HasPrefix(cmd.CommandPath(), "tabhook webhook") || cmd.CommandPath() == "tabhook events" {
-		// A shared config file holds run's settings (event:, name-prefix:): as filters
-		// they would silently narrow what an admin command sees or does.
-		r.IgnoreConfig(adminFilterKeys...)
 	}
 	if err := r.Apply(flags); err != nil {
 		return &cli.UsageError{Err: err}
@@ -206,9 +203,11 @@ func knownKeys(root *cobra.Command) []string {
 
 var apiVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 
-// adminFilterKeys are flags that filter or name webhooks in the admin commands, and
-// mean relay settings in the config file.
-var adminFilterKeys = []string{"event", "name", "name-prefix", "url", "url-prefix", "enabled"}
+// adminFilterKeys are flags that select or name webhooks in the admin commands. The
+// relay has settings of the same names (TABHOOK_EVENT, TABHOOK_NAME_PREFIX, event: in a
+// shared config file): the admin commands read them from the command line only, so an
+// exported relay environment never chooses what a delete deletes.
+var adminFilterKeys = []string{"event", "name", "name-prefix", "url", "url-prefix", "enabled", "disabled"}
 
 // canPrompt: a person is at a terminal and --no-input was not given.
 func (f *Factory) canPrompt(cmd *cobra.Command) bool {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
@@ -50,6 +51,9 @@ loopback destinations only when they trust the simulator's TLS settings (none he
 		},
 	}
 	cmd.Flags().String("listen", defaultSimulatorAddr, "address to serve the simulator on")
+	// TABHOOK_LISTEN is the relay's listener: exported for serve, it must not move the
+	// simulator onto the relay's port.
+	creds.MarkCommandLineOnly(cmd.Flags(), "listen")
 	return cmd
 }
 

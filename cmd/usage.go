@@ -71,14 +71,18 @@ func unknownCommand(cmd *cobra.Command, name string) error {
 	return cli.Usagef("%s", msg)
 }
 
-// showEnv names each flag's environment variable in its help, as the README does.
-// --yes and a listing's filters have none: the command line only.
+// showEnv names each flag's environment variable in its help, as the README does, or
+// says that the flag has none: --yes, selections and a listing's filters are read from
+// the command line only.
 func showEnv(c *cobra.Command) {
 	c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
-		if fl.Name == "help" || fl.Name == "version" || creds.CommandLineOnly(fl.Name) {
-			return
-		}
-		if !strings.Contains(fl.Usage, "(env ") && !strings.Contains(fl.Usage, "env TABHOOK_") {
+		switch {
+		case fl.Name == "help" || fl.Name == "version" || fl.Name == "config":
+		case creds.CommandLineOnly(fl):
+			if !strings.Contains(fl.Usage, "command line only") {
+				fl.Usage += " (command line only)"
+			}
+		case !strings.Contains(fl.Usage, "env "+creds.EnvName(fl.Name)):
 			fl.Usage += " (env " + creds.EnvName(fl.Name) + ")"
 		}
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -43,6 +44,9 @@ Tableau only delivers to https destinations.`,
 		newCmdWebhookTest(f, nil),
 		newCmdWebhookPrune(f, nil),
 	)
+	for _, sub := range cmd.Commands() {
+		creds.MarkCommandLineOnly(sub.Flags(), adminFilterKeys...)
+	}
 	return cmd
 }
 

@@ -55,21 +55,36 @@ func skipped(flag string) bool {
 	return false
 }
 
-// commandLineOnly are flags that only the command line may set: a destructive
-// confirmation is never answered by the environment or a shared config file, and a
-// listing's filters (deliveries list --state, --destination) never narrow it silently.
-func commandLineOnly(flag string) bool {
-	return CommandLineOnly(flag)
+// commandLineOnlyAnnotation marks a flag that only the command line may set.
+const commandLineOnlyAnnotation = "tabhook/command-line-only"
+
+// MarkCommandLineOnly makes these flags of fs command-line only: no environment
+// variable and no config key sets them. It is for flags that select what a command
+// touches (the webhooks a delete deletes, the events a retry retries): a relay's exported
+// settings or a shared config file must never choose them.
+func MarkCommandLineOnly(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil {
+			if f.Annotations == nil {
+				f.Annotations = map[string][]string{}
+			}
+			f.Annotations[commandLineOnlyAnnotation] = []string{"true"}
+		}
+	}
 }
 
 // CommandLineOnly reports whether a flag is read from the command line only (no
-// environment variable, no config key).
-func CommandLineOnly(flag string) bool {
-	switch flag {
+// environment variable, no config key): one marked so, or one of the flags that are
+// so for every command — a destructive confirmation (--yes) is never answered by the
+// environment, and a listing's filters (--state, --destination) never narrow it
+// silently.
+func CommandLineOnly(f *pflag.Flag) bool {
+	switch f.Name {
 	case "yes", "state", "destination":
 		return true
 	}
-	return false
+	_, ok := f.Annotations[commandLineOnlyAnnotation]
+	return ok
 }
 
 // LookupEnv reads one environment variable; os.LookupEnv in production.
@@ -86,7 +101,8 @@ type MissingError struct {
 	Label    string // e.g. "Tableau PAT name"
 	Flag     string
 	FileFlag string // for a secret: the flag naming a file that holds it
-	NoConfig bool   // this command does not read the setting from the config file
+	// CommandLineOnly: this command reads the setting from its command line only.
+	CommandLineOnly bool
 }
 
 // UsageError marks a missing setting as a configuration problem (exit 2).
@@ -99,8 +115,8 @@ func (e *MissingError) Error() string {
 		return fmt.Sprintf("missing %s: pass --%s (a file holding it), set %s or %s, or set %s in the config file",
 			e.Label, e.FileFlag, EnvName(e.FileFlag), EnvName(e.Flag), e.FileFlag)
 	}
-	if e.NoConfig {
-		return fmt.Sprintf("missing %s: pass --%s, or set %s", e.Label, e.Flag, EnvName(e.Flag))
+	if e.CommandLineOnly {
+		return fmt.Sprintf("missing %s: pass --%s", e.Label, e.Flag)
 	}
 	return fmt.Sprintf("missing %s: pass --%s, set %s, or set %s in the config file", e.Label, e.Flag, EnvName(e.Flag), e.Flag)
 }
@@ -112,20 +128,6 @@ type Resolver struct {
 	configPath string // empty when no config file was read
 	prompter   Prompter
 	sources    map[string]Source
-	// notFromConfig are flags this command does not read from the config file (a
-	// shared file's relay settings must not filter an admin command).
-	notFromConfig map[string]bool
-}
-
-// IgnoreConfig makes Apply leave these flags to the command line and the
-// environment.
-func (r *Resolver) IgnoreConfig(flags ...string) {
-	if r.notFromConfig == nil {
-		r.notFromConfig = map[string]bool{}
-	}
-	for _, f := range flags {
-		r.notFromConfig[f] = true
-	}
 }
 
 // ConflictError is a secret given twice at the same level, inline and as a file.
@@ -238,7 +240,7 @@ func (r *Resolver) Apply(fset *pflag.FlagSet) error {
 			r.sources[f.Name] = SourceFlag
 			return
 		}
-		if commandLineOnly(f.Name) {
+		if CommandLineOnly(f) {
 			return
 		}
 		if v, ok := r.env(EnvName(f.Name)); ok && v != "" {
@@ -249,7 +251,7 @@ func (r *Resolver) Apply(fset *pflag.FlagSet) error {
 			r.sources[f.Name] = SourceEnv
 			return
 		}
-		if r.config.IsSet(f.Name) && !r.notFromConfig[f.Name] {
+		if r.config.IsSet(f.Name) {
 			v, err := configString(r.config.Get(f.Name))
 			if err == nil {
 				err = f.Value.Set(v)
@@ -289,7 +291,7 @@ func (r *Resolver) Require(fset *pflag.FlagSet, flag, label string) (string, err
 		return v, nil
 	}
 	if r.prompter == nil {
-		return "", &MissingError{Label: label, Flag: flag, NoConfig: r.notFromConfig[flag]}
+		return "", &MissingError{Label: label, Flag: flag, CommandLineOnly: cmdLineOnly(fset, flag)}
 	}
 	v, err := r.prompter.Prompt(label)
 	if err != nil {
@@ -297,7 +299,7 @@ func (r *Resolver) Require(fset *pflag.FlagSet, flag, label string) (string, err
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", &MissingError{Label: label, Flag: flag, NoConfig: r.notFromConfig[flag]}
+		return "", &MissingError{Label: label, Flag: flag, CommandLineOnly: cmdLineOnly(fset, flag)}
 	}
 	r.sources[flag] = SourcePrompt
 	return v, nil
@@ -345,6 +347,11 @@ func readSecretFile(path, label string) (string, error) {
 		return "", fmt.Errorf("read %s from file %s: the file is empty", label, path)
 	}
 	return s, nil
+}
+
+func cmdLineOnly(fset *pflag.FlagSet, name string) bool {
+	f := fset.Lookup(name)
+	return f != nil && CommandLineOnly(f)
 }
 
 func value(fset *pflag.FlagSet, name string) string {
