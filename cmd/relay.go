@@ -41,7 +41,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off by default)")
 	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
 	fs.String("store", "", "PostgreSQL URL (postgres://user@host/db) of a store shared by several serve replicas; empty: the embedded spool in --state-dir (env TABHOOK_STORE)")
-	fs.String("max-spool-size", "1GiB", "cap on the spool on disk; at the cap new deliveries get 503 (Tableau retries) until delivered ones are pruned (env TABHOOK_MAX_SPOOL_SIZE)")
+	fs.String("max-spool-size", "1GiB", "cap on the backlog: the stored size of undelivered events (pending and dead); at the cap new deliveries get 503 (Tableau retries them) until the backlog is delivered; 0: none (env TABHOOK_MAX_SPOOL_SIZE)")
 	fs.Bool("mention-owner", false, "mention a failed refresh's owner in Slack, found by their Tableau e-mail (needs the users:read.email scope; config mention-owner)")
 	fs.Bool("quality-warnings", false, "put a data quality warning (stale data) on a data source whose refresh failed, and remove it when a refresh succeeds (REST API 3.9+; config quality-warnings)")
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")

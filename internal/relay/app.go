@@ -107,6 +107,7 @@ type relay struct {
 	cfg      Config
 	log      *slog.Logger
 	health   *Health
+	refused  *refusals // deliveries the store could not take
 	store    store.Store
 	svc      *Service
 	srv      *Server
@@ -141,10 +142,12 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.DrainTimeout = 10 * time.Second
 	}
 	cfg.Observe = withMetrics(cfg.Observe, cfg.Metrics)
-	r := &relay{cfg: cfg, log: cfg.Logger, health: NewHealth(), fatal: make(chan error, 1), paused: map[string]bool{},
+	health := NewHealth()
+	r := &relay{cfg: cfg, log: cfg.Logger, health: health, fatal: make(chan error, 1), paused: map[string]bool{},
+		refused:  &refusals{log: cfg.Logger, metrics: cfg.Metrics, health: health, every: time.Minute},
 		rechecks: map[string]chan struct{}{"slack": make(chan struct{}, 1), "tableau": make(chan struct{}, 1)},
 		reg:      admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
-	sp, full, err := r.openStore(ctx)
+	sp, err := r.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -193,7 +196,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	go func() {
 		defer r.bg.Done()
-		r.watchDisk(bgCtx, full)
+		r.watchDisk(bgCtx)
 	}()
 	stop := func() { stopBg(); r.bg.Wait() }
 	for {
@@ -226,22 +229,29 @@ func (r *relay) site() string {
 	return r.siteID
 }
 
-// openStore opens the shared store when one is configured, else the spool; full tells
-// whether intake is refused for lack of room.
-func (r *relay) openStore(ctx context.Context) (store.Store, func() bool, error) {
+// openStore opens the shared store when one is configured, else the spool, which tells
+// r.refused when intake starts and stops refusing for lack of room.
+func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 	if r.cfg.Store != "" {
 		st, err := pgstore.Open(ctx, r.cfg.Store, pgstore.Options{})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		r.log.Info("using the shared store", "store", pgstore.Redact(r.cfg.Store))
 		// Replicas keep Slack's per-channel pace together, not each its own.
 		r.cfg.Slack.SetPacer(st)
-		return st, func() bool { return false }, nil
+		return st, nil
 	}
-	sp, err := spool.Open(r.cfg.StateDir, spool.Options{MaxSize: r.cfg.MaxSpoolSize, OnError: func(err error) { r.log.Error("spool", "err", err) }})
+	sp, err := spool.Open(r.cfg.StateDir, spool.Options{
+		MaxSize:    r.cfg.MaxSpoolSize,
+		OnError:    func(err error) { r.log.Error("spool", "err", err) },
+		OnRefusing: r.refused.refusing,
+		OnCompact: func(before, after int64) {
+			r.log.Info("spool index compacted", "before_bytes", before, "after_bytes", after)
+		},
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if damage := sp.Damaged(); len(damage) > 0 {
 		r.cfg.Metrics.SpoolDamaged(len(damage))
@@ -249,7 +259,7 @@ func (r *relay) openStore(ctx context.Context) (store.Store, func() bool, error)
 			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "damaged state recovered: " + d})
 		}
 	}
-	return sp, sp.Full, nil
+	return sp, nil
 }
 
 // delivery builds the delivery service over the store.
@@ -277,7 +287,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 func (r *relay) listen() error {
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow})
+	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note})
 	srv, err := Listen(sc)
 	if err != nil {
 		return err

@@ -185,7 +185,8 @@ func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// janitor deletes delivered records past their retention, every ten minutes.
+// janitor deletes delivered records and dead letters past their retention, every ten
+// minutes, and says so at info: a dead letter never vanishes in silence.
 type janitor struct {
 	store     store.Store
 	retention time.Duration
@@ -206,9 +207,9 @@ func (j *janitor) start(ctx context.Context) {
 		for {
 			n, err := j.store.Prune(time.Now().Add(-j.retention))
 			if err != nil {
-				j.log.Warn("prune delivered events", "err", err)
+				j.log.Warn("prune old events", "err", err)
 			} else if n > 0 {
-				j.log.Debug("pruned delivered events", "count", n)
+				j.log.Info("pruned delivered events and dead letters past their retention", "count", n, "retention", j.retention)
 			}
 			select {
 			case <-t.C:

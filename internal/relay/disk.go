@@ -14,9 +14,9 @@ import (
 const DefaultDiskFullPercent = 90
 
 // watchDisk keeps the disk's part of /readyz and the metric true to the present: how
-// full the state directory's file system is, and whether the spool refuses intake for
-// lack of room. Checked every HealthEvery (no signal tells of free space).
-func (r *relay) watchDisk(ctx context.Context, full func() bool) {
+// full the state directory's file system is. Checked every HealthEvery (no signal tells
+// of free space). Whether intake refuses is the store's to say (refusals.refusing).
+func (r *relay) watchDisk(ctx context.Context) {
 	every := orMinute(r.cfg.HealthEvery)
 	limit := r.cfg.DiskFullPercent
 	if limit <= 0 {
@@ -31,15 +31,12 @@ func (r *relay) watchDisk(ctx context.Context, full func() bool) {
 		if ok && r.cfg.Metrics != nil {
 			r.cfg.Metrics.DiskUsed(u.UsedPercent() / 100)
 		}
-		switch {
-		case full():
-			problem = "the spool cannot take new events (its disk is full, or it is at --max-spool-size): they are refused until room is made"
-		case ok && u.UsedPercent() >= limit:
-			problem = fmt.Sprintf("the state directory's disk is %.0f%% full (limit %.0f%%)", u.UsedPercent(), limit)
+		if ok && u.UsedPercent() >= limit {
+			problem = fmt.Sprintf("the state directory's disk is %.0f%% full (limit %.0f%%): free space there, or move --state-dir", u.UsedPercent(), limit)
 		}
 		r.health.Set(CompDisk, problem)
 		if problem != "" && !warned {
-			r.log.Error("free space in the state directory", "dir", r.cfg.StateDir, "problem", problem)
+			r.log.Error("the state directory's disk is filling up", "dir", r.cfg.StateDir, "problem", problem)
 		}
 		warned = problem != ""
 		select {

@@ -94,3 +94,78 @@ func diskNotReady(t *testing.T, w *world) bool {
 	}
 	return resp.StatusCode == http.StatusServiceUnavailable && slices.Contains(r.Failing, "disk")
 }
+
+// postDelivery posts one distinct delivery of a workbook update and returns the status.
+func postDelivery(t *testing.T, w *world, client *http.Client, i int) int {
+	t.Helper()
+	body := fmt.Sprintf(`{"resource":"WORKBOOK","event_type":"WorkbookUpdated","resource_name":"SafariSample","site_luid":"%s","resource_luid":"%s","created_at":"2026-11-30T09:00:00.%06dZ"}`,
+		w.sim.SiteID(), tableausim.WorkbookID, i)
+	resp, err := client.Post(w.public, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// notReadyFor: /readyz answers 503 naming this component among the failing checks.
+func notReadyFor(t *testing.T, w *world, component string) bool {
+	resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r struct{ Failing []string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode == http.StatusServiceUnavailable && slices.Contains(r.Failing, component)
+}
+
+// TestBacklogCapClearsWithoutRestart: a small --max-spool-size is reached while Slack
+// is down; deliveries get 503 and /readyz names intake at once; Slack comes back,
+// everything acknowledged is delivered, and new deliveries are accepted again — no
+// restart, no prune, though the spool's files only grew.
+func TestBacklogCapClearsWithoutRestart(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir())
+	cfg.Ready, cfg.MaxSpoolSize = nil, 16<<10
+	cfg.Metrics = relay.NewMetrics()
+	cfg.Service.MinBackoff, cfg.Service.MaxBackoff = 50*time.Millisecond, 200*time.Millisecond
+	w.slack.SetOutage(true)
+	w.start2(cfg)
+	eventually(t, "the listener", func() bool { return w.readyz() != 0 })
+	client := w.httpsClient()
+	acked, refused, i := 0, 0, 0
+	for ; refused < 5 && i < 2000; i++ {
+		switch code := postDelivery(t, w, client, i); code {
+		case http.StatusOK:
+			acked++
+		case http.StatusServiceUnavailable:
+			refused++
+		default:
+			t.Fatalf("delivery %d: HTTP %d", i, code)
+		}
+	}
+	if refused == 0 || acked == 0 {
+		t.Fatalf("%d acknowledged, %d refused: the cap was never reached", acked, refused)
+	}
+	if !notReadyFor(t, w, relay.CompIntake) {
+		t.Error("/readyz does not name intake while deliveries are refused")
+	}
+	if got := metricValue(t, cfg.Metrics, `tabhook_events_refused_total{reason="backlog_cap"}`); got != float64(refused) {
+		t.Errorf("tabhook_events_refused_total{reason=backlog_cap} = %v, want %d", got, refused)
+	}
+	w.slack.SetOutage(false)
+	eventually(t, fmt.Sprintf("all %d acknowledged events delivered", acked), func() bool { return w.count(relay.EvDelivered) == acked })
+	if code := postDelivery(t, w, client, i); code != http.StatusOK {
+		t.Fatalf("a new delivery after the backlog was delivered: HTTP %d, want 200", code)
+	}
+	if notReadyFor(t, w, relay.CompIntake) {
+		t.Error("/readyz still names intake after the backlog was delivered")
+	}
+	eventually(t, "the new event delivered", func() bool { return w.count(relay.EvDelivered) == acked+1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -19,6 +19,7 @@ const (
 	CompTableau = "tableau"
 	CompSlack   = "slack"
 	CompDisk    = "disk"
+	CompIntake  = "intake" // the store refuses new events (backlog at its cap, disk full)
 )
 
 // NewHealth starts with every component not ready.

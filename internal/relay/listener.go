@@ -30,6 +30,9 @@ type HandlerConfig struct {
 	// Allow, when not empty, is the list of networks deliveries may come from; others
 	// get 403. Behind a proxy, it is the proxy's address that is checked.
 	Allow []netip.Prefix
+	// Refused hears of each delivery that could not be stored (answered 503); when
+	// nil, each is logged.
+	Refused func(err error)
 }
 
 // NewHandler builds the listener's HTTP handler: deliveries on Path, /healthz, /readyz.
@@ -137,7 +140,11 @@ func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec, dup, err := h.Intake.Accept(p, time.Now())
 	if err != nil {
 		// Not stored, so not acknowledged: Tableau will deliver it again.
-		h.Logger.Error("could not store a delivery; answering 503 so Tableau retries", "event", p.EventType, "err", err)
+		if h.Refused != nil {
+			h.Refused(err)
+		} else {
+			h.Logger.Error("could not store a delivery; answering 503 so Tableau retries", "event", p.EventType, "err", err)
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"})
 		return
 	}

@@ -17,6 +17,7 @@ type Metrics struct {
 	received     prometheus.Counter
 	duplicates   prometheus.Counter
 	rejected     *prometheus.CounterVec
+	refused      *prometheus.CounterVec
 	delivered    *prometheus.CounterVec
 	failed       *prometheus.CounterVec
 	dead         *prometheus.CounterVec
@@ -50,6 +51,7 @@ func NewMetrics() *Metrics {
 		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
 		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
 		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
+		refused:      vec("events_refused_total", "Valid deliveries that could not be stored (answered 503; Tableau retries), by reason: backlog_cap, disk_full, store_error.", "reason"),
 		delivered:    vec("events_delivered_total", "Events posted to Slack or sent to a destination, by destination.", "destination"),
 		failed:       vec("delivery_failures_total", "Failed delivery attempts, by reason and destination.", "reason", "destination"),
 		dead:         vec("events_dead_total", "Events dead-lettered after a permanent failure, by destination.", "destination"),
@@ -66,6 +68,9 @@ func NewMetrics() *Metrics {
 	m.delivered.WithLabelValues("slack")
 	m.dead.WithLabelValues("slack")
 	m.paused.WithLabelValues("slack").Set(0)
+	for _, reason := range []string{"backlog_cap", "disk_full", "store_error"} {
+		m.refused.WithLabelValues(reason)
+	}
 	m.paused.WithLabelValues("tableau").Set(0)
 	m.diskUsed = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "state_dir_disk_used_ratio",
 		Help: "How full the state directory's file system is, 0 to 1."})
@@ -113,6 +118,13 @@ func (m *Metrics) Observe(e Event) {
 func (m *Metrics) SpoolDamaged(n int) {
 	if m != nil {
 		m.damaged.Set(float64(n))
+	}
+}
+
+// Refused counts one delivery that could not be stored. A nil Metrics ignores it.
+func (m *Metrics) Refused(reason string) {
+	if m != nil {
+		m.refused.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
@@ -87,4 +88,12 @@ func TestMetricsMove(t *testing.T) {
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// metricValue reads one series from the metrics' handler.
+func metricValue(t *testing.T, m *relay.Metrics, series string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return value(t, rec.Body.String(), series)
 }

@@ -5,6 +5,7 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -58,9 +59,20 @@ type Options struct {
 	Sync func(*os.File) error
 	// OnError, when set, hears about index failures (the records stay in the log).
 	OnError func(error)
-	// MaxSize caps the spool on disk (index and intake log): at the cap, intake is
-	// refused (503, Tableau retries) until pruning brings it under. 0: no cap.
+	// MaxSize caps the backlog: the stored size of the events not yet delivered
+	// (pending and dead). At the cap intake is refused (503, Tableau retries) until
+	// deliveries, retries or the pruning of old dead letters bring it under. Delivered
+	// history does not count: it gives way on its own (retention, and first when the
+	// disk fills). 0: no cap.
 	MaxSize int64
+	// OnRefusing, when set, hears when intake starts or stops being refused (the
+	// backlog at MaxSize, or the disk full), with the reason while it is.
+	OnRefusing func(refusing bool, why error)
+	// OnCompact, when set, hears the index's size before and after a compaction.
+	OnCompact func(before, after int64)
+	// CompactMin is the index size from which a mostly empty index is compacted after
+	// a prune (so the state directory shrinks back after a storm); default 8 MiB.
+	CompactMin int64
 	// Reserve is the headroom kept for the index (reserve.go); default 4 MiB, at most
 	// an eighth of the file system; negative: none.
 	Reserve int64
@@ -89,11 +101,15 @@ type Spool struct {
 	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
 	changed chan struct{}
 
-	full     bool      // the reserve is released: intake refused (under mu)
-	damage   []string  // damaged state found at open and set aside
-	atCap    bool      // the spool is at MaxSize: intake refused (under mu)
-	measured time.Time // when the size was last measured
-	dir      string
+	full    bool     // the reserve is released: intake refused (under mu)
+	damage  []string // damaged state found at open and set aside
+	atCap   bool     // the backlog is at MaxSize: intake refused (under mu)
+	sizes   map[uint64]int64 // undelivered (pending and dead) event → its stored size
+	backlog int64            // the sum of sizes
+	dir     string
+	// dbMu lets compaction swap the index file: every use of db holds it for reading,
+	// compaction for writing. Intake does not wait on it (the intake log acknowledges).
+	dbMu sync.RWMutex
 	quit     chan struct{} // closed by Close: stops the reserve's restorer
 	restore  sync.WaitGroup
 
@@ -194,7 +210,7 @@ func openIndexed(dir string, o Options, salvaged []store.Record) (s *Spool, err 
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
 	s = &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
-		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, changed: make(chan struct{}, 1)}
+		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, changed: make(chan struct{}, 1), sizes: map[uint64]int64{}}
 	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
 		return s, nil
@@ -233,7 +249,7 @@ func (s *Spool) reserveSize() int64 {
 	return size
 }
 
-// Full reports whether intake is refused: the disk filled up, or the spool reached
+// Full reports whether intake is refused: the disk filled up, or the backlog reached
 // MaxSize.
 func (s *Spool) Full() bool {
 	s.mu.Lock()
@@ -241,8 +257,60 @@ func (s *Spool) Full() bool {
 	return s.full || s.atCap
 }
 
-// ErrAtCap refuses intake while the spool is at its MaxSize.
-var ErrAtCap = errors.New("the spool is at its size limit (--max-spool-size): refusing new events until delivered ones are pruned")
+// Backlog is the stored size of the events not yet delivered (pending and dead): what
+// MaxSize caps.
+func (s *Spool) Backlog() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.backlog
+}
+
+// ErrAtCap refuses intake while the backlog is at MaxSize.
+var ErrAtCap = errors.New("the backlog of undelivered events (pending and dead) is at --max-spool-size: new events are refused (503, Tableau retries them) until it is delivered; see why with 'tabhook deliveries list --state dead' and the log, or raise --max-spool-size")
+
+// setSize notes an undelivered event's stored size (size < 0: it is delivered or
+// gone) and whether the backlog is now at the cap. Under mu; it returns the change of
+// the refusing state to announce once mu is released.
+func (s *Spool) setSize(id uint64, size int64) (announce func()) {
+	s.backlog -= s.sizes[id]
+	if size < 0 {
+		delete(s.sizes, id)
+	} else {
+		s.sizes[id] = size
+		s.backlog += size
+	}
+	return s.checkCap()
+}
+
+// checkCap recomputes atCap under mu and returns the announcement of a change.
+func (s *Spool) checkCap() func() {
+	was := s.full || s.atCap
+	s.atCap = s.opts.MaxSize > 0 && s.backlog >= s.opts.MaxSize
+	return s.refusingChanged(was)
+}
+
+// refusingChanged returns, under mu, the call that tells OnRefusing of a change from
+// was; nil when nothing changed.
+func (s *Spool) refusingChanged(was bool) func() {
+	now := s.full || s.atCap
+	if now == was || s.opts.OnRefusing == nil {
+		return nil
+	}
+	var why error
+	switch {
+	case s.full:
+		why = ErrFull
+	case s.atCap:
+		why = ErrAtCap
+	}
+	return func() { s.opts.OnRefusing(now, why) }
+}
+
+func call(fn func()) {
+	if fn != nil {
+		fn()
+	}
+}
 
 // fill refuses intake and tries, every few seconds, to make the reserve again: no
 // signal says when space is freed, so this is the one place that polls.
@@ -253,7 +321,9 @@ func (s *Spool) fill() {
 		return
 	}
 	s.full = true
+	announce := s.refusingChanged(s.atCap)
 	s.mu.Unlock()
+	call(announce)
 	if s.opts.OnError != nil {
 		s.opts.OnError(fmt.Errorf("the disk of %s is full: new events are refused (503, Tableau retries) and the stored ones are still delivered; free space and intake resumes by itself", s.dir))
 	}
@@ -268,12 +338,22 @@ func (s *Spool) fill() {
 			case <-s.quit:
 				return
 			}
-			if makeReserve(s.dir, s.reserveSize()) == nil {
-				s.mu.Lock()
-				s.full = false
-				s.mu.Unlock()
-				return
+			if makeReserve(s.dir, s.reserveSize()) != nil {
+				// Delivered history gives way before new events are refused for long:
+				// the oldest of it goes, and the index is compacted to free the room.
+				if n, _ := s.dropHistory(); n > 0 {
+					s.compact()
+				}
+				if makeReserve(s.dir, s.reserveSize()) != nil {
+					continue
+				}
 			}
+			s.mu.Lock()
+			s.full = false
+			announce := s.refusingChanged(true)
+			s.mu.Unlock()
+			call(announce)
+			return
 		}
 	}()
 }
@@ -336,11 +416,20 @@ func (s *Spool) init(dir string, salvaged []store.Record) error {
 			return err
 		}
 		events := tx.Bucket(bucketEvents)
+		// The backlog's dead letters: a scan of raw values, no decoding.
+		c := events.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if bytes.Contains(v, deadMark) {
+				s.setSize(binary.BigEndian.Uint64(k), int64(len(v)))
+			}
+		}
 		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
+			v := events.Get(k)
 			var d record
-			if err := json.Unmarshal(events.Get(k), &d); err != nil {
+			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
+			s.setSize(d.ID, int64(len(v)))
 			s.due[d.ID] = d.NextTry
 			return nil
 		})
@@ -354,6 +443,9 @@ func (s *Spool) init(dir string, salvaged []store.Record) error {
 	go s.indexLoop()
 	return nil
 }
+
+// deadMark is how a dead letter's state reads in its stored JSON (store.Stored).
+var deadMark = []byte(`"state":"dead"`)
 
 // Changed is signalled when events may have become due (store.Store).
 func (s *Spool) Changed() <-chan struct{} { return s.changed }
@@ -379,6 +471,8 @@ func (s *Spool) Close() error {
 	<-s.done
 	close(s.quit)
 	s.restore.Wait()
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
 	return errors.Join(s.wal.close(), s.db.Close())
 }
 
@@ -447,6 +541,10 @@ func (s *Spool) AcceptFor(p payload.Payload, destination string, now time.Time) 
 			close(a.done)
 			return store.Record{}, false, fmt.Errorf("store event: %w", err)
 		}
+		s.mu.Lock()
+		announce := s.setSize(rec.ID, int64(len(data)))
+		s.mu.Unlock()
+		call(announce)
 		close(a.done)
 		s.index <- logged{rec: rec, data: data, seg: seg}
 		return rec, false, nil
@@ -522,7 +620,7 @@ func (s *Spool) indexLoop() {
 			batch = s.gather(batch)
 		}
 		for wait := 10 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
-			err := s.db.Update(func(tx *bolt.Tx) error { return putNew(tx, batch) })
+			err := s.update(func(tx *bolt.Tx) error { return putNew(tx, batch) })
 			if err == nil {
 				break
 			}
@@ -550,7 +648,6 @@ func (s *Spool) indexLoop() {
 		s.indexed.Broadcast()
 		s.mu.Unlock()
 		s.signal()
-		s.measure()
 		segs := make([]uint64, len(batch))
 		for i, it := range batch {
 			segs[i] = it.seg
@@ -564,7 +661,7 @@ func (s *Spool) indexLoop() {
 // Get returns one record.
 func (s *Spool) Get(id uint64) (store.Record, error) {
 	var rec store.Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		rec, err = get(tx, id)
 		return err
@@ -622,29 +719,36 @@ func (s *Spool) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
 // reserve's room (refusing new events meanwhile) and tries once more: delivering what
 // was acknowledged must not stop for lack of space.
 func (s *Spool) write(fn func(*bolt.Tx) error) error {
-	err := s.db.Update(fn)
+	err := s.update(fn)
 	if isNoSpace(err) && s.reserveSize() > 0 {
 		if released, _ := releaseReserve(s.dir); released {
 			s.fill()
-			err = s.db.Update(fn)
+			err = s.update(fn)
 		}
 	}
 	return err
 }
 
-// track keeps the in-memory due times in step with committed records.
+// track keeps the in-memory due times and the backlog in step with committed records.
 func (s *Spool) track(recs ...store.Record) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var announce func()
 	for _, r := range recs {
 		if r.State == Pending {
 			s.due[r.ID] = r.NextTry
-		} else {
-			delete(s.due, r.ID)
-			delete(s.leases, r.ID)
-			delete(s.held, r.ID)
+			continue
+		}
+		delete(s.due, r.ID)
+		delete(s.leases, r.ID)
+		delete(s.held, r.ID)
+		if r.State == Delivered {
+			if a := s.setSize(r.ID, -1); a != nil {
+				announce = a
+			}
 		}
 	}
+	s.mu.Unlock()
+	call(announce)
 }
 
 func update(tx *bolt.Tx, id uint64, fn func(*store.Record) error) (store.Record, error) {
@@ -696,7 +800,7 @@ func (s *Spool) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 		return nil, nil
 	}
 	out := make([]store.Record, 0, len(ids))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		for _, id := range ids {
 			rec, err := get(tx, id)
 			if err != nil {
@@ -782,7 +886,7 @@ func (s *Spool) Unindexed() int {
 // PendingIDs returns the IDs of pending events, oldest first.
 func (s *Spool) PendingIDs() ([]uint64, error) {
 	var ids []uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
 			ids = append(ids, binary.BigEndian.Uint64(k))
 			return nil
@@ -794,7 +898,7 @@ func (s *Spool) PendingIDs() ([]uint64, error) {
 // List returns the records in a state (all states when state is ""), oldest first.
 func (s *Spool) List(state store.State) ([]store.Record, error) {
 	var out []store.Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
 			var d record
 			if err := json.Unmarshal(v, &d); err != nil {
@@ -816,7 +920,8 @@ func (s *Spool) List(state store.State) ([]store.Record, error) {
 func (s *Spool) Prune(cutoff time.Time) (int, error) {
 	n := 0
 	var gone []string
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	var ids []uint64
+	err := s.update(func(tx *bolt.Tx) error {
 		events, keys := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys)
 		c := events.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -838,6 +943,7 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 				return err
 			}
 			gone = append(gone, d.Key)
+			ids = append(ids, d.ID)
 			n++
 		}
 		return nil
@@ -845,43 +951,25 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 	if err != nil {
 		return 0, err // nothing was deleted: the keys stay known
 	}
-	s.mu.Lock()
-	for _, k := range gone {
-		delete(s.known, k)
-	}
-	s.mu.Unlock()
-	s.measure()
+	s.forget(gone, ids)
+	s.compactIfSparse()
 	return n, nil
 }
 
-// measure notes the spool's size on disk (index and intake log) against MaxSize.
-// It runs after each index commit and prune, off the acknowledgement's path.
-func (s *Spool) measure() {
-	if s.opts.MaxSize <= 0 {
-		return
-	}
-	// At most once a second: a stat per index commit is wasted under load.
+// forget drops pruned records' keys and sizes from memory.
+func (s *Spool) forget(keys []string, ids []uint64) {
 	s.mu.Lock()
-	if time.Since(s.measured) < time.Second && !s.atCap {
-		s.mu.Unlock()
-		return
+	for _, k := range keys {
+		delete(s.known, k)
 	}
-	s.measured = time.Now()
-	s.mu.Unlock()
-	var size int64
-	if st, err := os.Stat(filepath.Join(s.dir, FileName)); err == nil {
-		size = st.Size()
-	}
-	if segs, err := filepath.Glob(filepath.Join(s.dir, "intake-*.wal")); err == nil {
-		for _, p := range segs {
-			if st, err := os.Stat(p); err == nil {
-				size += st.Size()
-			}
+	var announce func()
+	for _, id := range ids {
+		if a := s.setSize(id, -1); a != nil {
+			announce = a
 		}
 	}
-	s.mu.Lock()
-	s.atCap = size >= s.opts.MaxSize
 	s.mu.Unlock()
+	call(announce)
 }
 
 // Requeue makes a dead event pending again, due now. A pending event is left as it is.
@@ -925,3 +1013,122 @@ func (s *Spool) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]b
 	}
 	return out, nil
 }
+
+// view reads the index under dbMu (compaction may swap the file between reads).
+func (s *Spool) view(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(fn)
+}
+
+// update commits to the index under dbMu.
+func (s *Spool) update(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.Update(fn)
+}
+
+// defaultCompactMin is the index size from which a mostly empty index is compacted.
+const defaultCompactMin = 8 << 20
+
+// compactIfSparse compacts the index when it is large and more than half of it is
+// free pages: bbolt reuses free pages but never gives them back to the file system, so
+// after a storm the state directory would stay at its largest.
+func (s *Spool) compactIfSparse() {
+	limit := s.opts.CompactMin
+	if limit == 0 {
+		limit = defaultCompactMin
+	}
+	st, err := os.Stat(filepath.Join(s.dir, FileName))
+	if err != nil || st.Size() < limit {
+		return
+	}
+	s.dbMu.RLock()
+	stats := s.db.Stats()
+	page := int64(s.db.Info().PageSize)
+	s.dbMu.RUnlock()
+	free := int64(stats.FreePageN+stats.PendingPageN) * page
+	if free*2 < st.Size() {
+		return
+	}
+	s.compact()
+}
+
+// compact rewrites the index into a fresh file holding only live pages and swaps it in.
+// Reads and index commits wait meanwhile; intake does not (it acknowledges from the
+// intake log). On any failure the old file stays in use.
+func (s *Spool) compact() {
+	path := filepath.Join(s.dir, FileName)
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	before, _ := os.Stat(path)
+	fail := func(err error) {
+		_ = os.Remove(tmp)
+		if s.opts.OnError != nil {
+			s.opts.OnError(fmt.Errorf("compact the spool's index (it stays as it is): %w", err))
+		}
+	}
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		fail(err)
+		return
+	}
+	if err := bolt.Compact(dst, s.db, 32<<20); err != nil {
+		_ = dst.Close()
+		fail(err)
+		return
+	}
+	// The new file stays open across the rename: its handle follows it, so there is
+	// no moment without an index, and no reopen that could fail.
+	if err := os.Rename(tmp, path); err != nil {
+		_ = dst.Close()
+		fail(err)
+		return
+	}
+	_ = s.wal.syncDir()
+	_ = s.db.Close() // the old, now unlinked file
+	s.db = dst
+	if after, err := os.Stat(path); err == nil && before != nil && s.opts.OnCompact != nil {
+		s.opts.OnCompact(before.Size(), after.Size())
+	}
+}
+
+// dropHistory deletes the oldest quarter of the delivered records (at least 1,000):
+// room for new events when the disk is full. Their deduplication keys go with them,
+// as at the end of their retention.
+func (s *Spool) dropHistory() (int, error) {
+	var keys []string
+	var ids []uint64
+	err := s.update(func(tx *bolt.Tx) error {
+		events, kb := tx.Bucket(bucketEvents), tx.Bucket(bucketKeys)
+		want := max(events.Stats().KeyN/4, 1000)
+		c := events.Cursor()
+		for k, v := c.First(); k != nil && len(ids) < want; k, v = c.Next() {
+			if !bytes.Contains(v, deliveredMark) {
+				continue
+			}
+			var d record
+			if err := json.Unmarshal(v, &d); err != nil || d.State != Delivered {
+				continue
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			if err := kb.Delete([]byte(d.Key)); err != nil {
+				return err
+			}
+			keys, ids = append(keys, d.Key), append(ids, d.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.forget(keys, ids)
+	return len(ids), nil
+}
+
+// deliveredMark is how a delivered record's state reads in its stored JSON.
+var deliveredMark = []byte(`"state":"delivered"`)

@@ -143,27 +143,165 @@ func TestPruneKeepsPendingAndRecent(t *testing.T) {
 	}
 }
 
-// TestMaxSizeRefusesIntake: at its size limit the spool refuses new events (the
-// listener answers 503) until pruning brings it under.
-func TestMaxSizeRefusesIntake(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{MaxSize: 64 << 10, Reserve: -1})
+// TestBacklogCapClearsWhenDelivered: at the cap the spool refuses new events (the
+// listener answers 503) — and takes them again, without a restart, once the backlog is
+// delivered, however large the files grew. Dead letters count; delivered ones do not.
+func TestBacklogCapClearsWhenDelivered(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var heard []bool
+	opts := Options{MaxSize: 64 << 10, Reserve: -1, OnRefusing: func(refusing bool, why error) {
+		mu.Lock()
+		heard = append(heard, refusing)
+		mu.Unlock()
+		if refusing && !errors.Is(why, ErrAtCap) {
+			t.Errorf("refusing for %v, want ErrAtCap", why)
+		}
+	}}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	fill := func(from int) int {
+		for i := from; i < from+5000; i++ {
+			rec, _, err := s.Accept(pl(i), time.Now())
+			switch {
+			case errors.Is(err, ErrAtCap):
+				return i
+			case err != nil:
+				t.Fatal(err)
+			}
+			ids = append(ids, rec.ID)
+		}
+		t.Fatal("the backlog grew past its cap")
+		return 0
+	}
+	next := fill(0)
+	if !s.Full() || s.Backlog() < opts.MaxSize {
+		t.Fatalf("at the cap: Full=%v backlog=%d", s.Full(), s.Backlog())
+	}
+	s.Flush()
+	// Everything delivered: the cap clears, though the files only grew.
+	if err := s.UpdateMany(ids, func(r *store.Record) error { r.State, r.DeliveredAt = Delivered, time.Now(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s.Full() || s.Backlog() != 0 {
+		t.Fatalf("everything delivered: Full=%v backlog=%d", s.Full(), s.Backlog())
+	}
+	if _, _, err := s.Accept(pl(next), time.Now()); err != nil {
+		t.Fatalf("a new event after the backlog was delivered: %v", err)
+	}
+	mu.Lock()
+	if len(heard) != 2 || !heard[0] || heard[1] {
+		t.Errorf("OnRefusing heard %v, want [true false]", heard)
+	}
+	mu.Unlock()
+
+	// Dead letters are backlog, also after a restart.
+	ids = ids[:0]
+	fill(next + 1)
+	s.Flush()
+	if err := s.UpdateMany(ids, func(r *store.Record) error { r.State, r.DeadReason = Dead, "channel_not_found"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{MaxSize: 64 << 10, Reserve: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	refused := false
-	for i := 0; i < 5000 && !refused; i++ {
-		_, _, err := s.Accept(pl(i), time.Now())
-		switch {
-		case errors.Is(err, ErrAtCap):
-			refused = true
-		case err != nil:
+	if !s.Full() {
+		t.Fatalf("dead letters at the cap after a restart: backlog %d not counted", s.Backlog())
+	}
+	if n, err := s.Prune(time.Now().Add(time.Hour)); err != nil || n == 0 {
+		t.Fatalf("prune: %d %v", n, err)
+	}
+	// What is left is the one pending event accepted after the first clearing.
+	if p, _ := s.Pending(); s.Full() || p != 1 || s.Backlog() <= 0 || s.Backlog() > 1024 {
+		t.Fatalf("after the dead letters were pruned: Full=%v pending=%d backlog=%d", s.Full(), p, s.Backlog())
+	}
+}
+
+// TestCompactionShrinksTheIndex: after a storm is delivered and pruned, the index file
+// shrinks back, and everything left is intact and writable.
+func TestCompactionShrinksTheIndex(t *testing.T) {
+	dir := t.TempDir()
+	var before, after int64
+	s, err := Open(dir, Options{Reserve: -1, CompactMin: 1 << 20, OnCompact: func(b, a int64) { before, after = b, a }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ids []uint64
+	for i := range 20000 {
+		rec, _, err := s.Accept(pl(i), time.Now())
+		if err != nil {
 			t.Fatal(err)
 		}
-		s.Flush()
+		ids = append(ids, rec.ID)
 	}
-	if !refused || !s.Full() {
-		t.Fatal("the spool grew past its limit")
+	s.Flush()
+	keep := ids[len(ids)-1]
+	if err := s.UpdateMany(ids[:len(ids)-1], func(r *store.Record) error { r.State, r.DeliveredAt = Delivered, time.Now().Add(-time.Hour); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if before == 0 || after*4 > before {
+		t.Fatalf("compaction: %d → %d bytes, want at least 4× smaller", before, after)
+	}
+	st, err := os.Stat(dir + "/" + FileName)
+	if err != nil || st.Size() != after {
+		t.Fatalf("the state directory's index is %v bytes (%v), want %d", st.Size(), err, after)
+	}
+	if rec, err := s.Get(keep); err != nil || rec.State != Pending {
+		t.Fatalf("the undelivered event after compaction: %+v %v", rec, err)
+	}
+	if _, _, err := s.Accept(pl(999999), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s.Flush()
+	if _, dup, _ := s.Accept(pl(19999), time.Now()); !dup {
+		t.Error("a deduplication key of a kept event was lost in compaction")
+	}
+}
+
+// TestHistoryGivesWay: when space is needed, delivered history goes first, oldest
+// first; undelivered events stay.
+func TestHistoryGivesWay(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Reserve: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ids []uint64
+	for i := range 3000 {
+		rec, _, err := s.Accept(pl(i), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	s.Flush()
+	if err := s.UpdateMany(ids[:2000], func(r *store.Record) error { r.State, r.DeliveredAt = Delivered, time.Now(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.dropHistory()
+	if err != nil || n != 1000 {
+		t.Fatalf("dropped %d (%v), want 1000 (a quarter of 3000, at least 1000)", n, err)
+	}
+	if _, err := s.Get(ids[0]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the oldest delivered record stayed: %v", err)
+	}
+	if _, err := s.Get(ids[1000]); err != nil {
+		t.Errorf("a newer delivered record went: %v", err)
+	}
+	if p, _ := s.Pending(); p != 1000 {
+		t.Errorf("pending after history gave way: %d, want 1000", p)
 	}
 }
 
