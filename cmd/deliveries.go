@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +23,8 @@ type deliveriesOptions struct {
 	Format      string
 	Open        func() (control.Deliveries, error)
 	State       store.State
-	Destination string // list: only this destination's records
+	Destination string   // list: only this destination's records
+	Configured  []string // the config file's destinations, besides slack
 	IDs         []uint64
 	AllDead     bool
 }
@@ -112,6 +114,7 @@ retry the one that failed.`,
 			}
 			opts.Open, opts.State, opts.Format = open, store.State(state), outputFormat(cmd)
 			opts.Destination, _ = cmd.Flags().GetString("destination")
+			opts.Configured = configuredDestinations(f)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -135,6 +138,9 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 		return err
 	}
 	if opts.Destination != "" {
+		if err := knownDestination(opts.Destination, opts.Configured, recs); err != nil {
+			return err
+		}
 		recs = slices.DeleteFunc(recs, func(r control.Delivery) bool { return r.Destination != opts.Destination })
 	}
 	if opts.Format == cli.FormatJSON {
@@ -152,6 +158,32 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 		t.Row(r.IDString(), r.State, r.Destination, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
 	}
 	return t.Render()
+}
+
+// configuredDestinations are the names under the config file's destinations.
+func configuredDestinations(f *Factory) []string {
+	v := f.Resolver().Config()
+	if v == nil {
+		return nil
+	}
+	m, _ := v.Get("destinations").(map[string]any)
+	return slices.Sorted(maps.Keys(m))
+}
+
+// knownDestination refuses a --destination that names neither slack, a configured
+// destination nor one any record went to: a misspelt name must not read as "no events".
+func knownDestination(name string, configured []string, recs []control.Delivery) error {
+	known := append([]string{"slack"}, configured...)
+	for _, r := range recs {
+		if !slices.Contains(known, r.Destination) {
+			known = append(known, r.Destination)
+		}
+	}
+	if slices.Contains(known, name) {
+		return nil
+	}
+	slices.Sort(known)
+	return cli.Usagef("no destination %q: the config file and the records know %s", name, strings.Join(known, ", "))
 }
 
 func detail(r control.Delivery) string {

@@ -3,12 +3,14 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/doctor"
+	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
@@ -57,7 +59,8 @@ It never prompts.`,
 }
 
 // doctorSetup gathers what to check from the settings, without prompting: a missing
-// setting is a failed check, not an error.
+// setting is a failed check, not an error. The settings are checked by the very
+// function serve and run start with (relaySettings): run's when an event is set.
 func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	fs, r := cmd.Flags(), f.Resolver()
 	r.SetPrompter(nil)
@@ -66,7 +69,18 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		CertFile: stringFlag(fs, "tls-cert"), KeyFile: stringFlag(fs, "tls-key"),
 		PublicURL: stringFlag(fs, "public-url"), StateDir: stringFlag(fs, "state-dir"),
 	}
+	s.Insecure, _ = fs.GetBool("insecure-http")
+	events, _ := fs.GetStringSlice("event")
+	s.Command = "serve"
+	if len(events) > 0 {
+		s.Command = "run"
+	}
+	cfg, err := f.relaySettings(cmd, s.Command == "run")
+	s.SettingsErr = err
 	s.Destinations, s.DestinationsErr = readDestinations(r.Config())
+	if err == nil {
+		s.Routed = routedChannels(cfg.Routes)
+	}
 	s.MentionOwner, _ = fs.GetBool("mention-owner")
 	s.QualityWarnings, _ = fs.GetBool("quality-warnings")
 	if s.StateDir == "" {
@@ -75,7 +89,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	if cfg := r.Config(); cfg != nil {
 		s.ConfigSecrets = cfg.IsSet("pat-secret") || cfg.IsSet("slack-token")
 	}
-	s.UnknownKeys = r.UnknownKeys(knownKeys(cmd.Root()))
+	s.UnknownKeys = r.UnknownKeys(configKeys(cmd.Root()))
 	s.Store = stringFlag(fs, "store")
 	if tc, err := f.TableauSettings(fs); err == nil {
 		if c, err := tableau.New(tc); err == nil {
@@ -86,6 +100,18 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		s.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url")})
 	}
 	return s
+}
+
+// routedChannels are the channels the routes post to besides the default one, each
+// once, in the routes' order.
+func routedChannels(routes []relay.Route) []string {
+	var out []string
+	for _, rt := range routes {
+		if rt.Channel != "" && !slices.Contains(out, rt.Channel) {
+			out = append(out, rt.Channel)
+		}
+	}
+	return out
 }
 
 func doctorRun(ctx context.Context, opts *doctorOptions) error {

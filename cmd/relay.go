@@ -53,12 +53,29 @@ func addRelayFlags(cmd *cobra.Command) {
 	_ = fs.MarkHidden("lease")
 }
 
-// relaySettings resolves what serve and run need, in the order a person would fix
-// them: listener first (no network needed), then credentials.
-func (f *Factory) relaySettings(cmd *cobra.Command, needPublicURL bool) (relay.Config, error) {
+// relaySettings resolves and checks what serve (manage=false) and run (manage=true)
+// need, in the order a person would fix them: events and listener first (no network
+// needed), then credentials, destinations and routes. It is the one check of a relay's
+// settings: doctor runs it too, so doctor fails exactly where serve and run would
+// refuse to start.
+func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, error) {
 	fs := cmd.Flags()
 	var cfg relay.Config
-	path, public, err := listenerPath(fs, needPublicURL)
+	if manage {
+		names, _ := fs.GetStringSlice("event")
+		events, err := parseEvents(names)
+		if err != nil {
+			return cfg, err
+		}
+		if len(events) == 0 {
+			return cfg, cli.Usagef("missing events: pass --event (repeatable), set TABHOOK_EVENT, or set event in the config file; see 'tabhook events'")
+		}
+		cfg.Manage, cfg.Events = true, events
+		cfg.NamePrefix = stringFlag(fs, "name-prefix")
+		cfg.KeepWebhooks, _ = fs.GetBool("keep-webhooks")
+		cfg.Verify, _ = fs.GetBool("verify")
+	}
+	path, public, err := listenerPath(fs, manage)
 	if err != nil {
 		return cfg, err
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"runtime"
@@ -38,6 +40,8 @@ type Factory struct {
 	Prompter creds.Prompter
 	// Reload delivers SIGHUP to long-running commands (set by main).
 	Reload <-chan os.Signal
+
+	warnOnce sync.Once // the http:// warning, once per command however often settings are read
 
 	hintMu sync.Mutex
 	hint   string // what a forced exit (second signal) leaves undone
@@ -133,7 +137,7 @@ func (f *Factory) prepare(cmd *cobra.Command) error {
 	if err := r.Apply(flags); err != nil {
 		return &cli.UsageError{Err: err}
 	}
-	for _, w := range r.UnknownKeys(knownKeys(cmd.Root())) {
+	for _, w := range r.UnknownKeys(configKeys(cmd.Root())) {
 		fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", w)
 	}
 	noInput, _ := flags.GetBool("no-input")
@@ -181,13 +185,20 @@ func (f *Factory) InterruptHint() string {
 	return f.hint
 }
 
-// knownKeys are the config file's keys: every flag of every command, and routes.
-func knownKeys(root *cobra.Command) []string {
+// configKeys are the config file's keys: routes, destinations, and every flag of every
+// command that the config file can set — not those read from the command line only
+// (destination, state, yes, the webhook commands' selections), which a config file key
+// would never reach.
+func configKeys(root *cobra.Command) []string {
 	seen := map[string]bool{"routes": true, "destinations": true}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
-			fs.VisitAll(func(fl *pflag.Flag) { seen[fl.Name] = true })
+			fs.VisitAll(func(fl *pflag.Flag) {
+				if !creds.CommandLineOnly(fl) && fl.Name != "help" && fl.Name != "config" {
+					seen[fl.Name] = true
+				}
+			})
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)
@@ -269,8 +280,10 @@ func (f *Factory) TableauSettings(fs *pflag.FlagSet) (tableau.Config, error) {
 	if v := stringFlag(fs, "api-version"); v != "" && !apiVersion.MatchString(v) {
 		return tableau.Config{}, cli.Usagef("invalid --api-version %q: want a REST API version such as 3.19, or leave it out to negotiate", v)
 	}
-	if strings.HasPrefix(strings.ToLower(server), "http://") {
-		f.Logger().Warn("--server is http://: the PAT secret and the session token cross the network in clear; use https")
+	if u, err := url.Parse(server); err == nil && strings.EqualFold(u.Scheme, "http") && !loopbackHost(u.Hostname()) {
+		f.warnOnce.Do(func() {
+			f.Logger().Warn("--server is http://: the PAT secret and the session token cross the network in clear; use https")
+		})
 	}
 	return tableau.Config{
 		Server:     server,
@@ -282,6 +295,15 @@ func (f *Factory) TableauSettings(fs *pflag.FlagSet) (tableau.Config, error) {
 		UserAgent:  "tabhook/" + f.Build.Version,
 		Logger:     f.Logger(),
 	}, nil
+}
+
+// loopbackHost: localhost or a loopback address, where http:// crosses no network.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Tableau resolves the settings and signs in: one session for the whole command.

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/admin"
-	"github.com/tabhook/tabhook/internal/cli"
 )
 
 func newCmdRun(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -30,26 +29,14 @@ Webhooks of other instances (same name, another URL) are never touched.`,
     --tls-cert /etc/tabhook/tls.crt --tls-key /etc/tabhook/tls.key --slack-channel '#tableau'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, _ := cmd.Flags().GetStringSlice("event")
-			events, err := parseEvents(names)
-			if err != nil {
-				return err
-			}
-			if len(events) == 0 {
-				return cli.Usagef("missing events: pass --event (repeatable), set TABHOOK_EVENT, or set event in the config file; see 'tabhook events'")
-			}
 			cfg, err := f.relaySettings(cmd, true)
 			if err != nil {
 				return err
 			}
-			cfg.Manage, cfg.Events = true, events
-			cfg.NamePrefix = stringFlag(cmd.Flags(), "name-prefix")
-			cfg.KeepWebhooks, _ = cmd.Flags().GetBool("keep-webhooks")
-			cfg.Verify, _ = cmd.Flags().GetBool("verify")
 			opts.Config = cfg
 			opts.setOutput(cmd)
 			if !cfg.KeepWebhooks {
-				reg := admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: events}
+				reg := admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}
 				f.SetInterruptHint(fmt.Sprintf("Stopped at once: this run's webhooks (%s-*) may be left in Tableau. Remove them with:\n  %s", cfg.NamePrefix, reg.CleanupCommand()))
 			}
 			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")

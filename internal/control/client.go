@@ -27,7 +27,9 @@ func Open(stateDir string) (Deliveries, error) {
 		return newSocketClient(path), nil
 	}
 	if _, err := os.Stat(filepath.Join(stateDir, spool.FileName)); errors.Is(err, os.ErrNotExist) {
-		return none{}, nil // no relay has run with this state directory: no events yet
+		// Never an empty list: under systemd a forgotten --state-dir would look like a
+		// healthy, empty spool.
+		return nil, &NoSpoolError{Dir: stateDir, DirMissing: missing(stateDir)}
 	} else if err != nil {
 		return nil, fmt.Errorf("read the spool in %s: %w", stateDir, err)
 	}
@@ -38,13 +40,25 @@ func Open(stateDir string) (Deliveries, error) {
 	return local{sp}, nil
 }
 
-// none is a state directory no relay has used: no events.
-type none struct{}
+// NoSpoolError is a state directory that holds no spool: no relay has used it, or it
+// is not the relay's.
+type NoSpoolError struct {
+	Dir        string
+	DirMissing bool // the directory itself does not exist
+}
 
-func (none) List(context.Context, store.State) ([]Delivery, error) { return []Delivery{}, nil }
-func (none) Get(context.Context, uint64) (Delivery, error)         { return Delivery{}, store.ErrNotFound }
-func (none) Retry(context.Context, uint64) (Delivery, error)       { return Delivery{}, store.ErrNotFound }
-func (none) Close() error                                          { return nil }
+func (e *NoSpoolError) Error() string {
+	what := "holds no spool"
+	if e.DirMissing {
+		what = "does not exist"
+	}
+	return fmt.Sprintf("the state directory %s %s: no relay has used it. Point --state-dir (TABHOOK_STATE_DIR) at the relay's — under systemd, its StateDirectory=, /var/lib/tabhook — or give --store for a shared store", e.Dir, what)
+}
+
+func missing(dir string) bool {
+	_, err := os.Stat(dir)
+	return errors.Is(err, os.ErrNotExist)
+}
 
 // local reads a store this process opened: the spool when no relay holds it (a retry
 // is delivered at the next start), or a shared store every replica reads.

@@ -107,12 +107,14 @@ func TestWithoutARelay(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// No relay has run here yet: no events, not an error.
-	d, err = Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if recs, err := d.List(context.Background(), ""); err != nil || len(recs) != 0 {
-		t.Errorf("a state directory no relay used: %v %v", recs, err)
+	// No relay has used this directory, or it does not exist: an error that says
+	// so, never an empty spool.
+	empty := t.TempDir()
+	for dir, missing := range map[string]bool{empty: false, empty + "/nope": true} {
+		_, err = Open(dir)
+		var nse *NoSpoolError
+		if !errors.As(err, &nse) || nse.DirMissing != missing {
+			t.Errorf("Open(%s): %v, want a NoSpoolError (dir missing: %v)", dir, err, missing)
+		}
 	}
 }

@@ -42,6 +42,7 @@ type Setup struct {
 	Channel       string
 	CertFile      string
 	KeyFile       string
+	Insecure      bool // --insecure-http: TLS ends at a proxy in front
 	PublicURL     string
 	StateDir      string
 	Now           time.Time
@@ -49,6 +50,13 @@ type Setup struct {
 	// --quality-warnings (REST API 3.9).
 	MentionOwner    bool
 	QualityWarnings bool
+	// SettingsErr is what serve or run (Command) would refuse to start with: the
+	// same check, run by the same function. Nil when they would start.
+	SettingsErr error
+	Command     string
+	// Routed are the Slack channels the routes post to besides Channel: each is
+	// checked as the default one is.
+	Routed []string
 	// Destinations are the config file's destinations besides Slack, or the error
 	// that reading them gave.
 	Destinations    []destination.Config
@@ -66,7 +74,7 @@ func Run(ctx context.Context, s Setup) []Result {
 		s.Now = time.Now()
 	}
 	var out []Result
-	out = append(out, configFile(s))
+	out = append(out, configFile(s), settings(s))
 	out = append(out, checkTableau(ctx, s)...)
 	out = append(out, checkSlack(ctx, s)...)
 	out = append(out, destinations(ctx, s)...)
@@ -134,6 +142,18 @@ func ok(check, detail string) Result { return Result{Check: check, OK: true, Det
 
 func bad(check, detail, fix string) Result {
 	return Result{Check: check, Detail: detail, Fix: fix}
+}
+
+// settings reports whether serve (or run) would start with these settings.
+func settings(s Setup) Result {
+	if s.Command == "" {
+		s.Command = "serve"
+	}
+	name := s.Command + " settings"
+	if s.SettingsErr != nil {
+		return bad(name, s.SettingsErr.Error(), fmt.Sprintf("tabhook %s refuses to start with these settings: fix what the message names", s.Command))
+	}
+	return ok(name, fmt.Sprintf("tabhook %s would start with these settings", s.Command))
 }
 
 func configFile(s Setup) Result {
@@ -234,16 +254,28 @@ func checkSlack(ctx context.Context, s Setup) []Result {
 		out = append(out, mentionScope(auth.Scopes))
 	}
 	if s.Channel == "" {
-		return append(out, bad("slack channel", "no channel set", "set --slack-channel (SLACK_CHANNEL)"))
+		out = append(out, bad("slack channel", "no channel set", "set --slack-channel (SLACK_CHANNEL)"))
+	} else {
+		out = append(out, channel(ctx, s.Slack, auth, "slack channel", s.Channel))
 	}
-	ch, err := s.Slack.CanPost(ctx, auth, s.Channel)
+	for _, c := range s.Routed {
+		if c != s.Channel {
+			out = append(out, channel(ctx, s.Slack, auth, "slack route "+c, c))
+		}
+	}
+	return out
+}
+
+// channel checks that the bot can post to a channel, as the relay will.
+func channel(ctx context.Context, c *slackout.Client, auth slackout.Auth, name, channel string) Result {
+	ch, err := c.CanPost(ctx, auth, channel)
 	switch {
 	case slackout.Code(err) == "not_in_channel":
-		return append(out, bad("slack channel", fmt.Sprintf("the bot is not a member of #%s", ch.Name), fmt.Sprintf("in Slack: /invite @%s in #%s", auth.User, ch.Name)))
+		return bad(name, fmt.Sprintf("the bot is not a member of #%s", ch.Name), fmt.Sprintf("in Slack: /invite @%s in #%s", auth.User, ch.Name))
 	case err != nil:
-		return append(out, bad("slack channel", err.Error(), "check the name, or give the channel ID; private channels need the bot invited"))
+		return bad(name, err.Error(), "check the name, or give the channel ID; private channels need the bot invited")
 	}
-	return append(out, ok("slack channel", fmt.Sprintf("#%s (%s), the bot can post", ch.Name, ch.ID)))
+	return ok(name, fmt.Sprintf("#%s (%s), the bot can post", ch.Name, ch.ID))
 }
 
 // mentionScope checks the scope --mention-owner needs to find owners by e-mail.
@@ -295,8 +327,11 @@ func scopes(have []string) Result {
 
 func certificate(s Setup) Result {
 	const name = "tls certificate"
-	if s.CertFile == "" && s.KeyFile == "" {
-		return ok(name, "none configured (--insecure-http behind a TLS proxy, or not serving)")
+	switch {
+	case s.CertFile == "" && s.KeyFile == "" && s.Insecure:
+		return ok(name, "none: --insecure-http, TLS ends at the proxy in front")
+	case s.CertFile == "" && s.KeyFile == "":
+		return bad(name, "none configured: serve and run refuse to start without one", "pass --tls-cert and --tls-key, or --insecure-http when a proxy in front terminates TLS")
 	}
 	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 	if err != nil {

@@ -53,7 +53,7 @@ func TestGoodSetup(t *testing.T) {
 	if f := failed(results); len(f) != 0 {
 		t.Fatalf("failed: %+v", f)
 	}
-	if len(results) != 10 {
+	if len(results) != 11 {
 		t.Errorf("%d checks", len(results))
 	}
 }
