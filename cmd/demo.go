@@ -22,12 +22,21 @@ func newCmdDemo(f *Factory, runF func(context.Context, *demoOptions) error) *cob
 		Use:   "demo",
 		Short: "Run the whole pipeline against a built-in Tableau simulator",
 		Long: `Start an in-process Tableau Server simulator and the real relay: register webhooks,
-verify them, let the simulator deliver a workbook update (with its preview image), a
-data source refresh failure, a workbook deletion and an admin promotion, and print the
-Slack messages the relay posts. Nothing outside this process is contacted.
+verify them, let the simulator deliver five events, and print the Slack messages the
+relay posts, then delete the webhooks and exit. Nothing outside this process is
+contacted. The demo shows:
+
+  - a workbook update, with the workbook's preview image in the message's thread;
+  - a data source refresh that fails: Tableau's reason (from the job), the owner
+    mentioned, a data quality warning put on the data source;
+  - its next refresh succeeding: "recovered" in the failure's thread, the failure's
+    message rewritten, the warning removed;
+  - a workbook deletion and an admin promotion.
 
 With --slack-token (or SLACK_TOKEN) and --slack-channel the messages are posted to
-Slack for real.`,
+Slack for real. To try the relay yourself — your routes, destinations, options — keep
+a simulated site and Slack running with 'tabhook demo sandbox', and fire events at it
+with 'tabhook demo fire'.`,
 		Example: `  tabhook demo
   SLACK_TOKEN=xoxb-... tabhook demo --slack-channel '#tabhook-test'`,
 		Args: cobra.NoArgs,
@@ -50,7 +59,7 @@ Slack for real.`,
 			return demoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.AddCommand(newCmdSimulator(f))
+	cmd.AddCommand(newCmdSimulator(f), newCmdSandbox(f, nil), newCmdFire(f, nil))
 	fs := cmd.Flags()
 	fs.String("slack-token", "", "post to Slack for real with this bot token (env SLACK_TOKEN)")
 	fs.String("slack-token-file", "", "file holding the Slack bot token (env SLACK_TOKEN_FILE)")

@@ -80,6 +80,30 @@ type Fake struct {
 	historyGap time.Duration        // conversations.history answers at most once per gap
 	lastRead   time.Time
 	users      map[string]string // e-mail → user ID, for users.lookupByEmail
+	subs       []chan Message    // Subscribe's channels
+}
+
+// ChannelName is a conversation's name, "" when the fake has no such ID.
+func (f *Fake) ChannelName(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.channels {
+		if c.ID == id {
+			return c.Name
+		}
+	}
+	return ""
+}
+
+// Subscribe returns a channel that receives each message posted from now on, for a
+// person watching (the sandbox). A subscriber 256 messages behind misses the next ones
+// rather than holding up the fake.
+func (f *Fake) Subscribe() <-chan Message {
+	ch := make(chan Message, 256)
+	f.mu.Lock()
+	f.subs = append(f.subs, ch)
+	f.mu.Unlock()
+	return ch
 }
 
 // Bot is who a token posts as.
@@ -416,6 +440,12 @@ func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request, bot Bot) {
 		m.Metadata = json.RawMessage(md)
 	}
 	f.messages = append(f.messages, m)
+	for _, ch := range f.subs {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
 	if f.dropPosts > 0 {
 		f.dropPosts--
 		if hj, ok := w.(http.Hijacker); ok {

@@ -78,6 +78,8 @@ func wait(r *http.Request, d time.Duration) bool {
 func (s *Sim) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /api/{v}/serverinfo", s.serverInfo)
+	// Tableau answers either spelling; the Python tableauserverclient asks for this one.
+	m.HandleFunc("GET /api/{v}/serverInfo", s.serverInfo)
 	m.HandleFunc("POST /api/{v}/auth/signin", s.signIn)
 	m.HandleFunc("POST /api/{v}/auth/signout", s.signOut)
 	site := func(pattern string, h func(http.ResponseWriter, *http.Request, session)) {
