@@ -19,6 +19,10 @@ import (
 type relayView struct {
 	out     io.Writer
 	json    bool
+	// numbers maps an event's identity to the number it was first shown with, so
+	// each destination's record of one event shows that one number. Bounded: it
+	// starts afresh past maxNumbers (a line then shows its record's own number).
+	numbers map[string]string
 	events  chan relay.Event
 	quit    chan struct{}
 	stopped chan struct{}
@@ -26,7 +30,7 @@ type relayView struct {
 }
 
 func newRelayView(out io.Writer, format string) *relayView {
-	v := &relayView{out: out, json: format == "json", events: make(chan relay.Event, 4096), quit: make(chan struct{}), stopped: make(chan struct{})}
+	v := &relayView{out: out, json: format == "json", numbers: map[string]string{}, events: make(chan relay.Event, 4096), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go v.loop()
 	return v
 }
@@ -48,9 +52,11 @@ func (v *relayView) loop() {
 	defer close(v.stopped)
 	buf := bufio.NewWriter(v.out)
 	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // "<--" reads as it is, as in the log
 	write := func(e relay.Event) {
+		e.ID = v.number(e)
 		if v.json {
-			_ = enc.Encode(e)
+			_ = enc.Encode(jsonLine{Time: e.At, Level: level(e.Type), Msg: describe(e), Event: e})
 		} else if line := cli.Printable(describe(e)); line != "" {
 			buf.WriteString(e.At.Local().Format("15:04:05"))
 			buf.WriteString("  ")
@@ -79,6 +85,52 @@ func (v *relayView) loop() {
 	}
 }
 
+// to names a destination other than Slack, for a failure's line.
+func to(e relay.Event) string {
+	if e.Destination != "" && e.Destination != "slack" {
+		return " for " + e.Destination
+	}
+	return ""
+}
+
+// maxNumbers bounds relayView.numbers.
+const maxNumbers = 10000
+
+// number is the event number a line shows: the one its event was first shown with.
+func (v *relayView) number(e relay.Event) string {
+	if e.Identity == "" || e.Type == relay.EvWebhook || e.Type == relay.EvVerify {
+		return e.ID
+	}
+	if n, ok := v.numbers[e.Identity]; ok {
+		return n
+	}
+	if len(v.numbers) >= maxNumbers {
+		clear(v.numbers)
+	}
+	v.numbers[e.Identity] = e.ID
+	return e.ID
+}
+
+// jsonLine is a JSON line: the log's base keys (time, level, msg), so the journal
+// holds one schema, then the event's fields.
+type jsonLine struct {
+	Time  time.Time `json:"time"`
+	Level string    `json:"level"`
+	Msg   string    `json:"msg"`
+	relay.Event
+}
+
+// level is a line's severity, as the log would say it.
+func level(typ string) string {
+	switch typ {
+	case relay.EvDead:
+		return "ERROR"
+	case relay.EvRetrying, relay.EvRejected, relay.EvPaused, relay.EvRepost:
+		return "WARN"
+	}
+	return "INFO"
+}
+
 func describe(e relay.Event) string {
 	id := ""
 	if e.ID != "" {
@@ -100,19 +152,19 @@ func describe(e relay.Event) string {
 	case relay.EvRouted:
 		return fmt.Sprintf("--> %-26s %s  handed to %s (no Slack channel)%s", e.EventType, name, e.Detail, id)
 	case relay.EvDelivered:
-		verb := "posted to"
+		verb, where := "posted to", e.Channel
 		if e.Destination != "" && e.Destination != "slack" {
-			verb = "sent to"
+			verb, where = "sent to", e.Destination
 		}
-		s := fmt.Sprintf("--> %-26s %s  %s %s in %s%s", e.EventType, name, verb, e.Channel, e.Latency.Round(time.Millisecond), id)
+		s := fmt.Sprintf("--> %-26s %s  %s %s in %s%s", e.EventType, name, verb, where, e.Latency.Round(time.Millisecond), id)
 		if e.Detail != "" {
 			s += "  (" + e.Detail + ")"
 		}
 		return s
 	case relay.EvRetrying:
-		return fmt.Sprintf("--> %-26s %s  failed (attempt %d), retrying in %s: %s%s", e.EventType, name, e.Attempt, e.RetryIn.Round(100*time.Millisecond), e.Detail, id)
+		return fmt.Sprintf("--> %-26s %s  failed (attempt %d)%s, retrying in %s: %s%s", e.EventType, name, e.Attempt, to(e), e.RetryIn.Round(100*time.Millisecond), e.Detail, id)
 	case relay.EvDead:
-		return fmt.Sprintf("--> %-26s %s  DEAD LETTER: %s%s", e.EventType, name, e.Detail, id)
+		return fmt.Sprintf("--> %-26s %s  DEAD LETTER%s: %s%s", e.EventType, name, to(e), e.Detail, id)
 	case relay.EvRecovered:
 		return fmt.Sprintf("--> %-26s %s  an interrupted post had arrived; not posted again%s", e.EventType, name, id)
 	case relay.EvRepost:

@@ -148,7 +148,7 @@ func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"})
 		return
 	}
-	ev := Event{ID: rec.IDString(), EventType: p.EventType, Resource: p.Resource, Name: p.ResourceName}
+	ev := Event{ID: rec.IDString(), Identity: rec.Identity(), EventType: p.EventType, Resource: p.Resource, Name: p.ResourceName}
 	status := "accepted"
 	if dup {
 		ev.Type, status = EvDuplicate, "duplicate"

@@ -27,9 +27,12 @@ const (
 // Event is something the relay did, for the foreground display and JSON lines. The
 // relay emits; the command decides how it looks.
 type Event struct {
-	Type      string        `json:"type"`
-	At        time.Time     `json:"at"`
-	ID        string        `json:"id,omitempty"` // spool ID, or webhook ID for webhook/verify
+	Type string    `json:"type"`
+	At   time.Time `json:"-"`            // a JSON line's "time"
+	ID   string    `json:"id,omitempty"` // spool ID, or webhook ID for webhook/verify
+	// Identity is the Tableau event's global identity, the same for every
+	// destination's record of it: a view numbers an event once by it.
+	Identity  string        `json:"identity,omitempty"`
 	EventType string        `json:"event,omitempty"`
 	Resource  string        `json:"resource,omitempty"`
 	Name      string        `json:"name,omitempty"`

@@ -75,8 +75,12 @@ func (p *Pipeline) delivered(items []*item) {
 		if it.noSlack {
 			typ, detail = EvRouted, strings.Join(it.to, ", ")
 		}
-		p.cfg.Observe.emit(Event{Type: typ, ID: it.rec.IDString(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
-			Channel: it.channel, Destination: destinationOf(it.rec), Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail})
+		channel := it.channel
+		if it.rec.Destination != "" {
+			channel = "" // a destination is named once, as the destination
+		}
+		p.cfg.Observe.emit(Event{Type: typ, ID: it.rec.IDString(), Identity: it.rec.Identity(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
+			Channel: channel, Destination: destinationOf(it.rec), Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail})
 		p.log().Debug("event delivered", "event_id", it.rec.ID, "event", it.facts.Event, "channel", it.rec.Channel, "ts", it.rec.MessageTS, "latency", now.Sub(it.rec.ReceivedAt))
 	}
 }
@@ -129,7 +133,11 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 		p.cfg.Store.Hold(next, rec.ID)
 		p.log().Error("record failed attempt", "event_id", rec.ID, "err", uerr)
 	}
-	ev := Event{ID: rec.IDString(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: it.channel,
+	channel := it.channel
+	if rec.Destination != "" {
+		channel = ""
+	}
+	ev := Event{ID: rec.IDString(), Identity: rec.Identity(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: channel,
 		Destination: destinationOf(rec), Attempt: attempts, Reason: reason(err), Detail: err.Error()}
 	if permanent {
 		ev.Type = EvDead
@@ -139,7 +147,9 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 	}
 	ev.Type, ev.RetryIn = EvRetrying, wait
 	p.cfg.Observe.emit(ev)
-	p.log().Warn("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
+	// The relay's event line says it (stdout, the journal): the log repeats it only
+	// when asked for detail.
+	p.log().Debug("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
 }
 
 // refusedCredential: Slack refused the token, or Tableau the PAT.
