@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -204,7 +205,13 @@ func newCmdDeliveriesShow(f *Factory, runF func(context.Context, *deliveriesOpti
 	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one event: its payload, state, attempts and errors",
-		Args:  exactlyOneArg("event ID"),
+		Long: `Show one record of the spool (or the shared store): the event it is about, where it
+goes, its state, attempts, last error or dead-letter reason, the Slack message it
+became, and the payload as Tableau delivered it. ID is the number 'deliveries list'
+shows. -o json prints every field (docs/deliveries.md).`,
+		Example: `  tabhook deliveries show 42
+  tabhook deliveries show 42 -o json | jq .payload`,
+		Args: exactlyOneArg("event ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.prepare(f, cmd, args); err != nil {
 				return err
@@ -240,6 +247,11 @@ func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
 		}
 		return t.Local().Format(time.RFC3339)
 	}
+	nextTry := "" // only an event still to be delivered has a next try
+	if r.State == string(store.Pending) {
+		nextTry = ts(r.NextTry)
+	}
+	raw, _ := json.Marshal(r.Payload)
 	slack := ""
 	for _, d := range r.Destinations {
 		slack = strings.TrimSpace(d.Channel + " " + d.MessageTS)
@@ -247,8 +259,8 @@ func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
 	for _, kv := range [][2]string{
 		{"ID:", r.IDString()}, {"Identity:", r.Identity}, {"Destination:", r.Destination}, {"State:", r.State}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
 		{"Name:", r.Payload.ResourceName}, {"Site:", r.Payload.SiteLUID}, {"Created:", r.Payload.CreatedAt}, {"Received:", ts(&r.ReceivedAt)},
-		{"Attempts:", strconv.Itoa(r.Attempts)}, {"Next try:", ts(r.NextTry)}, {"Last error:", r.LastError}, {"Dead because:", r.DeadReason},
-		{"Slack:", slack}, {"Delivered:", ts(r.DeliveredAt)},
+		{"Attempts:", strconv.Itoa(r.Attempts)}, {"Next try:", nextTry}, {"Last error:", r.LastError}, {"Dead because:", r.DeadReason},
+		{"Slack:", slack}, {"Delivered:", ts(r.DeliveredAt)}, {"Payload:", string(raw)},
 	} {
 		if kv[1] != "" {
 			t.Row(kv[0], kv[1])

@@ -34,8 +34,10 @@ the channel found and the bot able to post there; each destination besides Slack
 (settings, secret, host resolves — nothing is sent); the TLS certificate and key readable, matching, not expiring within 14 days
 and valid for the public URL's host; the state directory writable.
 
-Exits 0 when every check passes, 1 otherwise. -o json prints the results for monitoring.
-It never prompts.`,
+First of all it runs the very check serve (or run, when events are set) starts with, so
+it fails wherever they would refuse to start. It takes their flags and config file (the
+ones it does not look at further are hidden here). Exits 0 when every check passes, 1
+otherwise. -o json prints the results for monitoring. It never prompts.`,
 		Example: `  tabhook doctor --config /etc/tabhook/config.yaml
   tabhook doctor -o json | jq '.[] | select(.ok | not)'`,
 		Args: cobra.NoArgs,
@@ -52,7 +54,9 @@ It never prompts.`,
 	cmd.Flags().String("path", "", "listener path (not checked; accepted so serve's config works unchanged)")
 	cmd.Flags().StringSlice("event", nil, "accepted so run's config works unchanged")
 	cmd.Flags().String("name-prefix", "tabhook", "accepted so run's config works unchanged")
-	for _, name := range []string{"path", "event", "name-prefix"} {
+	// Accepted, so serve's and run's config works unchanged, and checked by their own
+	// settings check, but not what a person reads doctor's help for.
+	for _, name := range []string{"path", "event", "name-prefix", "drain-timeout", "show-secrets", "metrics-listen", "allow-cidr", "listen"} {
 		_ = cmd.Flags().MarkHidden(name)
 	}
 	return cmd
@@ -127,14 +131,18 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 			return err
 		}
 	} else {
+		width := 22 // the widest label, so a long one (a route's channel) keeps the columns
+		for _, r := range results {
+			width = max(width, len(r.Check))
+		}
 		for _, r := range results {
 			mark := "ok  "
 			if !r.OK {
 				mark = "FAIL"
 			}
-			fmt.Fprintf(opts.IO.Out, "%s  %-22s %s\n", mark, r.Check, r.Detail)
+			fmt.Fprintf(opts.IO.Out, "%s  %-*s %s\n", mark, width, r.Check, r.Detail)
 			if r.Fix != "" {
-				fmt.Fprintf(opts.IO.Out, "      %-22s fix: %s\n", "", r.Fix)
+				fmt.Fprintf(opts.IO.Out, "      %-*s fix: %s\n", width, "", r.Fix)
 			}
 		}
 	}

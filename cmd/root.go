@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -74,10 +73,11 @@ func (f *Factory) Logger() *slog.Logger {
 func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tabhook",
-		Short: "Manage Tableau webhooks and relay their events to Slack",
+		Short: "Manage Tableau webhooks and relay their events to Slack, Teams, PagerDuty and webhooks",
 		Long: `tabhook manages a Tableau site's webhooks from the command line, and runs the HTTPS
 listener that receives their deliveries, enriches each event through the Tableau REST API
-and posts it to Slack.
+and posts it to Slack — and, where routes say, to Microsoft Teams, PagerDuty and signed
+JSON webhooks.
 
 Settings can also be given in the environment (TS_* and SLACK_* for credentials,
 TABHOOK_<FLAG> for the rest) or in the config file ($XDG_CONFIG_HOME/tabhook/config.yaml,
@@ -120,7 +120,8 @@ help says "command line only".`,
 	})
 	root.AddCommand(newCmdWebhook(f), newCmdEvents(f), newCmdServe(f, nil), newCmdRun(f, nil), newCmdDemo(f, nil), newCmdDeliveries(f), newCmdDoctor(f, nil), newCmdDocs(f), newCmdVersion(f))
 	b := f.Build
-	root.Version = fmt.Sprintf("%s (commit %s, built %s, %s)", b.Version, b.Commit, b.Date, runtime.Version())
+	root.Version = versionLine(b)
+	root.SetVersionTemplate("{{.Version}}\n") // --version and 'tabhook version' print the same line
 	enforceUsage(root)
 	return root
 }

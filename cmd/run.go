@@ -13,13 +13,15 @@ func newCmdRun(f *Factory, runF func(context.Context, *serveOptions) error) *cob
 	opts := &serveOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "run --event E [--event E2...] --public-url URL",
-		Short: "Listen, register the webhooks, relay events to Slack; delete the webhooks on exit",
+		Short: "Listen, register the webhooks, relay events to Slack and destinations; delete the webhooks on exit",
 		Long: `Everything in one foreground process: start the listener, create one webhook per
 --event pointing at --public-url (named <name-prefix>-<event>, e.g.
 tabhook-workbook-updated), verify that Tableau can reach the listener, and relay every
-event to Slack until SIGINT or SIGTERM. Then: stop accepting, delete exactly the webhooks
-this run created or adopted, keep delivering for up to --drain-timeout, sign out, exit 0.
-A second Ctrl-C exits at once.
+event to Slack — and, where the config file's routes say, to Teams, PagerDuty and signed
+webhooks — until SIGINT or SIGTERM. Then: stop accepting, delete every webhook with this
+run's names and URL (found by listing, so also one whose create answer was lost), keep
+delivering for up to --drain-timeout, sign out, exit 0. A second Ctrl-C exits at once and
+prints the command that removes what may be left. --keep-webhooks leaves them in place.
 
 After a crash (kill -9, power loss), the next run adopts the webhooks with the same name
 and URL instead of creating duplicates, and delivers what the spool still holds.

@@ -36,8 +36,9 @@ func newCmdServe(f *Factory, runF func(context.Context, *serveOptions) error) *c
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the listener for webhooks managed elsewhere",
-		Long: `Receive Tableau's webhook deliveries and post each event to Slack, enriched through
-the Tableau REST API. The webhooks themselves are managed elsewhere (tabhook webhook
+		Long: `Receive Tableau's webhook deliveries and post each event to Slack — and, where the
+config file's routes say, to Teams, PagerDuty and signed webhooks — enriched through the
+Tableau REST API. The webhooks themselves are managed elsewhere (tabhook webhook
 create, or another tool); 'tabhook run' manages them for you.
 
 Every delivery is stored durably in the spool (--state-dir) before Tableau gets its

@@ -57,8 +57,13 @@ func newCmdVersion(f *Factory) *cobra.Command {
 			if outputFormat(cmd) == cli.FormatJSON {
 				return cli.PrintJSON(f.IO.Out, map[string]string{"version": b.Version, "commit": b.Commit, "date": b.Date, "go": runtime.Version()})
 			}
-			_, err := fmt.Fprintf(f.IO.Out, "tabhook %s (commit %s, built %s, %s)\n", b.Version, b.Commit, b.Date, runtime.Version())
+			_, err := fmt.Fprintln(f.IO.Out, versionLine(b))
 			return err
 		},
 	}
+}
+
+// versionLine is what --version and 'tabhook version' print.
+func versionLine(b BuildInfo) string {
+	return fmt.Sprintf("tabhook %s (commit %s, built %s, %s)", b.Version, b.Commit, b.Date, runtime.Version())
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -160,7 +161,7 @@ func printWebhook(ios *cli.IOStreams, format string, w tableau.Webhook) error {
 // terminal it refuses: scripts must say --yes.
 func confirm(ios *cli.IOStreams, canPrompt bool, question string) error {
 	if !canPrompt {
-		return cli.Usagef("%s: refusing without confirmation; pass --yes (or --dry-run to only see what would happen)", question)
+		return cli.Usagef("refusing to %s without confirmation (no terminal to ask on): pass --yes, or --dry-run to only see what would happen", strings.ToLower(strings.TrimSuffix(question, "?")))
 	}
 	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)
 	answer, err := bufio.NewReader(ios.In).ReadString('\n')
@@ -213,10 +214,25 @@ func checkDestination(raw string) error {
 // notFound says which operation found no webhook, and where to look.
 func notFound(op, id string, err error) error {
 	if tableau.IsNotFound(err) {
-		return fmt.Errorf("%s webhook %s: no webhook with that ID on the site (%w); 'tabhook webhook list' shows them", op, id, err)
+		said := "" // Tableau's words, without the operation already named
+		var ae *tableau.APIError
+		if errors.As(err, &ae) {
+			said = " (" + strings.TrimPrefix(ae.Error(), ae.Op+": ") + ")"
+		}
+		return &notFoundError{fmt.Sprintf("%s webhook %s: no webhook with that ID on the site%s; 'tabhook webhook list' shows them", op, id, said), err}
 	}
 	return err
 }
+
+// notFoundError says which webhook was not found, once; Tableau's error stays
+// reachable (errors.Is, errors.As) without being repeated.
+type notFoundError struct {
+	msg string
+	err error
+}
+
+func (e *notFoundError) Error() string { return e.msg }
+func (e *notFoundError) Unwrap() error { return e.err }
 
 // completeWebhooks completes a webhook ID with its name beside it, from the site.
 func completeWebhooks(f *Factory) cobra.CompletionFunc {

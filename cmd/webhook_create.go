@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
@@ -69,6 +70,13 @@ URL must be https: Tableau refuses anything else.`,
 
 func createRun(ctx context.Context, opts *createOptions) error {
 	return withClient(ctx, opts.Connect, func(c webhookClient) error {
+		// Names identify webhooks for 'test --name' and 'delete --name': a second
+		// webhook of the same name would make both ambiguous.
+		if same, err := admin.Select(ctx, c, admin.Filter{Name: opts.Name}); err != nil {
+			return err
+		} else if len(same) > 0 {
+			return cli.Usagef("a webhook named %q already exists (%s, %s → %s): names identify webhooks for 'webhook test --name' and 'delete --name'; choose another name, or change that one with 'tabhook webhook update %s'", opts.Name, same[0].ID, same[0].Event, same[0].URL, same[0].ID)
+		}
 		enabled := !opts.Disabled
 		w, err := c.CreateWebhook(ctx, tableau.WebhookSpec{Name: &opts.Name, Event: &opts.Event, URL: &opts.URL, Enabled: &enabled})
 		if err != nil {

@@ -70,7 +70,8 @@ webhook get' shows it); --enabled=true turns it back on once the destination is 
 	cmd.Flags().StringVar(&name, "name", "", "new name")
 	cmd.Flags().StringVar(&url, "url", "", "new https destination URL")
 	cmd.Flags().StringVar(&event, "event", "", "new event")
-	cmd.Flags().BoolVar(&enabled, "enabled", true, "enable (true) or disable (false) the webhook")
+	// No default shown: a state not given is left as it is.
+	cmd.Flags().BoolVar(&enabled, "enabled", false, "--enabled=true turns the webhook on, --enabled=false off; left as it is when not given")
 	_ = cmd.RegisterFlagCompletionFunc("event", completeEvents)
 	return cmd
 }

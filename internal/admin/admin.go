@@ -73,7 +73,7 @@ func ByName(ctx context.Context, api API, name string) (tableau.Webhook, error) 
 	}
 	switch len(hooks) {
 	case 0:
-		return tableau.Webhook{}, fmt.Errorf("no webhook is named %q (see `tabhook webhook list`)", name)
+		return tableau.Webhook{}, &NameError{fmt.Sprintf("no webhook is named %q (see `tabhook webhook list`)", name)}
 	case 1:
 		return hooks[0], nil
 	}
@@ -81,8 +81,16 @@ func ByName(ctx context.Context, api API, name string) (tableau.Webhook, error) 
 	for i, h := range hooks {
 		ids[i] = h.ID
 	}
-	return tableau.Webhook{}, fmt.Errorf("%d webhooks are named %q; pass one of their IDs instead: %s", len(hooks), name, strings.Join(ids, ", "))
+	return tableau.Webhook{}, &NameError{fmt.Sprintf("%d webhooks are named %q; pass one of their IDs instead: %s", len(hooks), name, strings.Join(ids, ", "))}
 }
+
+// NameError is a --name that names no webhook, or several: the caller's to fix (exit 2).
+type NameError struct{ msg string }
+
+func (e *NameError) Error() string { return e.msg }
+
+// UsageError marks it as a usage problem.
+func (e *NameError) UsageError() bool { return true }
 
 // Orphan is a webhook whose destination did not answer Tableau's test with a 2xx.
 type Orphan struct {

@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,5 +124,44 @@ func TestByNameAndOrphans(t *testing.T) {
 	deleted, err := admin.DeleteAll(ctx, c, []tableau.Webhook{orphans[0].Webhook, {ID: "missing"}})
 	if len(deleted) != 1 || err == nil || !strings.Contains(err.Error(), "1 of 2 deletions failed") {
 		t.Fatalf("DeleteAll: %v %v", deleted, err)
+	}
+}
+
+// lossyAPI loses the answer to its first create: once after doing it (done=true),
+// or before (done=false).
+type lossyAPI struct {
+	admin.API
+	done    bool
+	creates int
+}
+
+func (l *lossyAPI) CreateWebhook(ctx context.Context, spec tableau.WebhookSpec) (tableau.Webhook, error) {
+	l.creates++
+	if l.creates > 1 {
+		return l.API.CreateWebhook(ctx, spec)
+	}
+	if l.done {
+		_, _ = l.API.CreateWebhook(ctx, spec)
+	}
+	return tableau.Webhook{}, &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+}
+
+// TestEnsureSurvivesALostCreateAnswer: a create that got no answer is looked for and
+// adopted if it happened, sent once more if not — one webhook either way.
+func TestEnsureSurvivesALostCreateAnswer(t *testing.T) {
+	for _, done := range []bool{true, false} {
+		sim, c, dest := setup(t)
+		api := &lossyAPI{API: c, done: done}
+		reg := admin.Registration{Prefix: "tabhook", URL: dest + "/hook", Events: []string{"WorkbookUpdated"}}
+		managed, err := reg.Ensure(context.Background(), api, nil)
+		if err != nil || len(managed) != 1 {
+			t.Fatalf("done=%v: %v %+v", done, err, managed)
+		}
+		if n := len(sim.Webhooks()); n != 1 {
+			t.Errorf("done=%v: %d webhooks, want 1", done, n)
+		}
+		if want := map[bool]int{true: 1, false: 2}[done]; api.creates != want {
+			t.Errorf("done=%v: %d creates sent, want %d", done, api.creates, want)
+		}
 	}
 }

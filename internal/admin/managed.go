@@ -88,11 +88,35 @@ func ensureOne(ctx context.Context, api API, existing []tableau.Webhook, name, e
 		return Managed{Webhook: up, Adopted: true}, nil
 	}
 	enabled := true
-	w, err := api.CreateWebhook(ctx, tableau.WebhookSpec{Name: &name, Event: &event, URL: &url, Enabled: &enabled})
+	spec := tableau.WebhookSpec{Name: &name, Event: &event, URL: &url, Enabled: &enabled}
+	w, err := api.CreateWebhook(ctx, spec)
+	var ae *tableau.APIError
+	if err != nil && !errors.As(err, &ae) && ctx.Err() == nil {
+		// No answer (a connection reset, a timeout): the create may or may not have
+		// happened. Look, adopt it if it did, send it once more if it did not.
+		if w, found := lookFor(ctx, api, name, url); found {
+			return Managed{Webhook: w}, nil
+		}
+		w, err = api.CreateWebhook(ctx, spec)
+	}
 	if err != nil {
 		return Managed{}, fmt.Errorf("create webhook %q: %w", name, err)
 	}
 	return Managed{Webhook: w}, nil
+}
+
+// lookFor finds the webhook of this name and URL, if the site has it.
+func lookFor(ctx context.Context, api API, name, url string) (tableau.Webhook, bool) {
+	all, err := api.ListWebhooks(ctx)
+	if err != nil {
+		return tableau.Webhook{}, false
+	}
+	for _, w := range all {
+		if w.Name == name && w.URL == url {
+			return w, true
+		}
+	}
+	return tableau.Webhook{}, false
 }
 
 // Remove deletes every webhook of the site that this registration owns, found by
