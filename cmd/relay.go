@@ -138,6 +138,12 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 	if cfg.Destinations, err = readDestinations(r.Config()); err != nil {
 		return cfg, &cli.UsageError{Err: err}
 	}
+	for i, d := range cfg.Destinations {
+		cfg.Destinations[i].UserAgent = "tabhook/" + f.Build.Version
+		if w := d.Warning(); w != "" {
+			f.Logger().Warn(w, "destination", d.Name)
+		}
+	}
 	routing, err := readRouting(r.Config(), cfg.Channel, relay.DestinationTypes(cfg.Destinations))
 	if err != nil {
 		return cfg, &cli.UsageError{Err: err}

@@ -40,6 +40,25 @@ type Config struct {
 	RoutingKey string // pagerduty: the integration's routing key
 	APIURL     string // pagerduty: the Events API host; default DefaultPagerDutyURL
 	Secret     string // webhook: whsec_<base64>
+	// UserAgent is sent with every request (tabhook/<version>); set by the caller.
+	UserAgent string
+}
+
+// Warning is what is worth saying about a destination that works but should be
+// changed, "" when nothing: a Teams URL of the retired Office 365 connectors.
+func (c Config) Warning() string {
+	if c.Type != Teams {
+		return ""
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	if (host == "outlook.office.com" || strings.HasSuffix(host, ".webhook.office.com") || host == "outlook.office365.com") && strings.Contains(u.Path, "/webhookb2/") {
+		return "this Teams URL is an Office 365 connector's (…/webhookb2/…), which Microsoft has retired: its messages may stop at any time. In Teams, create a Workflows webhook (\"When a Teams webhook request is received\") and use its URL"
+	}
+	return ""
 }
 
 // Where is the destination's address without secrets: a URL's query (a Teams
@@ -180,6 +199,35 @@ func Client(hc *http.Client) *http.Client {
 	c := *hc
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &c
+}
+
+// WithUserAgent is hc (or a default client) whose requests say ua as their
+// User-Agent: receivers' logs then name tabhook, not Go's HTTP client.
+func WithUserAgent(hc *http.Client, ua string) *http.Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	if ua == "" {
+		return hc
+	}
+	c := *hc
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = userAgent{base, ua}
+	return &c
+}
+
+type userAgent struct {
+	base http.RoundTripper
+	ua   string
+}
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return u.base.RoundTrip(r)
 }
 
 // Loopback reports whether a URL's host is this machine: the only place plain http

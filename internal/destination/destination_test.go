@@ -3,6 +3,7 @@ package destination
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -115,5 +116,42 @@ func TestClassify(t *testing.T) {
 	var err error = FromNetwork("d", errors.New("connection refused"))
 	if de, ok := AsError(err); !ok || de.Permanent || de.Status != 0 {
 		t.Errorf("network: %+v", de)
+	}
+}
+
+// TestRetiredConnectorWarned: an Office 365 connector URL works but is warned about;
+// a Workflows URL is not.
+func TestRetiredConnectorWarned(t *testing.T) {
+	for url, warned := range map[string]bool{
+		"https://contoso.webhook.office.com/webhookb2/1c2d3e@4f5a/IncomingWebhook/abc/def":         true,
+		"https://outlook.office.com/webhookb2/1c2d3e@4f5a/IncomingWebhook/abc/def":                 true,
+		"https://prod-12.westus.logic.azure.com/workflows/7a1c/triggers/manual/paths/invoke?sig=x": false,
+	} {
+		w := Config{Name: "t", Type: Teams, URL: url}.Warning()
+		if (w != "") != warned || (warned && !strings.Contains(w, "Workflows")) {
+			t.Errorf("%s: warning %q, want warned=%v", url, w, warned)
+		}
+	}
+	if (Config{Type: Webhook, URL: "https://x.webhook.office.com/webhookb2/x"}).Warning() != "" {
+		t.Error("a webhook destination warned as a Teams connector")
+	}
+}
+
+// TestUserAgent: requests through WithUserAgent say tabhook's name, whatever the
+// library set.
+func TestUserAgent(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.UserAgent() }))
+	defer srv.Close()
+	hc := WithUserAgent(nil, "tabhook/1.2.3")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, nil)
+	req.Header.Set("User-Agent", "go-pagerduty/1.8")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got != "tabhook/1.2.3" {
+		t.Errorf("User-Agent %q", got)
 	}
 }

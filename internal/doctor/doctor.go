@@ -133,6 +133,10 @@ func destinations(ctx context.Context, s Setup) []Result {
 			out = append(out, bad(name, fmt.Sprintf("%s %s: %s does not resolve", d.Type, where, u.Hostname()), "check the host name, DNS and any proxy"))
 			continue
 		}
+		if w := d.Warning(); w != "" {
+			out = append(out, bad(name, fmt.Sprintf("%s %s: %s", d.Type, where, w), "replace its url with a Workflows webhook's"))
+			continue
+		}
 		out = append(out, ok(name, fmt.Sprintf("%s %s: settings and secret present, host resolves (nothing sent)", d.Type, where)))
 	}
 	return out
@@ -184,12 +188,17 @@ func checkTableau(ctx context.Context, s Setup) []Result {
 	if err != nil {
 		return []Result{bad("tableau reachable", err.Error(), "check --server, DNS, proxies and --ca-cert")}
 	}
-	out := []Result{ok("tableau reachable", fmt.Sprintf("%s: Tableau %s, REST API %s", s.Tableau.Server(), info.ProductVersion, info.RESTAPIVersion))}
+	reachable := ok("tableau reachable", fmt.Sprintf("%s: Tableau %s, REST API %s", s.Tableau.Server(), info.ProductVersion, info.RESTAPIVersion))
+	out := []Result{reachable}
 	if err := s.Tableau.SignIn(ctx); err != nil {
 		fix := "check the PAT name, secret and --site; tokens expire after 15 days unused"
 		return append(out, bad("tableau token", err.Error(), fix))
 	}
 	defer func() { _ = s.Tableau.SignOut(context.WithoutCancel(ctx)) }()
+	if v := s.Tableau.Version(); v != "" && v != info.RESTAPIVersion {
+		// --api-version pinned an older one: say which the relay will speak.
+		out[0].Detail += fmt.Sprintf("; tabhook speaks %s (--api-version)", v)
+	}
 	out = append(out, ok("tableau token", "signed in to site "+s.Tableau.SiteID()))
 	out = append(out, webhookRights(ctx, s.Tableau), jobRights(ctx, s.Tableau, s.Now))
 	if s.QualityWarnings {
@@ -215,7 +224,7 @@ func jobRights(ctx context.Context, c *tableau.Client, now time.Time) Result {
 func qualityWarnings(c *tableau.Client) Result {
 	const name = "tableau quality warnings"
 	if err := c.QualityWarningsSupported(); err != nil {
-		return bad(name, err.Error(), "drop --quality-warnings (quality-warnings in the config file), or upgrade Tableau Server to 2020.2 or later")
+		return bad(name, err.Error(), "drop --quality-warnings (quality-warnings in the config file), raise --api-version to 3.9 or more, or upgrade Tableau Server to 2020.2 or later")
 	}
 	return ok(name, "REST API "+c.Version()+" keeps data quality warnings")
 }
@@ -245,7 +254,10 @@ func checkSlack(ctx context.Context, s Setup) []Result {
 		return []Result{bad("slack", "not configured", "set --slack-token-file (SLACK_TOKEN_FILE) and --slack-channel")}
 	}
 	auth, err := s.Slack.AuthTest(ctx)
-	if err != nil {
+	switch {
+	case slackout.Code(err) == "network" || slackout.Code(err) == "http_502" || slackout.Code(err) == "http_503" || slackout.Code(err) == "http_504":
+		return []Result{bad("slack reachable", err.Error(), "check --slack-api-url (SLACK_API_URL), DNS, proxies and the firewall: Slack did not answer, so the token could not be checked")}
+	case err != nil:
 		return []Result{bad("slack token", err.Error(), "check the bot token (xoxb-...) and that the app is installed")}
 	}
 	out := []Result{ok("slack token", fmt.Sprintf("bot %s in %s", auth.User, auth.Team))}

@@ -85,6 +85,20 @@ func TestAlertOptionsChecked(t *testing.T) {
 	if !strings.Contains(f["tableau quality warnings"].Detail, "3.9") {
 		t.Errorf("REST 3.8: %+v", f["tableau quality warnings"])
 	}
+
+	// A newer server pinned to 3.8 by --api-version: the reachable line says both.
+	s, _ = setup(t)
+	s.QualityWarnings = true
+	s.Tableau, _ = tableau.New(tableau.Config{Server: s.Tableau.Server(), PATName: "p", PATSecret: "s", APIVersion: "3.8"})
+	results := Run(ctx, s)
+	for _, r := range results {
+		if r.Check == "tableau reachable" && !strings.Contains(r.Detail, "REST API 3.24; tabhook speaks 3.8 (--api-version)") {
+			t.Errorf("pinned version: %+v", r)
+		}
+	}
+	if r := failed(results)["tableau quality warnings"]; !strings.Contains(r.Fix, "--api-version") {
+		t.Errorf("pinned 3.8, quality warnings: %+v", r)
+	}
 }
 
 func TestFaultsNamed(t *testing.T) {
@@ -122,6 +136,12 @@ func TestFaultsNamed(t *testing.T) {
 	}
 	if !strings.Contains(f["slack token"].Detail, "invalid_auth") {
 		t.Errorf("wrong Slack token: %+v", f)
+	}
+	// Slack not answering is not blamed on the token.
+	s.Slack = slackout.New(slackout.Options{Token: "xoxb-t", APIURL: "http://127.0.0.1:1/api/"})
+	f = failed(Run(ctx, s))
+	if r, ok := f["slack reachable"]; !ok || !strings.Contains(r.Fix, "SLACK_API_URL") || strings.Contains(r.Fix, "token (xoxb") {
+		t.Errorf("unreachable Slack: %+v", f)
 	}
 
 	s, _ = setup(t)

@@ -24,13 +24,14 @@ func DestinationTypes(list []destination.Config) map[string]destination.Type {
 
 // NewSender builds the sender of a checked destination.
 func NewSender(d destination.Config) (destination.Sender, error) {
+	hc := destination.WithUserAgent(nil, d.UserAgent)
 	switch d.Type {
 	case destination.Teams:
-		return teams.New(d.Name, d.URL, nil), nil
+		return teams.New(d.Name, d.URL, hc), nil
 	case destination.PagerDuty:
-		return pagerduty.New(d.Name, d.RoutingKey, d.APIURL, nil), nil
+		return pagerduty.New(d.Name, d.RoutingKey, d.APIURL, hc), nil
 	case destination.Webhook:
-		return stdwebhook.New(d.Name, d.URL, d.Secret, nil)
+		return stdwebhook.New(d.Name, d.URL, d.Secret, hc)
 	}
 	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
 }
