@@ -1,8 +1,10 @@
 package relay_test
 
 import (
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,4 +214,50 @@ func TestQualityWarningsNeedREST39(t *testing.T) {
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMissingMentionScopeSaidOnce: a token without users:read.email is said once —
+// one status line, no warning repeating it — whether start-up or the first mention
+// finds it.
+func TestMissingMentionScopeSaidOnce(t *testing.T) {
+	for _, reported := range []bool{true, false} {
+		w := newWorld(t)
+		if reported {
+			w.slack.SetScopes("chat:write,chat:write.public,files:write,channels:read,groups:read,channels:history,groups:history")
+		} else {
+			w.slack.SetScopes("") // auth.test says nothing: found at the first mention
+		}
+		var logged strings.Builder
+		cfg := w.config(t.TempDir(), refreshEvents...)
+		cfg.MentionOwner = true
+		cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logged}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		w.start(cfg)
+		for i := range 2 {
+			w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: time.Now().Add(time.Duration(i) * time.Minute)})
+		}
+		eventually(t, "both failures posted", func() bool { return w.count(relay.EvDelivered) == 2 })
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+		said := 0
+		for _, e := range w.find(relay.EvStatus) {
+			if strings.Contains(e.Detail, "users:read.email") {
+				said++
+			}
+		}
+		if said != 1 || strings.Contains(logged.String(), "users:read.email") {
+			t.Errorf("reported by auth.test=%v: said %d times as a status line, want 1; log:\n%s", reported, said, logged.String())
+		}
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

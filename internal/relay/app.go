@@ -273,7 +273,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 		eo.Logger = r.log
 	}
 	eo.OwnerEmails = eo.OwnerEmails || r.cfg.MentionOwner
-	svcCfg.MentionOwner = r.cfg.MentionOwner
+	svcCfg.MentionOwner, svcCfg.SayOnce = r.cfg.MentionOwner, r.sayOnce
 	if r.cfg.QualityWarnings {
 		svcCfg.Warnings = r.cfg.Tableau
 	}
@@ -320,7 +320,11 @@ func (r *relay) shutdown() error {
 	r.svc.Stop(dctx)
 	cancel()
 	if n, err := r.store.Pending(); err == nil && n > 0 {
-		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: fmt.Sprintf("%d undelivered events stay in the spool for the next start", n)})
+		what := fmt.Sprintf("%d undelivered events stay", n)
+		if n == 1 {
+			what = "1 undelivered event stays"
+		}
+		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: what + " in the store: the next try is after the restart"})
 	}
 	r.signOut()
 	return errors.Join(errs...)

@@ -64,7 +64,7 @@ func (r *relay) checkSlack(ctx context.Context) error {
 		err = slackout.CheckScopes(auth)
 	}
 	if err == nil && r.cfg.MentionOwner && len(auth.Scopes) > 0 && !slices.Contains(auth.Scopes, "users:read.email") {
-		r.sayOnce("mention-scope", "--mention-owner: the Slack token lacks the users:read.email scope, so owners are named, not mentioned; add the scope to the app and reinstall it")
+		r.sayOnce(mentionScopeKey, mentionScopeMsg)
 	}
 	for _, ch := range (Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}).Channels() {
 		if err == nil {
@@ -225,7 +225,9 @@ func (r *relay) sayOnce(key, msg string) {
 	r.said[key] = true
 	r.mu.Unlock()
 	if !said {
-		r.log.Warn(msg)
+		// One line: the relay's status line (stdout, the journal); the log repeats it
+		// only at debug.
+		r.log.Debug(msg)
 		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: msg})
 	}
 }

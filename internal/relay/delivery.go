@@ -70,6 +70,9 @@ type ServiceConfig struct {
 	Destinations map[string]destination.Sender
 	// MentionOwner mentions a failed refresh's owner, found in Slack by e-mail.
 	MentionOwner bool
+	// SayOnce tells the operator something about the set-up once per process, by key
+	// (shared with start-up's checks); nil: logged once.
+	SayOnce func(key, msg string)
 	// Warnings, when set, marks a data source whose refresh failed with a data quality
 	// warning in Tableau and removes it once a refresh succeeds (--quality-warnings).
 	Warnings QualityWarnings

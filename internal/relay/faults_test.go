@@ -415,3 +415,28 @@ func TestRevokedPATPausesDelivery(t *testing.T) {
 	}
 	uniqueMessages(t, w, 3)
 }
+
+// TestStopDoesNotWaitForARetryDueLater: a stop while the only pending event's next try
+// is after the drain deadline ends at once (it would deliver nothing by waiting) and
+// says the event stays for the next start. With a 5-minute drain, stop's own 30-s
+// limit fails the test if the relay waits it out.
+func TestStopDoesNotWaitForARetryDueLater(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	cfg.DrainTimeout = 5 * time.Minute
+	cfg.Service.MinBackoff, cfg.Service.MaxBackoff = 10*time.Minute, 20*time.Minute
+	w.start(cfg)
+	w.slack.SetOutage(true)
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample"})
+	eventually(t, "a failed attempt", func() bool { return w.count(relay.EvRetrying) == 1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	stays := false
+	for _, e := range w.find(relay.EvStatus) {
+		stays = stays || strings.Contains(e.Detail, "1 undelivered event stays in the store: the next try is after the restart")
+	}
+	if !stays {
+		t.Error("the stop did not say the event stays for the next start")
+	}
+}

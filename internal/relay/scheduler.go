@@ -28,7 +28,7 @@ type Scheduler struct {
 	deliver func(ctx context.Context, batch []store.Record)
 	cfg     SchedulerConfig
 
-	drain   chan chan struct{} // a Stop asking to be told when nothing is pending
+	drain   chan drainRequest // a Stop asking to be told when nothing more can be delivered
 	cancel  context.CancelFunc // ends the workers' context
 	stopped chan struct{}      // the loop has ended
 
@@ -69,7 +69,7 @@ func NewScheduler(s store.Store, deliver func(context.Context, []store.Record), 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{store: s, deliver: deliver, cfg: cfg, drain: make(chan chan struct{}), stopped: make(chan struct{}), poke: make(chan struct{}, 1)}
+	return &Scheduler{store: s, deliver: deliver, cfg: cfg, drain: make(chan drainRequest), stopped: make(chan struct{}), poke: make(chan struct{}, 1)}
 }
 
 // Start runs the scheduler until Stop.
@@ -82,8 +82,12 @@ func (s *Scheduler) Start(ctx context.Context) {
 // ctx ends; then it stops the workers and waits for them.
 func (s *Scheduler) Stop(ctx context.Context) {
 	drained := make(chan struct{})
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Hour)
+	}
 	select {
-	case s.drain <- drained:
+	case s.drain <- drainRequest{drained, deadline}:
 		select {
 		case <-drained:
 		case <-ctx.Done():
@@ -104,7 +108,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 	inFlight := map[*store.Record][]uint64{}
 	renew := time.NewTicker(s.cfg.Lease / 3)
 	defer renew.Stop()
-	var drained chan struct{}
+	var drain *drainRequest
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -122,9 +126,9 @@ func (s *Scheduler) loop(ctx context.Context) {
 				}()
 			}
 		}
-		if drained != nil && busy == 0 && s.idle() {
-			close(drained)
-			drained = nil
+		if drain != nil && busy == 0 && s.nothingDueBefore(drain.deadline) {
+			close(drain.done)
+			drain = nil
 		}
 		s.arm(timer, busy < s.cfg.Workers && !s.isPaused())
 		select {
@@ -142,7 +146,8 @@ func (s *Scheduler) loop(ctx context.Context) {
 				s.store.Extend(time.Now().Add(s.cfg.Lease), ids...)
 			}
 		case <-timer.C:
-		case drained = <-s.drain:
+		case d := <-s.drain:
+			drain = &d
 		case <-ctx.Done():
 			for ; busy > 0; busy-- {
 				<-done
@@ -206,9 +211,22 @@ func (s *Scheduler) arm(t *time.Timer, free bool) {
 	t.Reset(max(time.Until(next), time.Millisecond))
 }
 
-func (s *Scheduler) idle() bool {
+// drainRequest is a Stop waiting for delivery to finish: done is closed once nothing
+// pending is due before deadline — waiting longer would deliver nothing more.
+type drainRequest struct {
+	done     chan struct{}
+	deadline time.Time
+}
+
+// nothingDueBefore: no pending event can be tried before t (none pending, or the next
+// try — a backoff, a Retry-After — is later). A paused scheduler tries nothing.
+func (s *Scheduler) nothingDueBefore(t time.Time) bool {
 	n, err := s.store.Pending()
-	return err != nil || n == 0
+	if err != nil || n == 0 || s.isPaused() {
+		return true
+	}
+	next, ok := s.store.NextDue()
+	return !ok || next.After(t)
 }
 
 func recIDs(b []store.Record) []uint64 {

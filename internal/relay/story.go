@@ -23,6 +23,24 @@ func (it *item) eventTime() time.Time {
 	return it.rec.ReceivedAt
 }
 
+// The lacking users:read.email scope, said once whether start-up or the first
+// mention finds it.
+const (
+	mentionScopeKey = "mention-scope"
+	mentionScopeMsg = "--mention-owner: the Slack token lacks the users:read.email scope, so owners are named, not mentioned; add the scope to the app and reinstall it"
+)
+
+// sayOnce tells the operator something once per process.
+func (p *Pipeline) sayOnce(key, msg string) {
+	if p.cfg.SayOnce != nil {
+		p.cfg.SayOnce(key, msg)
+		return
+	}
+	if p.noUsersScope.CompareAndSwap(false, true) {
+		p.log().Warn(msg)
+	}
+}
+
 // mention finds a failed refresh's owner in Slack by e-mail, to mention them. A miss
 // leaves the owner's name; a refusal (no users:read.email) is said once.
 func (p *Pipeline) mention(ctx context.Context, items []*item) {
@@ -39,9 +57,7 @@ func (p *Pipeline) mention(ctx context.Context, items []*item) {
 			it.facts.OwnerSlackID = id
 		case errors.Is(err, slackout.ErrNoUser):
 		case slackout.Code(err) == "missing_scope":
-			if p.noUsersScope.CompareAndSwap(false, true) {
-				p.log().Warn("--mention-owner: the Slack token lacks the users:read.email scope; owners are named, not mentioned. Add the scope and reinstall the app")
-			}
+			p.sayOnce(mentionScopeKey, mentionScopeMsg)
 		default:
 			p.log().Debug("owner not found in Slack; naming them", "event_id", it.rec.ID, "err", err)
 		}
