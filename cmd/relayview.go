@@ -17,8 +17,8 @@ import (
 // written by one goroutine, off the listener's path: under load they are written in
 // batches, and each is on screen as soon as nothing more is waiting.
 type relayView struct {
-	out     io.Writer
-	json    bool
+	out  io.Writer
+	json bool
 	// numbers maps an event's identity to the number it was first shown with, so
 	// each destination's record of one event shows that one number. Bounded: it
 	// starts afresh past maxNumbers (a line then shows its record's own number).

@@ -28,7 +28,7 @@ type Scheduler struct {
 	deliver func(ctx context.Context, batch []store.Record)
 	cfg     SchedulerConfig
 
-	drain   chan drainRequest // a Stop asking to be told when nothing more can be delivered
+	drain   chan drainRequest  // a Stop asking to be told when nothing more can be delivered
 	cancel  context.CancelFunc // ends the workers' context
 	stopped chan struct{}      // the loop has ended
 

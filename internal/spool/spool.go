@@ -101,17 +101,17 @@ type Spool struct {
 	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
 	changed chan struct{}
 
-	full    bool     // the reserve is released: intake refused (under mu)
-	damage  []string // damaged state found at open and set aside
-	atCap   bool     // the backlog is at MaxSize: intake refused (under mu)
+	full    bool             // the reserve is released: intake refused (under mu)
+	damage  []string         // damaged state found at open and set aside
+	atCap   bool             // the backlog is at MaxSize: intake refused (under mu)
 	sizes   map[uint64]int64 // undelivered (pending and dead) event → its stored size
 	backlog int64            // the sum of sizes
 	dir     string
 	// dbMu lets compaction swap the index file: every use of db holds it for reading,
 	// compaction for writing. Intake does not wait on it (the intake log acknowledges).
-	dbMu sync.RWMutex
-	quit     chan struct{} // closed by Close: stops the reserve's restorer
-	restore  sync.WaitGroup
+	dbMu    sync.RWMutex
+	quit    chan struct{} // closed by Close: stops the reserve's restorer
+	restore sync.WaitGroup
 
 	index chan logged
 	done  chan struct{}

@@ -245,7 +245,10 @@ func TestCompactionShrinksTheIndex(t *testing.T) {
 	}
 	s.Flush()
 	keep := ids[len(ids)-1]
-	if err := s.UpdateMany(ids[:len(ids)-1], func(r *store.Record) error { r.State, r.DeliveredAt = Delivered, time.Now().Add(-time.Hour); return nil }); err != nil {
+	if err := s.UpdateMany(ids[:len(ids)-1], func(r *store.Record) error {
+		r.State, r.DeliveredAt = Delivered, time.Now().Add(-time.Hour)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Prune(time.Now()); err != nil {
