@@ -211,7 +211,7 @@ func checkTableau(ctx context.Context, s Setup) []Result {
 // reason only then.
 func jobRights(ctx context.Context, c *tableau.Client, now time.Time) Result {
 	const name = "tableau job rights"
-	jobs, err := c.Jobs(ctx, tableau.JobFilter{Type: "refresh_extracts", Status: "Failed", CreatedAfter: now.Add(-24 * time.Hour)})
+	jobs, err := c.Jobs(ctx, tableau.JobFilter{Types: []string{"refresh_extracts"}, Status: "Failed", CreatedAfter: now.Add(-24 * time.Hour)})
 	switch {
 	case tableau.IsForbidden(err):
 		return bad(name, "the token's user may not list jobs: refresh failures are posted without Tableau's reason", "use a site administrator's token")

@@ -55,6 +55,13 @@ func (c *cache) get(key string, fetch func() (any, error)) (any, error) {
 	return v, err
 }
 
+// forget drops a key's entry: the next get fetches again.
+func (c *cache) forget(key string) {
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
+}
+
 // evictLocked drops expired entries once the map grows, bounding memory in long runs.
 func (c *cache) evictLocked(now time.Time) {
 	if len(c.entries) < 1024 {

@@ -98,6 +98,27 @@ type Enricher struct {
 	cache *cache
 	// jobsRefused: Tableau refused Query Jobs (not an administrator) — said once.
 	jobsRefused atomic.Bool
+	// refetched: per item, the event name that last made current fetch it again.
+	// Bounded: it starts afresh past maxRefetched entries.
+	mu        sync.Mutex
+	refetched map[string]string
+}
+
+const maxRefetched = 4096
+
+// refetchOnce reports whether key has not yet been fetched again for this name, and
+// notes that it now is.
+func (e *Enricher) refetchOnce(key, name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.refetched[key] == name {
+		return false
+	}
+	if e.refetched == nil || len(e.refetched) >= maxRefetched {
+		e.refetched = map[string]string{}
+	}
+	e.refetched[key] = name
+	return true
 }
 
 // New builds an enricher over src.
@@ -193,7 +214,8 @@ func (e *Enricher) workbook(ctx context.Context, f *Facts) error {
 			}
 		}()
 	}
-	v, err := e.cached(ctx, "workbook/"+id, func(ctx context.Context) (any, error) { return e.src.Workbook(ctx, id) })
+	v, err := e.current(ctx, "workbook/"+id, f.Payload.ResourceName, func(ctx context.Context) (any, error) { return e.src.Workbook(ctx, id) },
+		func(v any) string { return v.(tableau.Workbook).Name })
 	wg.Wait()
 	f.Preview = preview
 	if err != nil {
@@ -209,7 +231,8 @@ func (e *Enricher) workbook(ctx context.Context, f *Facts) error {
 
 func (e *Enricher) datasource(ctx context.Context, f *Facts) error {
 	id := f.Payload.ResourceLUID
-	v, err := e.cached(ctx, "datasource/"+id, func(ctx context.Context) (any, error) { return e.src.Datasource(ctx, id) })
+	v, err := e.current(ctx, "datasource/"+id, f.Payload.ResourceName, func(ctx context.Context) (any, error) { return e.src.Datasource(ctx, id) },
+		func(v any) string { return v.(tableau.Datasource).Name })
 	if err != nil {
 		return err
 	}
@@ -266,6 +289,22 @@ func emailOf(u tableau.User) string {
 
 func (e *Enricher) cached(ctx context.Context, key string, fetch func(context.Context) (any, error)) (any, error) {
 	return e.cache.get(key, func() (any, error) { return e.retry(ctx, key, fetch) })
+}
+
+// current is cached, but an entry whose name is not the one the event carries is
+// stale — the item was renamed since — and is fetched again.
+func (e *Enricher) current(ctx context.Context, key, name string, fetch func(context.Context) (any, error), nameOf func(any) string) (any, error) {
+	v, err := e.cached(ctx, key, fetch)
+	if err != nil || name == "" || nameOf(v) == name {
+		return v, err
+	}
+	// Once per name: where Tableau's payload names an item otherwise than its REST
+	// answer does, fetching again would not help, and the cache must still work.
+	if !e.refetchOnce(key, name) {
+		return v, nil
+	}
+	e.cache.forget(key)
+	return e.cached(ctx, key, fetch)
 }
 
 // retry calls fetch until it succeeds, fails for good, or runs out of attempts, waiting

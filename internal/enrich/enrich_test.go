@@ -22,6 +22,7 @@ type fakeSource struct {
 	users    map[string]tableau.User
 	jobs     []fakeJob
 	jobsErr  error
+	filter   tableau.JobFilter // the last Jobs call's
 }
 
 type fakeJob struct {
@@ -93,6 +94,7 @@ func (f *fakeSource) Jobs(_ context.Context, flt tableau.JobFilter) ([]tableau.J
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.filter = flt
 	if f.jobsErr != nil {
 		return nil, f.jobsErr
 	}
@@ -120,6 +122,13 @@ func (f *fakeSource) Job(_ context.Context, id string) (tableau.Job, error) {
 func p(event, luid string) payload.Payload {
 	ev, _ := tableau.ParseEvent(event)
 	return payload.Payload{Resource: ev.Resource, EventType: event, ResourceName: "from payload", SiteLUID: "s", ResourceLUID: luid, CreatedAt: "t"}
+}
+
+// named is p with the name Tableau's payload gives the item.
+func named(event, luid, name string) payload.Payload {
+	pl := p(event, luid)
+	pl.ResourceName = name
+	return pl
 }
 
 func TestEnrichKinds(t *testing.T) {
@@ -159,7 +168,7 @@ func TestEnrichRetriesThenDegrades(t *testing.T) {
 	src.err = &tableau.APIError{Status: http.StatusServiceUnavailable}
 	src.failures.Store(2) // two failures, then success
 	e := New(src, Options{Backoff: time.Millisecond})
-	f := e.Enrich(context.Background(), p("DatasourceUpdated", "d1"))
+	f := e.Enrich(context.Background(), named("DatasourceUpdated", "d1", "Orders"))
 	if f.Degraded != "" || f.Name != "Orders" || src.count("datasource") != 3 {
 		t.Fatalf("after two transient failures: %+v (%d calls)", f, src.count("datasource"))
 	}
@@ -187,7 +196,7 @@ func TestEnrichCachesAndShares(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.Enrich(context.Background(), p("WorkbookUpdated", "w1"))
+			e.Enrich(context.Background(), named("WorkbookUpdated", "w1", "Sales"))
 		}()
 	}
 	wg.Wait()
@@ -201,11 +210,32 @@ func TestEnrichCachesAndShares(t *testing.T) {
 		t.Errorf("preview fetched with NoPreview")
 	}
 	exp := New(src, Options{CacheTTL: time.Millisecond})
-	exp.Enrich(context.Background(), p("DatasourceUpdated", "d9"))
+	exp.Enrich(context.Background(), named("DatasourceUpdated", "d9", "Orders"))
 	time.Sleep(5 * time.Millisecond)
-	exp.Enrich(context.Background(), p("DatasourceUpdated", "d9"))
+	exp.Enrich(context.Background(), named("DatasourceUpdated", "d9", "Orders"))
 	if n := src.count("datasource"); n != 2 {
 		t.Errorf("an expired entry was reused: %d lookups", n)
+	}
+}
+
+// TestRenamedItemIsFetchedAgain: an event naming the item otherwise than the cached
+// answer (renamed since) fetches it again — once per name, so a payload that always
+// names it differently does not defeat the cache.
+func TestRenamedItemIsFetchedAgain(t *testing.T) {
+	src := newFake()
+	e := New(src, Options{NoPreview: true, CacheTTL: time.Hour})
+	e.Enrich(context.Background(), named("DatasourceUpdated", "d1", "Orders"))
+	e.Enrich(context.Background(), named("DatasourceUpdated", "d1", "Orders"))
+	if n := src.count("datasource"); n != 1 {
+		t.Fatalf("%d lookups for the same name, want 1 (cached)", n)
+	}
+	e.Enrich(context.Background(), named("DatasourceUpdated", "d1", "Orders (renamed)"))
+	if n := src.count("datasource"); n != 2 {
+		t.Fatalf("%d lookups after a rename, want 2", n)
+	}
+	e.Enrich(context.Background(), named("DatasourceUpdated", "d1", "Orders (renamed)"))
+	if n := src.count("datasource"); n != 2 {
+		t.Fatalf("%d lookups: a name Tableau's answer never has fetched again every time", n)
 	}
 }
 

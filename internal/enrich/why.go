@@ -31,8 +31,11 @@ func (f Failure) Took() time.Duration {
 const (
 	jobLookback  = 24 * time.Hour
 	jobEndSlack  = 15 * time.Minute
-	jobsToVerify = 3
+	jobsToVerify = 10
 )
+
+// refreshJobTypes are the jobs a refresh event can stand for: full and incremental.
+var refreshJobTypes = []string{"refresh_extracts", "increment_extracts"}
 
 // why finds the failed refresh job of f's item and reads its error. Query Jobs is for
 // site administrators: without the right, the message goes out without the reason and
@@ -60,18 +63,17 @@ func (e *Enricher) why(ctx context.Context, f *Facts) {
 	}
 }
 
-// findJob lists the failed refresh jobs around the event, closest end first, and
-// confirms the item on each (Query Job names it) until one is the item's.
+// findJob lists the failed refresh jobs (full and incremental) around the event,
+// closest end first, and confirms the item on each by its ID (Query Job names it)
+// until one is the item's. Never by name: an item renamed between two failures would
+// have the old job's title match, and the old reason be told again.
 func (e *Enricher) findJob(ctx context.Context, f *Facts, at time.Time) (any, error) {
-	jobs, err := e.src.Jobs(ctx, tableau.JobFilter{Type: "refresh_extracts", Status: "Failed", CreatedAfter: at.Add(-jobLookback), Title: f.Name})
+	jobs, err := e.src.Jobs(ctx, tableau.JobFilter{Types: refreshJobTypes, Status: "Failed", CreatedAfter: at.Add(-jobLookback), CreatedBefore: at.Add(jobEndSlack)})
 	if err != nil {
 		return nil, err
 	}
 	var near []tableau.JobSummary
 	for _, j := range jobs {
-		if j.Title != "" && f.Name != "" && j.Title != f.Name {
-			continue // a title the filter could not carry is matched here
-		}
 		if !j.EndedAt.IsZero() && (j.EndedAt.Before(at.Add(-jobEndSlack)) || j.EndedAt.After(at.Add(jobEndSlack))) {
 			continue
 		}

@@ -3,8 +3,10 @@ package enrich
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,15 @@ func TestWhyARefreshFailed(t *testing.T) {
 		{"another item of the same name is skipped", []fakeJob{job("j0", "other", "Sales", at), job("j1", "wb", "Sales", at.Add(time.Minute))}, nil, "error of j1", ""},
 		{"the closest end wins", []fakeJob{job("old", "wb", "Sales", at.Add(-10*time.Minute)), job("near", "wb", "Sales", at.Add(-time.Second))}, nil, "error of near", ""},
 		{"a job that ended long before is not this failure", []fakeJob{job("j1", "wb", "Sales", at.Add(-time.Hour))}, nil, "", "no failed refresh job"},
-		{"another title is not the item", []fakeJob{job("j1", "wb", "Other", at)}, nil, "", "no failed refresh job"},
+		{"the item is matched by ID, not title (renamed since)", []fakeJob{job("j1", "wb", "New name", at)}, nil, "error of j1", ""},
+		{"after a rename, this failure's job, not the previous one under the old name", []fakeJob{job("first", "wb", "Sales", at.Add(-5*time.Minute)), job("second", "wb", "Sales (renamed)", at.Add(-2*time.Second))}, nil, "error of second", ""},
+		{"many items failing together: the item's job is found among them", append(func() []fakeJob {
+			var js []fakeJob
+			for i := range 8 {
+				js = append(js, job(fmt.Sprint("other-", i), fmt.Sprint("item-", i), "Other", at.Add(time.Duration(i)*time.Second)))
+			}
+			return js
+		}(), job("mine", "wb", "Sales", at.Add(9*time.Second))), nil, "error of mine", ""},
 		{"no jobs rights", nil, forbidden, "", "site administrators only"},
 	}
 	for _, tc := range cases {
@@ -54,6 +64,10 @@ func TestWhyARefreshFailed(t *testing.T) {
 				t.Fatalf("took %v", f.Failure.Took())
 			case tc.wantErr == "" && (f.Failure != nil || !strings.Contains(f.NoReason, tc.noReason)):
 				t.Fatalf("Failure = %+v, NoReason = %q, want %q", f.Failure, f.NoReason, tc.noReason)
+			}
+			// Full and incremental refreshes; never a name, which a rename makes wrong.
+			if flt := src.filter; !slices.Equal(flt.Types, []string{"refresh_extracts", "increment_extracts"}) || flt.Title != "" || flt.CreatedBefore.IsZero() {
+				t.Errorf("jobs asked for with %+v", flt)
 			}
 		})
 	}

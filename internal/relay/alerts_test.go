@@ -261,3 +261,42 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// TestRenamedItemTellsItsOwnReason: a workbook fails, is renamed, fails again: the
+// second alert — in Slack, Teams, PagerDuty and the webhook — gives the second job's
+// reason and the new name, never the first job's.
+func TestRenamedItemTellsItsOwnReason(t *testing.T) {
+	w := newWorld(t)
+	r := newReceivers(t)
+	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed", "WorkbookRefreshSucceeded")
+	r.configure(&cfg)
+	w.start(cfg)
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at, Notes: "FIRST reason A"})
+	eventually(t, "the first failure everywhere", func() bool {
+		return len(w.slack.Messages()) == 1 && len(r.teams.Accepted()) == 1 && len(r.pd.Accepted()) == 1 && len(r.hook.Accepted()) == 1
+	})
+	w.sim.AddWorkbook(tableausim.Workbook{ID: tableausim.WorkbookID, Name: "Safari (renamed)", WebpageURL: "http://tableauserver/#/workbooks/" + tableausim.WorkbookID,
+		Project: &tableausim.Ref{ID: "p", Name: "default"}, Owner: tableausim.Ref{ID: tableausim.OwnerUserID}})
+	w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "Safari (renamed)", CreatedAt: at.Add(2 * time.Minute), Notes: "SECOND reason B", Incremental: true})
+	eventually(t, "the second failure everywhere", func() bool {
+		return len(w.slack.Messages()) == 2 && len(r.teams.Accepted()) == 2 && len(r.pd.Accepted()) == 2 && len(r.hook.Accepted()) == 2
+	})
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	second := map[string]string{
+		"slack":     messageText(w.slack.Messages()[1]),
+		"teams":     string(r.teams.Accepted()[1].Body),
+		"pagerduty": string(r.pd.Accepted()[1].Body),
+		"webhook":   string(r.hook.Accepted()[1].Body),
+	}
+	for where, body := range second {
+		if !strings.Contains(body, "SECOND reason B") || strings.Contains(body, "FIRST reason A") {
+			t.Errorf("%s: the second failure does not give its own reason:\n%s", where, body)
+		}
+		if !strings.Contains(body, "renamed") {
+			t.Errorf("%s: the second failure does not give the new name:\n%s", where, body)
+		}
+	}
+}

@@ -12,10 +12,11 @@ import (
 
 // JobFilter narrows Query Jobs. Empty fields do not filter.
 type JobFilter struct {
-	Type         string    // jobType, e.g. refresh_extracts
-	Status       string    // Success, Failed, …
-	CreatedAfter time.Time // createdAt:gte
-	Title        string    // the item's name; sent only when the filter syntax can carry it
+	Types         []string  // jobType, e.g. refresh_extracts: eq for one, in for several
+	Status        string    // Success, Failed, …
+	CreatedAfter  time.Time // createdAt:gte
+	CreatedBefore time.Time // createdAt:lte
+	Title         string    // the item's name; sent only when the filter syntax can carry it
 }
 
 // query renders the filter expression. Tableau's filter syntax has no escaping: a value
@@ -23,14 +24,21 @@ type JobFilter struct {
 // to match.
 func (f JobFilter) query() string {
 	var parts []string
-	if f.Type != "" {
-		parts = append(parts, "jobType:eq:"+f.Type)
+	switch len(f.Types) {
+	case 0:
+	case 1:
+		parts = append(parts, "jobType:eq:"+f.Types[0])
+	default:
+		parts = append(parts, "jobType:in:["+strings.Join(f.Types, ",")+"]")
 	}
 	if f.Status != "" {
 		parts = append(parts, "status:eq:"+f.Status)
 	}
 	if !f.CreatedAfter.IsZero() {
 		parts = append(parts, "createdAt:gte:"+f.CreatedAfter.UTC().Format(time.RFC3339))
+	}
+	if !f.CreatedBefore.IsZero() {
+		parts = append(parts, "createdAt:lte:"+f.CreatedBefore.UTC().Format(time.RFC3339))
 	}
 	if f.Title != "" && !strings.ContainsAny(f.Title, ",&:") {
 		parts = append(parts, "title:eq:"+f.Title)

@@ -18,7 +18,7 @@ func TestFailedRefreshJobIsFoundWithItsNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = e.sim.Fire(ctx, tableausim.Event{Type: "DatasourceRefreshSucceeded", ResourceLUID: tableausim.DatasourceID, ResourceName: "ds", CreatedAt: at})
-	jobs, err := e.client.Jobs(ctx, tableau.JobFilter{Type: "refresh_extracts", Status: "Failed", CreatedAfter: at.Add(-time.Hour), Title: "Superstore"})
+	jobs, err := e.client.Jobs(ctx, tableau.JobFilter{Types: []string{"refresh_extracts"}, Status: "Failed", CreatedAfter: at.Add(-time.Hour), Title: "Superstore"})
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("Query Jobs: %v %+v", err, jobs)
 	}

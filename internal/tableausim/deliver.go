@@ -46,6 +46,15 @@ type Event struct {
 	// Notes is the error a …RefreshFailed event's job records; default
 	// DefaultRefreshError.
 	Notes string
+	// Incremental makes the refresh's job an incremental one (increment_extracts).
+	Incremental bool
+}
+
+func (ev Event) jobType() string {
+	if ev.Incremental {
+		return "increment_extracts"
+	}
+	return "refresh_extracts"
 }
 
 // Delivery is the outcome of delivering one event to one webhook.

@@ -2,6 +2,7 @@ package tableausim
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type simJob struct {
 	Kind       string // workbook, datasource
 	ResourceID string
 	Notes      string
+	Type       string // refresh_extracts, increment_extracts
 }
 
 // backgroundWire is one entry of Query Jobs.
@@ -59,7 +61,11 @@ func (j *simJob) background() backgroundWire {
 	if j.Kind == "datasource" {
 		sub = "Data Source"
 	}
-	return backgroundWire{ID: j.ID, Status: j.Status, JobType: "refresh_extracts", Priority: 50,
+	typ := j.Type
+	if typ == "" {
+		typ = "refresh_extracts"
+	}
+	return backgroundWire{ID: j.ID, Status: j.Status, JobType: typ, Priority: 50,
 		CreatedAt: stamp(j.Created), StartedAt: stamp(j.Started), EndedAt: stamp(j.Ended), Title: j.Title, Subtitle: sub}
 }
 
@@ -98,12 +104,12 @@ func (s *Sim) recordJob(e tableau.Event, ev Event) {
 	open := s.running[ev.ResourceLUID]
 	switch {
 	case strings.HasSuffix(e.Name, "Started"):
-		j := &simJob{ID: newID(), Status: "InProgress", Created: ev.CreatedAt.Add(-3 * time.Second), Started: ev.CreatedAt, Title: ev.ResourceName, Kind: kind, ResourceID: ev.ResourceLUID}
+		j := &simJob{ID: newID(), Status: "InProgress", Created: ev.CreatedAt.Add(-3 * time.Second), Started: ev.CreatedAt, Title: ev.ResourceName, Kind: kind, ResourceID: ev.ResourceLUID, Type: ev.jobType()}
 		s.simJobs[j.ID] = j
 		s.running[ev.ResourceLUID] = j
 		return
 	case open == nil:
-		open = &simJob{ID: newID(), Created: ev.CreatedAt.Add(-refreshRun - 3*time.Second), Started: ev.CreatedAt.Add(-refreshRun), Title: ev.ResourceName, Kind: kind, ResourceID: ev.ResourceLUID}
+		open = &simJob{ID: newID(), Created: ev.CreatedAt.Add(-refreshRun - 3*time.Second), Started: ev.CreatedAt.Add(-refreshRun), Title: ev.ResourceName, Kind: kind, ResourceID: ev.ResourceLUID, Type: ev.jobType()}
 		s.simJobs[open.ID] = open
 	}
 	delete(s.running, ev.ResourceLUID)
@@ -159,9 +165,30 @@ func (s *Sim) listJobs(w http.ResponseWriter, r *http.Request, ss session) {
 	write(w, r, http.StatusOK, response{Pagination: &pagination{PageNumber: 1, PageSize: 100, TotalAvailable: total}, Jobs: &backgroundList{Job: list}})
 }
 
+// splitFilter splits a filter expression at the commas between its parts, not those
+// inside an in:[a,b] list.
+func splitFilter(expr string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range expr {
+		switch r {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, expr[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, expr[start:])
+}
+
 func jobFilter(expr string) (func(backgroundWire) bool, bool) {
 	var tests []func(backgroundWire) bool
-	for part := range strings.SplitSeq(expr, ",") {
+	for _, part := range splitFilter(expr) {
 		if part == "" {
 			continue
 		}
@@ -173,16 +200,26 @@ func jobFilter(expr string) (func(backgroundWire) bool, bool) {
 		switch {
 		case field == "jobType" && op == "eq":
 			tests = append(tests, func(b backgroundWire) bool { return b.JobType == value })
+		case field == "jobType" && op == "in" && strings.HasPrefix(value, "[") && strings.HasSuffix(value, "]"):
+			types := strings.Split(strings.Trim(value, "[]"), ",")
+			tests = append(tests, func(b backgroundWire) bool { return slices.Contains(types, b.JobType) })
 		case field == "status" && op == "eq":
 			tests = append(tests, func(b backgroundWire) bool { return strings.EqualFold(b.Status, value) })
 		case field == "title" && op == "eq":
 			tests = append(tests, func(b backgroundWire) bool { return b.Title == value })
-		case field == "createdAt" && op == "gte":
+		case field == "createdAt" && (op == "gte" || op == "lte"):
 			at, err := time.Parse(time.RFC3339, value)
 			if err != nil {
 				return nil, false
 			}
-			tests = append(tests, func(b backgroundWire) bool { t, _ := time.Parse(time.RFC3339, b.CreatedAt); return !t.Before(at) })
+			after := op == "gte"
+			tests = append(tests, func(b backgroundWire) bool {
+				t, _ := time.Parse(time.RFC3339, b.CreatedAt)
+				if after {
+					return !t.Before(at)
+				}
+				return !t.After(at)
+			})
 		default:
 			return nil, false
 		}
