@@ -219,10 +219,10 @@ type drainRequest struct {
 }
 
 // nothingDueBefore: no pending event can be tried before t (none pending, or the next
-// try — a backoff, a Retry-After — is later). A paused scheduler tries nothing.
+// try — a backoff, a Retry-After — is later). A pause may end before t: it waits.
 func (s *Scheduler) nothingDueBefore(t time.Time) bool {
 	n, err := s.store.Pending()
-	if err != nil || n == 0 || s.isPaused() {
+	if err != nil || n == 0 {
 		return true
 	}
 	next, ok := s.store.NextDue()
