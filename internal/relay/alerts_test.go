@@ -156,7 +156,35 @@ func TestWithoutJobsRights(t *testing.T) {
 // TestQualityWarningFollowsTheDataSource: with --quality-warnings a failing data source
 // carries one warning of tabhook's until it refreshes again; others' warnings stay.
 func TestQualityWarningFollowsTheDataSource(t *testing.T) {
+	for _, inList := range []bool{false, true} {
+		t.Run(map[bool]string{false: "warning alone", true: "warning inside a list"}[inList], func(t *testing.T) {
+			qualityWarningFollows(t, newWorldWith(t, tableausim.Options{WarningInList: inList}))
+		})
+	}
+}
+
+// TestSuccessRemovesTabhooksWarningWhateverTheStory: a warning of tabhook's that no
+// story recorded (an add whose answer was lost, a state directory replaced) is
+// removed by the next success all the same; others' stay.
+func TestSuccessRemovesTabhooksWarningWhateverTheStory(t *testing.T) {
 	w := newWorld(t)
+	others := w.sim.AddQualityWarning(tableausim.DatasourceID, "Deprecated: use Orders v2")
+	w.sim.AddQualityWarning(tableausim.DatasourceID, "tabhook: the extract refresh failed at 2026-11-30 07:00 UTC: Login failed")
+	cfg := w.config(t.TempDir(), refreshEvents...)
+	cfg.QualityWarnings = true
+	w.start(cfg)
+	w.fire(tableausim.Event{Type: "DatasourceRefreshSucceeded", ResourceLUID: tableausim.DatasourceID, ResourceName: "Sample datasource", CreatedAt: time.Now().UTC()})
+	eventually(t, "the success", func() bool { return len(w.slack.Messages()) == 1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := w.sim.QualityWarnings(tableausim.DatasourceID); len(left) != 1 || left[0].ID != others {
+		t.Fatalf("left on the data source: %+v (want only someone else's)", left)
+	}
+	mustContain(t, "the success", messageText(w.slack.Messages()[0]), "was removed")
+}
+
+func qualityWarningFollows(t *testing.T, w *world) {
 	others := w.sim.AddQualityWarning(tableausim.DatasourceID, "Deprecated: use Orders v2")
 	cfg := w.config(t.TempDir(), refreshEvents...)
 	cfg.QualityWarnings = true

@@ -209,13 +209,16 @@ func warningMessage(it *item) string {
 func (p *Pipeline) removeWarning(ctx context.Context, it *item) error {
 	key := refresh.Key(it.facts)
 	st, err := p.loadStory(key)
-	if err != nil || st.Warning == "" {
+	if err != nil {
 		return err
 	}
+	// Always looked for, whatever the story recorded: an add whose answer could not be
+	// read, or a story lost, must not leave "stale data" on the data source for ever.
 	existing, err := p.cfg.Warnings.QualityWarnings(ctx, it.rec.Payload.ResourceLUID)
 	if err != nil {
 		return err
 	}
+	removed := 0
 	for _, q := range existing {
 		if q.ID != st.Warning && !strings.HasPrefix(q.Message, warningPrefix) {
 			continue
@@ -223,8 +226,14 @@ func (p *Pipeline) removeWarning(ctx context.Context, it *item) error {
 		if err := p.cfg.Warnings.DeleteQualityWarning(ctx, q.ID); err != nil && !tableau.IsNotFound(err) {
 			return err
 		}
+		removed++
 	}
-	it.facts.Warning = "The data quality warning tabhook added to this data source was removed."
+	if removed > 0 {
+		it.facts.Warning = "The data quality warning tabhook added to this data source was removed."
+	}
+	if st.Warning == "" {
+		return nil
+	}
 	return p.saveWarning(key, "")
 }
 

@@ -109,6 +109,11 @@ func (c *Client) AddQualityWarning(ctx context.Context, datasourceID, kind, mess
 	if err := c.call(ctx, op, http.MethodPost, "dataQualityWarnings/datasource/"+pathEscape(datasourceID), body, &r); err != nil {
 		return QualityWarning{}, err
 	}
+	// The warning stands alone, or — as in list answers, and as the Python client
+	// also accepts — inside a dataQualityWarningList.
+	if r.Warning == nil && len(r.Warnings) > 0 {
+		r.Warning = &r.Warnings[0]
+	}
 	if r.Warning == nil {
 		return QualityWarning{}, fmt.Errorf("%s: answer has no warning", op)
 	}

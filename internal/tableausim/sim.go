@@ -28,6 +28,10 @@ type Options struct {
 	// DisableAfter disables a webhook after this many consecutive failed deliveries,
 	// recording a statusChangeReason, as Tableau does. 0 never disables.
 	DisableAfter int
+	// WarningInList answers Add Data Quality Warning with the warning inside a
+	// dataQualityWarningList — the shape of the list answers, which the reference
+	// Python client also reads — instead of alone.
+	WarningInList bool
 }
 
 // PAT is a personal access token the simulator accepts.

@@ -80,6 +80,10 @@ func (s *Sim) addWarning(w http.ResponseWriter, r *http.Request, ss session) {
 		return
 	}
 	q := s.putWarning(id, ss.userID, req.Warning.Type, req.Warning.Message, req.Warning.IsSevere)
+	if s.opts.WarningInList {
+		write(w, r, http.StatusOK, response{Warnings: &warningList{Warning: []warningWire{q}}})
+		return
+	}
 	write(w, r, http.StatusOK, response{Warning: &q})
 }
 
