@@ -16,6 +16,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/tableau"
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // Facts are what is known about one event.
@@ -44,6 +45,11 @@ type Facts struct {
 	// says in one line why it is not shown otherwise.
 	Failure  *Failure `json:",omitempty"`
 	NoReason string   `json:",omitempty"`
+
+	// At is when the event happened: Tableau's created_at, or — when that is not a
+	// time — zero, AtNote saying so, and delivery sets the time it received the event.
+	At     time.Time `json:",omitzero"`
+	AtNote string    `json:",omitempty"`
 
 	// Set by delivery from what the store remembers of the item, not by lookups.
 	OwnerSlackID string    `json:",omitempty"` // the owner's Slack user, to mention
@@ -140,7 +146,12 @@ func New(src Source, o Options) *Enricher {
 
 // Base returns the facts the payload alone gives.
 func Base(p payload.Payload) Facts {
-	f := Facts{Payload: p, Event: p.EventType, Name: p.ResourceName}
+	f := Facts{Payload: p, Event: p.EventType, Name: text.Line(p.ResourceName)}
+	if at, err := time.Parse(time.RFC3339, p.CreatedAt); err == nil {
+		f.At = at.UTC()
+	} else {
+		f.AtNote = fmt.Sprintf("Tableau's created_at %q is not a time: the time given is when tabhook received the event", text.Cut(text.Line(p.CreatedAt), 64))
+	}
 	if ev, err := tableau.ParseEvent(p.EventType); err == nil {
 		f.Event, f.Known = ev.Name, true
 		f.Kind = kindOf(ev)
@@ -148,6 +159,25 @@ func Base(p payload.Payload) Facts {
 		f.Kind = strings.ToLower(p.Resource)
 	}
 	return f
+}
+
+// clean makes what Tableau's content says safe to show: names, projects, owners and
+// tags on one line without control or bidirectional characters; an error's notes
+// without them too (its lines kept).
+func (f *Facts) clean() {
+	f.Name, f.Project, f.Owner = text.Line(f.Name), text.Line(f.Project), text.Line(f.Owner)
+	if len(f.Tags) > 0 {
+		tags := make([]string, len(f.Tags)) // a copy: the cached item shares the slice
+		for i, t := range f.Tags {
+			tags[i] = text.Line(t)
+		}
+		f.Tags = tags
+	}
+	if f.Failure != nil && text.Clean(f.Failure.Error) != f.Failure.Error {
+		fl := *f.Failure // a copy: the cached lookup shares it
+		fl.Error = text.Clean(fl.Error)
+		f.Failure = &fl
+	}
 }
 
 func kindOf(ev tableau.Event) string {
@@ -187,6 +217,7 @@ func (e *Enricher) Enrich(ctx context.Context, p payload.Payload) Facts {
 	if f.IsFailure() {
 		e.why(ctx, &f)
 	}
+	f.clean()
 	return f
 }
 

@@ -9,6 +9,8 @@ package pagerduty
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,15 +23,36 @@ import (
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // Takes reports whether PagerDuty can take the event: a refresh's failure (trigger) or
 // success (resolve). Anything else has nothing to page about.
 func Takes(event string) bool { return enrich.IsRefreshOutcome(event) }
 
-// DedupKey is the incident key of an item: the same for its failures and its recovery.
+// maxDedupKey is the Events API's limit on a dedup_key.
+const maxDedupKey = 255
+
+// DedupKey is the incident key of an item: the same for its failures and its recovery,
+// and on every retry. Within PagerDuty's 255 characters: a key that would be longer
+// (hostile or odd IDs) ends in a hash of its site, kind and item instead.
 func DedupKey(f enrich.Facts) string {
-	return "tabhook/" + f.Payload.SiteLUID + "/" + f.Kind + "/" + f.Payload.ResourceLUID
+	key := "tabhook/" + f.Payload.SiteLUID + "/" + f.Kind + "/" + f.Payload.ResourceLUID
+	if len(key) <= maxDedupKey {
+		return key
+	}
+	sum := sha256.Sum256([]byte(f.Payload.SiteLUID + "\x00" + f.Kind + "\x00" + f.Payload.ResourceLUID))
+	return "tabhook/sha256/" + hex.EncodeToString(sum[:])
+}
+
+// timestamp is the event's time in RFC 3339, as the Events API requires: Tableau's
+// created_at, or when tabhook received the event (the details then say so).
+func timestamp(f enrich.Facts) string {
+	at := f.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return at.UTC().Format(time.RFC3339)
 }
 
 // Event is the Events API v2 event for one Tableau event.
@@ -49,12 +72,12 @@ func Event(routingKey string, f enrich.Facts) pd.V2Event {
 		summary += " — " + render.Headline(f.Failure.Error)
 	}
 	e.Payload = &pd.V2Payload{
-		Summary:   cut(summary, 1024), // PagerDuty's limit
-		Source:    source(f),
+		Summary:   text.Cut(summary, 1024), // PagerDuty's limit
+		Source:    text.Cut(source(f), 255),
 		Severity:  "error",
-		Timestamp: f.Payload.CreatedAt,
-		Component: name,
-		Group:     f.Project,
+		Timestamp: timestamp(f),
+		Component: text.Cut(name, 255),
+		Group:     text.Cut(f.Project, 255),
 		Class:     "extract refresh",
 		Details:   details(f),
 	}
@@ -86,12 +109,13 @@ func details(f enrich.Facts) map[string]any {
 	set("owner_email", f.OwnerEmail)
 	set("url", f.URL)
 	set("reason_missing", f.NoReason)
+	set("time_note", f.AtNote)
 	set("details_missing", f.Degraded)
 	if len(f.Tags) > 0 {
 		d["tags"] = f.Tags
 	}
 	if fl := f.Failure; fl != nil {
-		set("error", cut(fl.Error, 4000))
+		set("error", text.Cut(fl.Error, 4000))
 		set("job_id", fl.JobID)
 		if !fl.Started.IsZero() {
 			d["started_at"] = fl.Started.UTC().Format(time.RFC3339)
@@ -101,13 +125,6 @@ func details(f enrich.Facts) map[string]any {
 		d["failures_in_a_row"] = f.Streak
 	}
 	return d
-}
-
-func cut(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return s[:max-3] + "..."
 }
 
 // Sender sends to one PagerDuty service (destination.Sender).

@@ -225,8 +225,9 @@ func (s *Scheduler) nothingDueBefore(t time.Time) bool {
 	if err != nil || n == 0 {
 		return true
 	}
+	// Pending but with no due time: accepted, not yet indexed — due now.
 	next, ok := s.store.NextDue()
-	return !ok || next.After(t)
+	return ok && next.After(t)
 }
 
 func recIDs(b []store.Record) []uint64 {

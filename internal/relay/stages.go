@@ -63,6 +63,9 @@ func (p *Pipeline) enrich(ctx context.Context, items []*item) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			it.facts = p.cfg.Enricher.Enrich(ctx, it.rec.Payload)
+			if it.facts.At.IsZero() {
+				it.facts.At = it.rec.ReceivedAt.UTC() // created_at was not a time: said in AtNote
+			}
 			if it.facts.Rejected != nil {
 				// Not the event's fault: held until the PAT works, then enriched fully.
 				it.err = &credentialsError{destination: "tableau", err: it.facts.Rejected}

@@ -12,6 +12,7 @@ import (
 	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // eventTime is when Tableau says the event happened; the receipt when it says nothing
@@ -200,7 +201,7 @@ func warningMessage(it *item) string {
 	if f := it.facts.Failure; f != nil && f.Error != "" {
 		msg += ": " + render.Headline(f.Error)
 	}
-	return msg
+	return text.Cut(msg, 1000)
 }
 
 // removeWarning deletes tabhook's warning: the one recorded, and any other that

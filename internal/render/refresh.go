@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // maxError is how much of Tableau's error text a message quotes.
@@ -101,7 +102,7 @@ func ownerText(f enrich.Facts) string {
 func refreshBlocks(f enrich.Facts) []slack.Block {
 	var blocks []slack.Block
 	if fl := f.Failure; fl != nil && fl.Error != "" {
-		text := "*Why:* " + Escape(Truncate(Headline(fl.Error), 300)) + "\n" + codeBlock(Truncate(strings.Join(errorLines(fl.Error), "\n"), maxError))
+		text := "*Why:* " + Escape(text.Cut(Headline(fl.Error), 300)) + "\n" + codeBlock(text.Cut(strings.Join(errorLines(fl.Error), "\n"), maxError))
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil))
 	}
 	var facts []string
@@ -180,7 +181,7 @@ func Updated(root enrich.Facts, o Outcome) Message {
 	if o.Recovered > 0 {
 		words, em = Words(root.Event)+" — recovered", ":white_check_mark:"
 	}
-	m.Blocks[0] = slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Truncate(em+" "+words+": "+Name(root), maxHeader), true, false))
+	m.Blocks[0] = slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Cut(em+" "+words+": "+Name(root), maxHeader), true, false))
 	var line []string
 	switch {
 	case o.Recovered > 0:
@@ -198,6 +199,6 @@ func Updated(root enrich.Facts, o Outcome) Message {
 	}
 	outcome := slack.NewContextBlock("outcome", mrkdwn(strings.Join(line, " · ")))
 	m.Blocks = append(m.Blocks[:1], append([]slack.Block{outcome}, m.Blocks[1:]...)...)
-	m.Text = Truncate(Escape(words+": "+Name(root)+" — "+line[0]), maxText)
+	m.Text = text.Cut(Escape(words+": "+Name(root)+" — "+line[0]), maxText)
 	return m
 }

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // Slack's limits.
@@ -92,15 +92,6 @@ func link(url, text string) string {
 	return "*<" + Escape(strings.ReplaceAll(url, "|", "%7C")) + "|" + Escape(strings.ReplaceAll(text, "|", "¦")) + ">*"
 }
 
-// Truncate cuts s to max characters, the last one an ellipsis.
-func Truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max-1]) + "…"
-}
-
 // Name is the resource name, or a stand-in when Tableau sent none.
 func Name(f enrich.Facts) string {
 	if strings.TrimSpace(f.Name) != "" {
@@ -114,7 +105,7 @@ func Render(f enrich.Facts) Message {
 	n := Name(f)
 	words := Words(f.Event)
 
-	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Truncate(emoji(f.Event)+" "+words+": "+n, maxHeader), true, false))
+	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Cut(emoji(f.Event)+" "+words+": "+n, maxHeader), true, false))
 
 	body := link(f.URL, n)
 	if f.Payload.Text != "" {
@@ -123,18 +114,18 @@ func Render(f enrich.Facts) Message {
 	var fields []*slack.TextBlockObject
 	add := func(label, value string) {
 		if value != "" {
-			fields = append(fields, mrkdwn(Truncate("*"+label+"*\n"+Escape(value), maxField)))
+			fields = append(fields, mrkdwn(text.Cut("*"+label+"*\n"+Escape(value), maxField)))
 		}
 	}
 	add("Project", f.Project)
 	if owner := ownerText(f); owner != "" {
-		fields = append(fields, mrkdwn(Truncate("*Owner*\n"+owner, maxField)))
+		fields = append(fields, mrkdwn(text.Cut("*Owner*\n"+owner, maxField)))
 	}
 	add("Site role", f.SiteRole)
 	if len(f.Tags) > 0 {
 		add("Tags", strings.Join(f.Tags, ", "))
 	}
-	section := slack.NewSectionBlock(mrkdwn(Truncate(body, maxSection)), fields, nil)
+	section := slack.NewSectionBlock(mrkdwn(text.Cut(body, maxSection)), fields, nil)
 	blocks := []slack.Block{header, section}
 	blocks = append(blocks, refreshBlocks(f)...)
 
@@ -148,7 +139,7 @@ func Render(f enrich.Facts) Message {
 		ctx = append(ctx, mrkdwn(":warning: "+Escape(f.Degraded)+"; showing what the webhook said."))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", ctx...))
-	return Message{Text: Truncate(Fallback(f), maxText), Blocks: blocks}
+	return Message{Text: text.Cut(Fallback(f), maxText), Blocks: blocks}
 }
 
 // Fallback is the notification text: the event in words, the name, project and owner.
@@ -194,12 +185,12 @@ const (
 // represented, so each may be marked delivered.
 func Digest(facts []enrich.Facts) Message {
 	title := fmt.Sprintf(":package: %d Tableau events", len(facts))
-	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Truncate(title, maxHeader), true, false))}
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Cut(title, maxHeader), true, false))}
 	var sections []string
 	var chunk strings.Builder
 	named := 0
 	for _, f := range facts {
-		l := Truncate("• "+Escape(Words(f.Event))+": "+link(f.URL, Truncate(Name(f), maxDigestLine)), maxSection)
+		l := text.Cut("• "+Escape(Words(f.Event))+": "+link(f.URL, text.Cut(Name(f), maxDigestLine)), maxSection)
 		if chunk.Len()+len(l)+1 > maxSection {
 			if len(sections) == maxDigestSections-1 {
 				break // the last section is kept for the count of the rest

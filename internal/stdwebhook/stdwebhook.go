@@ -53,6 +53,7 @@ type Enrichment struct {
 	ReasonMissing   string   `json:"reason_missing,omitempty"`
 	DetailsMissing  string   `json:"details_missing,omitempty"`
 	LastSuccessTime string   `json:"last_success,omitempty"`
+	TimeNote        string   `json:"time_note,omitempty"` // why timestamp is the receive time
 }
 
 // Failure is Tableau's record of a failed refresh.
@@ -66,10 +67,16 @@ type Failure struct {
 
 // NewBody is the body for one event.
 func NewBody(id string, f enrich.Facts) Body {
-	b := Body{Type: f.Event, Timestamp: f.Payload.CreatedAt, Data: Data{EventID: id, Payload: f.Payload}}
+	at := f.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	// RFC 3339 always: Tableau's created_at, or when tabhook received the event.
+	b := Body{Type: f.Event, Timestamp: at.UTC().Format(time.RFC3339), Data: Data{EventID: id, Payload: f.Payload}}
 	e := &b.Data.Enrichment
 	e.Kind, e.Name, e.Project, e.Owner, e.OwnerEmail, e.URL, e.Tags, e.SiteRole = f.Kind, f.Name, f.Project, f.Owner, f.OwnerEmail, f.URL, f.Tags, f.SiteRole
 	e.FailuresInARow, e.RecoveredAfter, e.ReasonMissing, e.DetailsMissing = f.Streak, f.Recovered, f.NoReason, f.Degraded
+	e.TimeNote = f.AtNote
 	if !f.LastSuccess.IsZero() {
 		e.LastSuccessTime = f.LastSuccess.UTC().Format(time.RFC3339)
 	}

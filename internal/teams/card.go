@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/atc0005/go-teams-notify/v2/adaptivecard"
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/render"
+	txt "github.com/tabhook/tabhook/internal/text"
 )
 
 // MaxBytes is the most a message may weigh: Teams refuses more than 28 KB.
@@ -69,19 +71,36 @@ func message(card adaptivecard.Card) ([]byte, error) {
 }
 
 // escape keeps untrusted text from being read as the markdown Teams renders in text
-// blocks and facts (links, emphasis, lists).
+// blocks and facts (links, emphasis, headings, quotes, lists): the marks are escaped
+// wherever they stand, and those that start a list only at the start of a line —
+// of any line: multi-line text (an error's notes) starts several.
 func escape(s string) string {
 	var b strings.Builder
-	for i, r := range s {
-		switch r {
-		case '\\', '*', '_', '[', ']', '(', ')', '`', '~', '#', '>', '<', '|':
+	lineStart := true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case strings.ContainsRune("\\*_[]()`~#><|", r):
 			b.WriteByte('\\')
-		case '-', '+':
-			if i == 0 {
+		case lineStart && (r == '-' || r == '+'):
+			b.WriteByte('\\')
+		case lineStart && r >= '0' && r <= '9':
+			// "1." or "1)" starts an ordered list: its mark is escaped.
+			j := i
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if j < len(s) && (s[j] == '.' || s[j] == ')') {
+				b.WriteString(s[i:j])
 				b.WriteByte('\\')
+				b.WriteByte(s[j])
+				i, lineStart = j+1, false
+				continue
 			}
 		}
 		b.WriteRune(r)
+		lineStart = r == '\n' || (lineStart && (r == ' ' || r == '\t'))
+		i += size
 	}
 	return b.String()
 }
@@ -103,7 +122,7 @@ func symbol(event string) string {
 
 // linked is the item's name, linked to Tableau when the URL is known.
 func linked(f enrich.Facts, l limits) string {
-	n := escape(render.Truncate(render.Name(f), l.name))
+	n := escape(txt.Cut(render.Name(f), l.name))
 	if f.URL == "" || strings.ContainsAny(f.URL, " )") {
 		return "**" + n + "**"
 	}
@@ -127,12 +146,12 @@ func text(s string, subtle bool) adaptivecard.Element {
 func single(events []destination.Event, l limits) adaptivecard.Card {
 	f := events[0].Facts
 	card := adaptivecard.NewCard()
-	title := heading(symbol(f.Event) + " " + escape(render.Words(f.Event)) + ": " + escape(render.Truncate(render.Name(f), l.name)))
+	title := heading(symbol(f.Event) + " " + escape(render.Words(f.Event)) + ": " + escape(txt.Cut(render.Name(f), l.name)))
 	body := []adaptivecard.Element{title, text(linked(f, l), false)}
 	facts := adaptivecard.NewFactSet()
 	add := func(title, value string) {
 		if value != "" {
-			_ = facts.AddFact(adaptivecard.Fact{Title: title, Value: escape(render.Truncate(value, l.field))})
+			_ = facts.AddFact(adaptivecard.Fact{Title: title, Value: escape(txt.Cut(value, l.field))})
 		}
 	}
 	add("Project", f.Project)
@@ -162,10 +181,10 @@ func single(events []destination.Event, l limits) adaptivecard.Card {
 func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 	var out []adaptivecard.Element
 	if fl := f.Failure; fl != nil && fl.Error != "" {
-		out = append(out, text("**Why:** "+escape(render.Truncate(render.Headline(fl.Error), l.field)), false))
+		out = append(out, text("**Why:** "+escape(txt.Cut(render.Headline(fl.Error), l.field)), false))
 		box := adaptivecard.NewContainer()
 		box.Style = "emphasis"
-		_ = box.AddElement(false, text(escape(render.Truncate(fl.Error, l.errorText)), false))
+		_ = box.AddElement(false, text(escape(txt.Cut(fl.Error, l.errorText)), false))
 		out = append(out, adaptivecard.Element(box))
 		if !fl.Started.IsZero() {
 			s := "Started " + fl.Started.UTC().Format("2006-01-02 15:04:05 MST")
