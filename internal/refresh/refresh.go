@@ -96,17 +96,18 @@ func (s *State) Count(identity string, failed bool, at time.Time) Count {
 	return Count{Recovered: s.Before, LastSuccess: s.PrevSuccess}
 }
 
-// ReplyTo is the thread an outcome posted to channel at `at` replies to: a recovery
-// goes into the last failure's thread, any other outcome into its refresh's opening
-// message; nil posts it as a message of its own. The thread is a copy: what the post
-// replied to, for Ended, whatever the story holds by then.
+// ReplyTo is the thread an outcome posted to channel at `at` replies to: one refresh
+// is one thread, so an outcome goes into its refresh's opening message; a recovery
+// whose start opened none goes into the last failure's thread; nil posts it as a
+// message of its own. The thread is a copy: what the post replied to, for Ended,
+// whatever the story holds by then.
 func (s *State) ReplyTo(channel string, failed bool, recovered int, at time.Time) *Thread {
-	if !failed && recovered > 0 && s.Failed.continues(channel, at) {
-		t := *s.Failed
-		return &t
-	}
 	if s.Open.continues(channel, at) {
 		t := *s.Open
+		return &t
+	}
+	if !failed && recovered > 0 && s.Failed.continues(channel, at) {
+		t := *s.Failed
 		return &t
 	}
 	return nil
@@ -172,6 +173,12 @@ func (s *State) Ended(o Outcome) []Rewrite {
 	if s.Open.continues(o.Channel, o.At) && (o.Root == nil || s.Open.TS != o.Root.TS) {
 		out = append(out, Rewrite{s.Open.Channel, s.Open.TS, render.Updated(s.Open.Root, render.Outcome{
 			Event: o.Facts.Event, At: o.At, Took: o.At.Sub(s.Open.At)})})
+	}
+	// A recovery told in its own refresh's thread: the failure it ends is marked
+	// recovered where it stands, without a second story in its thread.
+	if !failed && o.Facts.Recovered > 0 && s.Failed.continues(o.Channel, o.At) && (o.Root == nil || !o.Root.Root.IsFailure()) {
+		out = append(out, Rewrite{s.Failed.Channel, s.Failed.TS, render.Updated(s.Failed.Root, render.Outcome{
+			Event: o.Facts.Event, At: o.At, Recovered: o.Facts.Recovered})})
 	}
 	if failed {
 		root := Thread{Channel: o.Channel, TS: o.TS, At: o.At, Root: o.Facts}

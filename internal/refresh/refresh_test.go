@@ -81,6 +81,34 @@ func TestRecoveryGoesToTheFailureThread(t *testing.T) {
 	}
 }
 
+// TestRecoveryAfterAStartIsOneThread: after a failure, a refresh that opens a message
+// and succeeds tells its outcome in its own thread; the old failure is marked
+// recovered where it stands, with no reply in its thread.
+func TestRecoveryAfterAStartIsOneThread(t *testing.T) {
+	var s State
+	s.Count("f1", true, t0)
+	s.Ended(Outcome{Facts: facts("WorkbookRefreshFailed"), At: t0, Channel: "C1", TS: "1.0"})
+	s.Opened(Thread{Channel: "C1", TS: "2.0", At: t0.Add(time.Hour), Root: facts("WorkbookRefreshStarted")})
+	c := s.Count("s1", false, t0.Add(time.Hour+2*time.Second))
+	reply := s.ReplyTo("C1", false, c.Recovered, t0.Add(time.Hour+2*time.Second))
+	if reply == nil || reply.TS != "2.0" {
+		t.Fatalf("reply to %+v: want the refresh's own opening message", reply)
+	}
+	ok := facts("WorkbookRefreshSucceeded")
+	ok.Recovered = c.Recovered
+	rw := s.Ended(Outcome{Facts: ok, At: t0.Add(time.Hour + 2*time.Second), Channel: "C1", TS: "3.0", Root: reply})
+	byTS := map[string]string{}
+	for _, r := range rw {
+		byTS[r.TS] = r.Message.Text
+	}
+	if len(rw) != 2 || !strings.Contains(byTS["2.0"], "after 2s") || !strings.Contains(byTS["1.0"], "recovered") {
+		t.Fatalf("rewrites %+v: want the opening (how long it ran) and the old failure (recovered)", rw)
+	}
+	if s.Open != nil || s.Failed != nil {
+		t.Fatalf("threads left open: %+v", s)
+	}
+}
+
 func TestFailureInsideTheOpeningThread(t *testing.T) {
 	var s State
 	s.Opened(Thread{Channel: "C1", TS: "1.0", At: t0, Root: facts("WorkbookRefreshStarted")})
