@@ -614,6 +614,31 @@ func Check(ctx context.Context, dsn string, timeout time.Duration) (Health, erro
 	return h, err
 }
 
+// Item reads one item's value (store.Store).
+func (s *Store) Item(key string) ([]byte, error) {
+	var v []byte
+	err := s.pool.QueryRow(context.Background(), `SELECT value FROM tabhook_items WHERE key = $1`, key).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read item %s: %w", key, err)
+	}
+	if len(v) == 0 {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// PruneItems deletes the items last written before cutoff (store.Store).
+func (s *Store) PruneItems(cutoff time.Time) (int, error) {
+	tag, err := s.pool.Exec(context.Background(), `DELETE FROM tabhook_items WHERE updated_at < $1`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("prune items: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // UpdateItem changes one item's value in a transaction that holds its row (store.Store):
 // replicas changing the same item take turns.
 func (s *Store) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error) {

@@ -96,6 +96,11 @@ func (s *State) Count(identity string, failed bool, at time.Time) Count {
 	return Count{Recovered: s.Before, LastSuccess: s.PrevSuccess}
 }
 
+// Peek is what Count would answer, without recording anything.
+func (s State) Peek(identity string, failed bool, at time.Time) Count {
+	return s.Count(identity, failed, at)
+}
+
 // ReplyTo is the thread an outcome posted to channel at `at` replies to: one refresh
 // is one thread, so an outcome goes into its refresh's opening message; a recovery
 // whose start opened none goes into the last failure's thread; nil posts it as a

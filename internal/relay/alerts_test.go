@@ -328,3 +328,33 @@ func TestRenamedItemTellsItsOwnReason(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureCountReachesEveryDestination: the second failure in a row says so in
+// Teams, PagerDuty and the webhook as in Slack.
+func TestFailureCountReachesEveryDestination(t *testing.T) {
+	w := newWorld(t)
+	r := newReceivers(t)
+	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed", "WorkbookRefreshSucceeded")
+	r.configure(&cfg)
+	w.start(cfg)
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	for i := range 2 {
+		w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at.Add(time.Duration(i) * time.Minute)})
+		eventually(t, "the failure everywhere", func() bool {
+			return len(w.slack.Messages()) == i+1 && len(r.teams.Accepted()) == i+1 && len(r.pd.Accepted()) == i+1 && len(r.hook.Accepted()) == i+1
+		})
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for where, want := range map[string][2]string{
+		"slack":     {messageText(w.slack.Messages()[1]), "2nd failure in a row"},
+		"teams":     {string(r.teams.Accepted()[1].Body), "2nd failure in a row"},
+		"pagerduty": {string(r.pd.Accepted()[1].Body), `"failures_in_a_row":2`},
+		"webhook":   {string(r.hook.Accepted()[1].Body), `"failures_in_a_row":2`},
+	} {
+		if !strings.Contains(want[0], want[1]) {
+			t.Errorf("%s: the second failure lacks %q:\n%s", where, want[1], want[0])
+		}
+	}
+}

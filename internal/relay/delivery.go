@@ -188,8 +188,9 @@ func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// janitor deletes delivered records and dead letters past their retention, every ten
-// minutes, and says so at info: a dead letter never vanishes in silence.
+// janitor deletes delivered records and dead letters past their retention, and the
+// stories of items quiet for as long, every ten minutes, and says so at info: a dead
+// letter never vanishes in silence.
 type janitor struct {
 	store     store.Store
 	retention time.Duration
@@ -208,11 +209,18 @@ func (j *janitor) start(ctx context.Context) {
 		t := time.NewTicker(pruneEvery)
 		defer t.Stop()
 		for {
-			n, err := j.store.Prune(time.Now().Add(-j.retention))
+			cutoff := time.Now().Add(-j.retention)
+			n, err := j.store.Prune(cutoff)
 			if err != nil {
 				j.log.Warn("prune old events", "err", err)
-			} else if n > 0 {
-				j.log.Info("pruned delivered events and dead letters past their retention", "count", n, "retention", j.retention)
+			}
+			// Item stories too: one per item that ever refreshed, deleted ones included.
+			m, ierr := j.store.PruneItems(cutoff)
+			if ierr != nil {
+				j.log.Warn("prune quiet item stories", "err", ierr)
+			}
+			if n > 0 || m > 0 {
+				j.log.Info("pruned what is past its retention", "events", n, "item_stories", m, "retention", j.retention)
 			}
 			select {
 			case <-t.C:

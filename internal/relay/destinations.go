@@ -9,6 +9,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/pagerduty"
+	"github.com/tabhook/tabhook/internal/refresh"
 	"github.com/tabhook/tabhook/internal/stdwebhook"
 	"github.com/tabhook/tabhook/internal/teams"
 )
@@ -66,6 +67,29 @@ func (p *Pipeline) handOn(it *item) error {
 // digest (Teams) and several are due, else one request each. Events of a destination
 // that asked to wait (a 429's Retry-After) are put off without an attempt counted:
 // due together when the wait ends.
+// count tells a destination's records of a refresh outcome what the item's story says
+// (3rd failure in a row, recovered after 2) — read, never written: Slack's record
+// counts the outcome, once, and either order gives the same answer. A story that
+// cannot be read leaves the count out rather than holding up the send.
+func (p *Pipeline) count(_ context.Context, items []*item) {
+	for _, it := range liveItems(items) {
+		if !it.facts.IsOutcome() {
+			continue
+		}
+		b, err := p.cfg.Store.Item(refresh.Key(it.facts))
+		if err != nil {
+			p.log().Debug("the item's story could not be read; sent without its count", "event_id", it.rec.ID, "err", err)
+			continue
+		}
+		st, err := refresh.Decode(b)
+		if err != nil {
+			continue
+		}
+		c := st.Peek(it.rec.Identity(), it.facts.IsFailure(), it.eventTime())
+		it.facts.Streak, it.facts.Recovered, it.facts.LastSuccess = c.Streak, c.Recovered, c.LastSuccess
+	}
+}
+
 func (p *Pipeline) send(ctx context.Context, items []*item) {
 	live := liveItems(items)
 	if len(live) == 0 {
@@ -89,7 +113,7 @@ func (p *Pipeline) send(ctx context.Context, items []*item) {
 func (p *Pipeline) sendTo(ctx context.Context, name string, sender destination.Sender, items []*item) {
 	// One send at a time per destination: its answers come in order, and a 429 holds
 	// every send after it — none is already on its way.
-	unlock := p.lockItem("destination/" + name)
+	unlock := p.lockDestination(name)
 	defer unlock()
 	if until, ok := p.destHold.Load(name); ok && until.(time.Time).After(time.Now()) {
 		for _, it := range items {

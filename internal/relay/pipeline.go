@@ -61,7 +61,10 @@ type Pipeline struct {
 
 	noUsersScope atomic.Bool // users.lookupByEmail refused for a scope: said once
 	noWarnings   atomic.Bool // the server has no data quality warnings: said once
-	itemLocks    sync.Map    // refresh.Key or "destination/<name>" → *sync.Mutex
+	// itemLocks serialise this process's changes of one item (striped: bounded however
+	// many items a site has; two items sharing a stripe only wait for each other).
+	itemLocks [256]sync.Mutex
+	destLocks sync.Map // destination name → *sync.Mutex: one send at a time (as many as configured)
 	// slackPaused: Slack refused the token while other destinations are configured;
 	// Slack's records wait (held, re-checked every slackPauseHold), the others flow.
 	slackPaused atomic.Bool
@@ -103,6 +106,7 @@ func NewPipeline(cfg ServiceConfig) *Pipeline {
 	p.destStages = []stage{
 		{"site", p.checkSite},
 		{"enrich", p.enrich},
+		{"count", p.count},
 		{"send", p.send},
 	}
 	return p

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"hash/fnv"
 	"errors"
 	"fmt"
 	"strings"
@@ -240,7 +241,16 @@ func (p *Pipeline) removeWarning(ctx context.Context, it *item) error {
 
 // lockItem serialises this process's changes of one item; it returns the unlock.
 func (p *Pipeline) lockItem(key string) func() {
-	mu, _ := p.itemLocks.LoadOrStore(key, &sync.Mutex{})
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	mu := &p.itemLocks[h.Sum32()%uint32(len(p.itemLocks))]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// lockDestination serialises the sends to one destination; it returns the unlock.
+func (p *Pipeline) lockDestination(name string) func() {
+	mu, _ := p.destLocks.LoadOrStore(name, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	return mu.(*sync.Mutex).Unlock
 }

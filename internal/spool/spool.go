@@ -989,12 +989,32 @@ func (s *Spool) Requeue(id uint64) (store.Record, error) {
 	return rec, err
 }
 
+// An item's stored value is stamped with when it was last written, for PruneItems:
+// itemStamp, then 8 bytes of Unix nanoseconds, then the value. A value written by an
+// earlier version has no stamp (values are JSON: never a 0 byte first).
+const itemStamp = 0x00
+
+func stampItem(v []byte, at time.Time) []byte {
+	out := make([]byte, 9, 9+len(v))
+	out[0] = itemStamp
+	binary.BigEndian.PutUint64(out[1:], uint64(at.UnixNano()))
+	return append(out, v...)
+}
+
+// unstampItem is the value and when it was written (zero for an unstamped one).
+func unstampItem(b []byte) ([]byte, time.Time) {
+	if len(b) >= 9 && b[0] == itemStamp {
+		return b[9:], time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9])))
+	}
+	return b, time.Time{}
+}
+
 // UpdateItem changes one item's value in one index transaction (store.Store).
 func (s *Spool) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error) {
 	var out []byte
 	err := s.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketItems)
-		old := b.Get([]byte(key))
+		old, _ := unstampItem(b.Get([]byte(key)))
 		if old != nil {
 			old = append([]byte(nil), old...) // bbolt's memory is valid only in the transaction
 		}
@@ -1006,12 +1026,53 @@ func (s *Spool) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]b
 		if v == nil {
 			return b.Delete([]byte(key))
 		}
-		return b.Put([]byte(key), v)
+		return b.Put([]byte(key), stampItem(v, time.Now()))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update item %s: %w", key, err)
 	}
 	return out, nil
+}
+
+// Item reads one item's value (store.Store).
+func (s *Spool) Item(key string) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		if v, _ := unstampItem(tx.Bucket(bucketItems).Get([]byte(key))); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PruneItems deletes the items last written before cutoff (store.Store). An item
+// written by an earlier version, with no time, is stamped now: its retention starts.
+func (s *Spool) PruneItems(cutoff time.Time) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketItems).Cursor()
+		now := time.Now()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			val, at := unstampItem(v)
+			switch {
+			case at.IsZero():
+				if err := c.Bucket().Put(append([]byte(nil), k...), stampItem(val, now)); err != nil {
+					return err
+				}
+			case at.Before(cutoff):
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune items: %w", err)
+	}
+	return n, nil
 }
 
 // view reads the index under dbMu (compaction may swap the file between reads).

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/store/storetest"
@@ -344,4 +346,26 @@ func TestStoreContract(t *testing.T) {
 			return openIn(t, image)
 		},
 	})
+}
+
+// TestItemsWrittenBeforeStampsKeepTheirStory: an item value written by an earlier
+// version (no time stamp) reads as it was, and a prune starts its retention instead of
+// deleting it.
+func TestItemsWrittenBeforeStampsKeepTheirStory(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	if err := s.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).Put([]byte("refresh/legacy"), []byte(`{"streak":2}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Item("refresh/legacy"); err != nil || string(got) != `{"streak":2}` {
+		t.Fatalf("a legacy item reads %q %v", got, err)
+	}
+	if n, err := s.PruneItems(time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("the first prune deleted %d legacy items (%v): their retention starts now", n, err)
+	}
+	if n, _ := s.PruneItems(time.Now().Add(time.Hour)); n != 1 {
+		t.Fatalf("the next prune past its retention deleted %d, want 1", n)
+	}
 }

@@ -153,5 +153,10 @@ type Store interface {
 	// (nil deletes it); the change is atomic against other writers and durable when
 	// UpdateItem returns. An error from fn changes nothing.
 	UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error)
+	// Item reads the value under key (nil when none) without writing.
+	Item(key string) ([]byte, error)
+	// PruneItems deletes the values last written before cutoff: the stories of items
+	// that have been quiet for the retention (deleted content, retired extracts).
+	PruneItems(cutoff time.Time) (int, error)
 	Close() error
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		{"CrashKeepsAcceptedEvents", crash},
 		{"ItemsAreAtomicAndDurable", items},
 		{"DestinationsAreSeparateRecords", destinations},
+		{"ItemsArePrunedByAge", itemsPruned},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -472,6 +473,42 @@ func items(t *testing.T, h Harness) {
 	}
 	if got := read("refresh/none"); got != nil {
 		t.Fatalf("unknown item reads %q", got)
+	}
+}
+
+// itemsPruned: items quiet since before the cutoff are deleted, others stay; Item
+// reads without writing (a read keeps an item's age).
+func itemsPruned(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	set := func(key, v string) {
+		if _, err := s.UpdateItem(key, func([]byte) ([]byte, error) { return []byte(v), nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("refresh/old", "o")
+	set("refresh/new", "n")
+	if got, err := s.Item("refresh/old"); err != nil || string(got) != "o" {
+		t.Fatalf("Item: %q %v", got, err)
+	}
+	if got, err := s.Item("refresh/none"); err != nil || got != nil {
+		t.Fatalf("Item of nothing: %q %v", got, err)
+	}
+	if n, err := s.PruneItems(time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("prune before anything was written: %d %v", n, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	cutoff := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	set("refresh/new", "n2") // written after the cutoff
+	if n, err := s.PruneItems(cutoff); err != nil || n != 1 {
+		t.Fatalf("prune: %d %v, want the one quiet item", n, err)
+	}
+	if got, _ := s.Item("refresh/old"); got != nil {
+		t.Errorf("a quiet item stayed: %q", got)
+	}
+	if got, _ := s.Item("refresh/new"); string(got) != "n2" {
+		t.Errorf("a recent item went: %q", got)
 	}
 }
 
