@@ -56,6 +56,9 @@ type Facts struct {
 	Streak       int       `json:",omitempty"` // refreshes failed in a row, this one included
 	LastSuccess  time.Time `json:",omitzero"`  // the item's last successful refresh, when known
 	Recovered    int       `json:",omitempty"` // a success ending this many failures in a row
+	// EarlierFailure links the failure a recovery ends, when the recovery is told in
+	// its own refresh's thread (Slack's message link).
+	EarlierFailure string `json:",omitempty"`
 	// Warning says what tabhook did to the item's data quality warnings in Tableau.
 	Warning string `json:",omitempty"`
 }

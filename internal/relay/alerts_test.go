@@ -358,3 +358,43 @@ func TestFailureCountReachesEveryDestination(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryAfterAStartIsOneThread: a failure, then a refresh that starts and
+// succeeds: the success is told in the new refresh's thread, linking the failure; the
+// failure's message is marked recovered; nothing is posted into the failure's thread.
+func TestRecoveryAfterAStartIsOneThread(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), refreshEvents...)
+	w.start(cfg)
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	fire := func(event string, offset time.Duration) {
+		w.fire(tableausim.Event{Type: event, ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at.Add(offset)})
+	}
+	fire("WorkbookRefreshFailed", 0)
+	eventually(t, "the failure", func() bool { return len(w.slack.Messages()) == 1 })
+	eventually(t, "the failure recorded", func() bool { return w.count(relay.EvDelivered) == 1 })
+	failure := w.slack.Messages()[0]
+	fire("WorkbookRefreshStarted", 10*time.Minute)
+	eventually(t, "the opening message", func() bool { return len(w.slack.Messages()) == 2 })
+	eventually(t, "the opening recorded", func() bool { return w.count(relay.EvDelivered) == 2 })
+	opening := w.slack.Messages()[1]
+	fire("WorkbookRefreshSucceeded", 10*time.Minute+2*time.Second)
+	eventually(t, "the success", func() bool { return len(w.slack.Messages()) == 3 })
+	eventually(t, "both rewritten", func() bool { ms := w.slack.Messages(); return ms[0].Edits == 1 && ms[1].Edits == 1 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	ms := w.slack.Messages()
+	success := ms[2]
+	if success.ThreadTS != opening.TS {
+		t.Fatalf("the success went to thread %q, want its refresh's (%s), not the failure's (%s)", success.ThreadTS, opening.TS, failure.TS)
+	}
+	mustContain(t, "the success", messageText(success), "Recovered after 1 failure", "fake.slack.com/archives/C0ALERTS/p"+strings.ReplaceAll(failure.TS, ".", ""))
+	mustContain(t, "the rewritten opening", messageText(ms[1]), "after 2s")
+	mustContain(t, "the rewritten failure", messageText(ms[0]), "recovered")
+	for _, m := range ms {
+		if m.ThreadTS == failure.TS {
+			t.Errorf("a reply in the failure's thread: %s", m.Text)
+		}
+	}
+}

@@ -29,6 +29,8 @@ type Slack interface {
 	FindReply(ctx context.Context, channelID, threadTS, identity string, oldest time.Time) (string, bool, error)
 	// Update rewrites a message this bot posted.
 	Update(ctx context.Context, channelID, ts string, m render.Message) error
+	// Permalink is a message's link, for a reader to reach it from another.
+	Permalink(ctx context.Context, channelID, ts string) (string, error)
 	// UserByEmail finds a Slack user to mention (slackout.ErrNoUser: none).
 	UserByEmail(ctx context.Context, email string) (string, error)
 	Upload(ctx context.Context, channelID, threadTS, filename, title string, data []byte) error

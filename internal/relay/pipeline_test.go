@@ -81,6 +81,10 @@ func (f *fakeSlack) Upload(context.Context, string, string, string, string, []by
 
 func (f *fakeSlack) HeldUntil(string) time.Time { return f.held }
 
+func (f *fakeSlack) Permalink(_ context.Context, ch, ts string) (string, error) {
+	return "https://fake.slack.com/archives/" + ch + "/p" + ts, nil
+}
+
 // fakeEnricher names each event after its resource and puts it in project "Finance"
 // when the resource LUID says so.
 type fakeEnricher struct{}

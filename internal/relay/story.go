@@ -69,12 +69,13 @@ func (p *Pipeline) mention(ctx context.Context, items []*item) {
 // story counts each refresh outcome in its item's story (once per event, in the
 // store: it survives restarts and is shared by replicas) and picks the thread it
 // replies to. A post already under way keeps the thread it started in.
-func (p *Pipeline) story(_ context.Context, items []*item) {
+func (p *Pipeline) story(ctx context.Context, items []*item) {
 	for _, it := range liveItems(items) {
 		if !it.facts.IsOutcome() {
 			continue
 		}
 		failed, at := it.facts.IsFailure(), it.eventTime()
+		var earlier *refresh.Thread // the failure a recovery ends, told elsewhere
 		_, err := p.cfg.Store.UpdateItem(refresh.Key(it.facts), func(old []byte) ([]byte, error) {
 			st, err := refresh.Decode(old)
 			if err != nil {
@@ -87,10 +88,23 @@ func (p *Pipeline) story(_ context.Context, items []*item) {
 			} else {
 				it.root = st.ReplyTo(it.chID, failed, c.Recovered, at)
 			}
+			earlier = nil
+			if c.Recovered > 0 && st.Failed != nil && (it.root == nil || it.root.TS != st.Failed.TS) {
+				f := *st.Failed
+				earlier = &f
+			}
 			return st.Encode()
 		})
 		if err != nil {
 			it.err = fmt.Errorf("count the refresh in its story: %w", err)
+		}
+		if earlier != nil {
+			// A link, not a reply: one refresh is one thread.
+			if link, err := p.cfg.Slack.Permalink(ctx, earlier.Channel, earlier.TS); err == nil {
+				it.facts.EarlierFailure = link
+			} else {
+				p.log().Debug("no link to the failure a recovery ends", "event_id", it.rec.ID, "err", err)
+			}
 		}
 		it.threadTS = it.rec.ThreadTS
 		if !it.rec.PostStarted && it.root != nil {

@@ -119,7 +119,9 @@ func refreshBlocks(f enrich.Facts) []slack.Block {
 	if f.IsFailure() && !f.LastSuccess.IsZero() {
 		facts = append(facts, "last success "+clock(f.LastSuccess))
 	}
-	if f.Recovered > 0 {
+	if f.Recovered > 0 && f.EarlierFailure != "" {
+		facts = append(facts, fmt.Sprintf("Recovered after %d %s (<%s|the last one>)", f.Recovered, plural(f.Recovered, "failure"), Escape(strings.ReplaceAll(f.EarlierFailure, "|", "%7C"))))
+	} else if f.Recovered > 0 {
 		facts = append(facts, fmt.Sprintf("Recovered after %d %s", f.Recovered, plural(f.Recovered, "failure")))
 	}
 	var ctx []slack.MixedElement

@@ -88,6 +88,10 @@ func refreshCases() map[string]enrich.Facts {
 			f.Streak, f.NoReason = 1, "Tableau's reason is not shown: the token's user may not query jobs (site administrators only)."
 		}),
 		"refresh-recovered": facts("WorkbookRefreshSucceeded", "Superstore", func(f *enrich.Facts) { enriched(f); f.Recovered = 2 }),
+		"refresh-recovered-linked": facts("WorkbookRefreshSucceeded", "Superstore", func(f *enrich.Facts) {
+			enriched(f)
+			f.Recovered, f.EarlierFailure = 2, "https://acme.slack.com/archives/C0ALERTS/p1764486000000100"
+		}),
 	}
 }
 

@@ -83,6 +83,18 @@ type Fake struct {
 	subs       []chan Message    // Subscribe's channels
 }
 
+// permalink answers chat.getPermalink for a message the fake holds.
+func (f *Fake) permalink(w http.ResponseWriter, r *http.Request) {
+	ch, ts := r.FormValue("channel"), r.FormValue("message_ts")
+	for _, m := range f.messages {
+		if m.Channel == ch && m.TS == ts {
+			reply(w, map[string]any{"ok": true, "channel": ch, "permalink": "https://fake.slack.com/archives/" + ch + "/p" + strings.ReplaceAll(ts, ".", "")})
+			return
+		}
+	}
+	fail(w, "message_not_found")
+}
+
 // ChannelName is a conversation's name, "" when the fake has no such ID.
 func (f *Fake) ChannelName(id string) string {
 	f.mu.Lock()
@@ -388,6 +400,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.replies(w, r)
 	case "chat.update":
 		f.update(w, r, bot)
+	case "chat.getPermalink":
+		f.permalink(w, r)
 	case "users.lookupByEmail":
 		f.lookupByEmail(w, r)
 	case "files.getUploadURLExternal":

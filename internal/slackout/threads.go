@@ -55,6 +55,15 @@ func (c *Client) Update(ctx context.Context, ch, ts string, m render.Message) er
 	return nil
 }
 
+// Permalink is a message's link (chat.getPermalink): what a reader clicks to reach it.
+func (c *Client) Permalink(ctx context.Context, ch, ts string) (string, error) {
+	link, err := c.slack().GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: ch, Ts: ts})
+	if err != nil {
+		return "", classify("get permalink", err)
+	}
+	return link, nil
+}
+
 // users remembers users.lookupByEmail's answers, a miss included, for an hour.
 type users struct {
 	ttl time.Duration
