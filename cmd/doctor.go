@@ -81,6 +81,9 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	}
 	cfg, err := f.relaySettings(cmd, s.Command == "run")
 	s.SettingsErr = err
+	if err == nil {
+		s.Retention = days(cfg.Service.Retention)
+	}
 	s.Destinations, s.DestinationsErr = readDestinations(r.Config())
 	if err == nil {
 		s.Routed = routedChannels(cfg.Routes)

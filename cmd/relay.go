@@ -44,6 +44,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.String("max-spool-size", "1GiB", "cap on the backlog: the stored size of undelivered events (pending and dead); at the cap new deliveries get 503 (Tableau retries them) until the backlog is delivered; 0: none (env TABHOOK_MAX_SPOOL_SIZE)")
 	fs.Bool("mention-owner", false, "mention a failed refresh's owner in Slack, found by their Tableau e-mail; needs the users:read.email scope")
 	fs.Bool("quality-warnings", false, "put a data quality warning (stale data) on a data source whose refresh failed, and remove it when a refresh succeeds; needs REST API 3.9")
+	fs.String("retention", "7d", "how long delivered events, dead letters, their deduplication keys and quiet items' refresh stories are kept, e.g. 7d, 36h (env TABHOOK_RETENTION)")
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
 	_ = fs.MarkHidden("workers")
@@ -114,6 +115,9 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 	cfg.QualityWarnings, _ = fs.GetBool("quality-warnings")
 	if cfg.MaxSpoolSize, err = parseSize(stringFlag(fs, "max-spool-size")); err != nil {
 		return cfg, cli.Usagef("invalid --max-spool-size: %v", err)
+	}
+	if cfg.Service.Retention, err = parseRetention(stringFlag(fs, "retention")); err != nil {
+		return cfg, cli.Usagef("invalid --retention: %v", err)
 	}
 
 	tc, err := f.TableauSettings(fs)
@@ -344,6 +348,25 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 1GiB, 500MB or 0 for no cap", s)
 	}
 	return int64(n * float64(factor)), nil
+}
+
+// parseRetention reads a retention such as 7d, 36h or 90m: at least an hour (shorter
+// would forget deduplication keys while Tableau may still retry).
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n float64
+		n, err = strconv.ParseFloat(days, 64)
+		d = time.Duration(n * float64(24*time.Hour))
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("%q: want a duration of at least an hour, such as 7d, 36h or 90m", s)
+	}
+	return d, nil
 }
 
 // checkStoreURL accepts postgres:// and postgresql:// URLs.

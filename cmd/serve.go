@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -141,9 +142,20 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	if len(cfg.Events) > 0 {
 		fmt.Fprintf(w, "  events     %v\n", cfg.Events)
 	}
+	if r := cfg.Service.Retention; r > 0 {
+		fmt.Fprintf(w, "  retention  %s (delivered events, dead letters, keys, item stories)\n", days(r))
+	}
 	if GuessablePath(cfg.Path) {
 		fmt.Fprintf(w, "warning: %s\n", guessableWarning)
 	}
+}
+
+// days says a retention as it is usually given: 7d, 36h.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 const guessableWarning = "the listener path is short or plain. Tableau does not sign deliveries, so anyone who can reach the listener and guess the path can post fake events: use a long random path such as /tableau/8cf0e1d3b6a24c9f71d2"

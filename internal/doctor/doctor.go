@@ -54,6 +54,7 @@ type Setup struct {
 	// same check, run by the same function. Nil when they would start.
 	SettingsErr error
 	Command     string
+	Retention   string // how long history is kept, as the settings say it
 	// Routed are the Slack channels the routes post to besides Channel: each is
 	// checked as the default one is.
 	Routed []string
@@ -157,7 +158,11 @@ func settings(s Setup) Result {
 	if s.SettingsErr != nil {
 		return bad(name, s.SettingsErr.Error(), fmt.Sprintf("tabhook %s refuses to start with these settings: fix what the message names", s.Command))
 	}
-	return ok(name, fmt.Sprintf("tabhook %s would start with these settings", s.Command))
+	detail := fmt.Sprintf("tabhook %s would start with these settings", s.Command)
+	if s.Retention != "" {
+		detail += fmt.Sprintf("; history kept %s", s.Retention)
+	}
+	return ok(name, detail)
 }
 
 func configFile(s Setup) Result {
