@@ -44,6 +44,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.String("max-spool-size", "1GiB", "cap on the backlog: the stored size of undelivered events (pending and dead); at the cap new deliveries get 503 (Tableau retries them) until the backlog is delivered; 0: none (env TABHOOK_MAX_SPOOL_SIZE)")
 	fs.Bool("mention-owner", false, "mention a failed refresh's owner in Slack, found by their Tableau e-mail; needs the users:read.email scope")
 	fs.Bool("quality-warnings", false, "put a data quality warning (stale data) on a data source whose refresh failed, and remove it when a refresh succeeds; needs REST API 3.9")
+	fs.Duration("channel-dead-after", relay.DefaultChannelDeadAfter, "how long events wait for a Slack channel that refuses posts (bot removed, channel archived or gone) before they become dead letters (env TABHOOK_CHANNEL_DEAD_AFTER)")
 	fs.String("retention", "7d", "how long delivered events, dead letters, their deduplication keys and quiet items' refresh stories are kept, e.g. 7d, 36h (env TABHOOK_RETENTION)")
 	fs.Bool("show-secrets", false, "print the listener path whole in the start-up summary (it is shortened: it goes to logs)")
 	fs.Int("workers", 4, "deliveries in parallel")
@@ -116,6 +117,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 	if cfg.MaxSpoolSize, err = parseSize(stringFlag(fs, "max-spool-size")); err != nil {
 		return cfg, cli.Usagef("invalid --max-spool-size: %v", err)
 	}
+	cfg.Service.ChannelDeadAfter, _ = fs.GetDuration("channel-dead-after")
 	if cfg.Service.Retention, err = parseRetention(stringFlag(fs, "retention")); err != nil {
 		return cfg, cli.Usagef("invalid --retention: %v", err)
 	}

@@ -274,6 +274,13 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	}
 	eo.OwnerEmails = eo.OwnerEmails || r.cfg.MentionOwner
 	svcCfg.MentionOwner, svcCfg.SayOnce = r.cfg.MentionOwner, r.sayOnce
+	svcCfg.ChannelState = func(channel, problem string) {
+		if problem == "" {
+			r.health.Clear("slack " + channel)
+			return
+		}
+		r.health.Set("slack "+channel, problem)
+	}
 	if r.cfg.QualityWarnings {
 		svcCfg.Warnings = r.cfg.Tableau
 	}

@@ -72,6 +72,15 @@ type ServiceConfig struct {
 	Destinations map[string]destination.Sender
 	// MentionOwner mentions a failed refresh's owner, found in Slack by e-mail.
 	MentionOwner bool
+	// ChannelDeadAfter is how long an event waits for a channel Slack refuses
+	// (not_in_channel, channel_not_found, is_archived) before it becomes a dead
+	// letter; default DefaultChannelDeadAfter. ChannelRecheck is how often such a
+	// channel is tried again; default 30 s.
+	ChannelDeadAfter time.Duration
+	ChannelRecheck   time.Duration
+	// ChannelState hears a refused channel's problem ("" once it works again), for
+	// /readyz.
+	ChannelState func(channel, problem string)
 	// SayOnce tells the operator something about the set-up once per process, by key
 	// (shared with start-up's checks); nil: logged once.
 	SayOnce func(key, msg string)
@@ -98,6 +107,12 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.ChannelDeadAfter <= 0 {
+		c.ChannelDeadAfter = DefaultChannelDeadAfter
+	}
+	if c.ChannelRecheck <= 0 {
+		c.ChannelRecheck = defaultChannelRecheck
 	}
 	if c.Retention <= 0 {
 		c.Retention = 7 * 24 * time.Hour

@@ -106,6 +106,16 @@ func TestRateLimitedBurstHonoursRetryAfter(t *testing.T) {
 	if w.slack.CountCalls("chat.postMessage", http.StatusTooManyRequests) != 2 {
 		t.Error("the fake did not rate-limit")
 	}
+	// Retry-After waits are not attempts (the README says so): every event went out
+	// at its first real try; one line per post that met a 429.
+	for _, e := range w.find(relay.EvDelivered) {
+		if e.Attempt != 1 {
+			t.Errorf("event %s delivered at attempt %d: a 429's wait was counted as an attempt", e.ID, e.Attempt)
+		}
+	}
+	if n := w.count(relay.EvRetrying); n > 2 {
+		t.Errorf("%d retry lines for 2 answers of 429", n)
+	}
 }
 
 func TestTableauDownPostsPayloadFacts(t *testing.T) {
@@ -154,7 +164,7 @@ func TestPermanentErrorDeadLettersWithoutBlocking(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
 	w.start(w.config(dir, "WorkbookUpdated"))
-	w.slack.FailChannel("C0ALERTS", "not_in_channel")
+	w.slack.FailChannel("C0ALERTS", "msg_too_long")
 	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "first"})
 	eventually(t, "a dead letter", func() bool { return w.count(relay.EvDead) == 1 })
 	w.slack.FailChannel("C0ALERTS", "")
@@ -164,7 +174,7 @@ func TestPermanentErrorDeadLettersWithoutBlocking(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := w.find(relay.EvDead)[0]
-	if !strings.Contains(dead.Detail, "not_in_channel") {
+	if !strings.Contains(dead.Detail, "msg_too_long") {
 		t.Errorf("dead letter reason: %s", dead.Detail)
 	}
 	sp, err := spool.Open(dir, spool.Options{})
@@ -173,7 +183,7 @@ func TestPermanentErrorDeadLettersWithoutBlocking(t *testing.T) {
 	}
 	defer sp.Close()
 	recs, _ := sp.List(spool.Dead)
-	if len(recs) != 1 || !strings.Contains(recs[0].DeadReason, "not_in_channel") || recs[0].Attempts != 1 {
+	if len(recs) != 1 || !strings.Contains(recs[0].DeadReason, "msg_too_long") || recs[0].Attempts != 1 {
 		t.Fatalf("dead records = %+v", recs)
 	}
 }
@@ -335,6 +345,17 @@ func TestStormUnderRateLimitIsDigested(t *testing.T) {
 	if n := len(w.slack.Messages()); n > 6 {
 		t.Errorf("a burst of 30 became %d messages under Slack's rate limit, want a handful", n)
 	}
+	// One line per post that met a 429, not one per event in it.
+	if lines, answers := w.count(relay.EvRetrying), w.slack.CountCalls("chat.postMessage", http.StatusTooManyRequests); lines > answers {
+		t.Errorf("%d retry lines for %d answers of 429: a line per event, not per post", lines, answers)
+	}
+	// Retry-After waits are not attempts: every event went out at its first real try.
+	for _, e := range w.find(relay.EvDelivered) {
+		if e.Attempt != 1 {
+			t.Errorf("event %s delivered at attempt %d: a 429's wait was counted as an attempt", e.ID, e.Attempt)
+			break
+		}
+	}
 }
 
 // TestRevokedTokenPausesDelivery: Slack answers token_revoked to everything while
@@ -438,5 +459,54 @@ func TestStopDoesNotWaitForARetryDueLater(t *testing.T) {
 	}
 	if !stays {
 		t.Error("the stop did not say the event stays for the next start")
+	}
+}
+
+// TestChannelBlipDeadLettersNothing: the bot removed from the channel for a moment
+// and invited back: the events of that time wait (the channel paused, said once, named
+// by /readyz and the metric) and are all posted once it works — no dead letter. Past
+// --channel-dead-after they would be dead letters.
+func TestChannelBlipDeadLettersNothing(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	cfg.Service.ChannelRecheck = 100 * time.Millisecond
+	cfg.Metrics = relay.NewMetrics()
+	w.start(cfg)
+	w.slack.FailChannel("C0ALERTS", "not_in_channel")
+	burst(w, 8, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	eventually(t, "the channel paused", func() bool { return w.count(relay.EvPaused) == 1 })
+	if !notReadyFor(t, w, "slack #alerts") {
+		t.Error("/readyz does not name the refused channel")
+	}
+	if got := metricValue(t, cfg.Metrics, `tabhook_delivery_paused{channel="#alerts",destination="slack"}`); got != 1 {
+		t.Errorf("tabhook_delivery_paused for #alerts = %v, want 1", got)
+	}
+	time.Sleep(300 * time.Millisecond) // a few rechecks while the bot is out
+	w.slack.FailChannel("C0ALERTS", "")  // invited back
+	eventually(t, "all 8 posted", func() bool { return w.count(relay.EvDelivered) == 8 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count(relay.EvDead); n != 0 {
+		t.Errorf("%d dead letters for a channel blip", n)
+	}
+	if n := w.count(relay.EvPaused); n != 1 {
+		t.Errorf("the pause said %d times, want once", n)
+	}
+	if n := w.count(relay.EvResumed); n != 1 {
+		t.Errorf("the resume said %d times, want once", n)
+	}
+	uniqueMessages(t, w, 8)
+
+	// Past --channel-dead-after, the event is a dead letter after all.
+	w2 := newWorld(t)
+	cfg2 := w2.config(t.TempDir(), "WorkbookUpdated")
+	cfg2.Service.ChannelRecheck, cfg2.Service.ChannelDeadAfter = 50*time.Millisecond, 300*time.Millisecond
+	w2.start(cfg2)
+	w2.slack.FailChannel("C0ALERTS", "channel_not_found")
+	burst(w2, 1, "WorkbookUpdated", tableausim.WorkbookID, "SafariSample")
+	eventually(t, "a dead letter past --channel-dead-after", func() bool { return w2.count(relay.EvDead) == 1 })
+	if err := w2.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

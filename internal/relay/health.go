@@ -34,6 +34,13 @@ func (h *Health) Set(component, problem string) {
 	h.mu.Unlock()
 }
 
+// Clear forgets a component that is no longer watched (a channel that works again).
+func (h *Health) Clear(component string) {
+	h.mu.Lock()
+	delete(h.checks, component)
+	h.mu.Unlock()
+}
+
 // Ready reports whether every component is good, with the problems.
 func (h *Health) Ready() (bool, map[string]string) {
 	h.mu.Lock()

@@ -65,6 +65,7 @@ type Pipeline struct {
 	// many items a site has; two items sharing a stripe only wait for each other).
 	itemLocks [256]sync.Mutex
 	destLocks sync.Map // destination name → *sync.Mutex: one send at a time (as many as configured)
+	channels  channelPauses
 	// slackPaused: Slack refused the token while other destinations are configured;
 	// Slack's records wait (held, re-checked every slackPauseHold), the others flow.
 	slackPaused atomic.Bool

@@ -35,7 +35,7 @@ func (s *syncBuffer) String() string {
 }
 
 // TestSecretsNeverLogged runs the relay through its error paths at debug level — Tableau
-// and Slack outages, a 429, a session expiry, a dead letter, a lost answer, rejected
+// and Slack outages, a 429, a session expiry, a paused channel, a dead letter, a lost answer, rejected
 // credentials — and checks that neither the PAT secret nor the Slack token appears in
 // any log line, observer event or returned error.
 func TestSecretsNeverLogged(t *testing.T) {
@@ -74,7 +74,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	w.slack.DropPostResponses(1)
 	fire("dropped-answer-xx")
 	eventually(t, "5 deliveries", func() bool { return w.count(relay.EvDelivered) == 5 })
-	w.slack.FailChannel("C0ALERTS", "not_in_channel")
+	w.slack.FailChannel("C0ALERTS", "not_in_channel") // the channel pauses, said once
+	fire("paused-channel-xxxxxx")
+	eventually(t, "the channel paused", func() bool { return w.count(relay.EvPaused) == 1 })
+	w.slack.FailChannel("C0ALERTS", "msg_too_long")
 	fire("dead-letter-xxxxxx")
 	eventually(t, "a dead letter", func() bool { return w.count(relay.EvDead) == 1 })
 	if err := w.stop(); err != nil {

@@ -22,14 +22,20 @@ import (
 func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 	var delivered []*item
 	var refusal error
+	var failures []Event
+	var failErrs []error
 	for _, it := range items {
 		switch {
 		case it.posted:
 			delivered = append(delivered, it)
 		case it.err != nil && refusedCredential(it.err):
 			refusal = it.err
+		case it.err != nil && it.rec.Destination == "" && channelRefusal(it.err) && time.Since(it.rec.ReceivedAt) < p.cfg.ChannelDeadAfter:
+			p.waitForChannel(ctx, it)
 		case it.err != nil:
-			p.failed(ctx, it)
+			if ev, ok := p.failed(ctx, it); ok {
+				failures, failErrs = append(failures, ev), append(failErrs, it.err)
+			}
 		case !it.later.IsZero():
 			p.putOff(it)
 		}
@@ -37,6 +43,7 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 	if len(delivered) > 0 {
 		p.delivered(delivered)
 	}
+	p.sayFailures(failures, failErrs)
 	if refusal != nil && p.cfg.Refused != nil {
 		p.cfg.Refused(refusal, began)
 	}
@@ -67,6 +74,9 @@ func (p *Pipeline) delivered(items []*item) {
 		return
 	}
 	for _, it := range items {
+		if it.rec.Destination == "" && !it.noSlack {
+			p.channelWorks(it.channel)
+		}
 		detail := it.facts.Degraded
 		if it.inPost > 1 {
 			detail = fmt.Sprintf("in a digest of %d", it.inPost)
@@ -96,16 +106,17 @@ func (p *Pipeline) putOff(it *item) {
 
 // failed records a failed attempt: a permanent failure makes a dead letter, logged
 // once; anything else is retried after a backoff, or exactly when Slack said to.
-func (p *Pipeline) failed(ctx context.Context, it *item) {
+func (p *Pipeline) failed(ctx context.Context, it *item) (Event, bool) {
 	if ctx.Err() != nil {
-		return // stopping: the event stays pending for the next start
+		return Event{}, false // stopping: the event stays pending for the next start
 	}
 	err := it.err
 	var pe *permanentError
 	permanent := errors.As(err, &pe) || slackout.IsPermanent(err)
 	var we *waitError
 	attempts := it.rec.Attempts
-	if !errors.As(err, &we) {
+	// A wait the receiver asked for (429's Retry-After) is not an attempt that failed.
+	if !errors.As(err, &we) && slackout.RetryAfter(err) <= 0 {
 		attempts++
 	}
 	next := time.Now().Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, max(attempts, 1)))
@@ -141,15 +152,34 @@ func (p *Pipeline) failed(ctx context.Context, it *item) {
 		Destination: destinationOf(rec), Attempt: attempts, Reason: reason(err), Detail: err.Error()}
 	if permanent {
 		ev.Type = EvDead
-		p.cfg.Observe.emit(ev)
 		p.log().Error("event dead-lettered", "event_id", rec.ID, "event", rec.Payload.EventType, "reason", err)
-		return
+		return ev, true
 	}
 	ev.Type, ev.RetryIn = EvRetrying, wait
-	p.cfg.Observe.emit(ev)
 	// The relay's event line says it (stdout, the journal): the log repeats it only
 	// when asked for detail.
 	p.log().Debug("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
+	return ev, true
+}
+
+// sayFailures emits the failed attempts: one line per post that failed — a digest's
+// events share their post's error, and a 429 on a digest of 50 is one line, not 50 —
+// and one line per dead letter (each is a record to look at).
+func (p *Pipeline) sayFailures(events []Event, errs []error) {
+	for i := 0; i < len(events); {
+		j := i + 1
+		for j < len(events) && events[i].Type == EvRetrying && events[j].Type == EvRetrying &&
+			events[j].Destination == events[i].Destination && errs[j].Error() == errs[i].Error() {
+			j++
+		}
+		ev := events[i]
+		if n := j - i; n > 1 {
+			ev.Name = fmt.Sprintf("%s and %d more", ev.Name, n-1)
+			ev.Detail = fmt.Sprintf("a post standing for %d events: %s", n, ev.Detail)
+		}
+		p.cfg.Observe.emit(ev)
+		i = j
+	}
 }
 
 // refusedCredential: Slack refused the token, or Tableau the PAT.
