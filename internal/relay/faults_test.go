@@ -481,8 +481,8 @@ func TestChannelBlipDeadLettersNothing(t *testing.T) {
 	if got := metricValue(t, cfg.Metrics, `tabhook_delivery_paused{channel="#alerts",destination="slack"}`); got != 1 {
 		t.Errorf("tabhook_delivery_paused for #alerts = %v, want 1", got)
 	}
-	time.Sleep(300 * time.Millisecond) // a few rechecks while the bot is out
-	w.slack.FailChannel("C0ALERTS", "")  // invited back
+	time.Sleep(300 * time.Millisecond)  // a few rechecks while the bot is out
+	w.slack.FailChannel("C0ALERTS", "") // invited back
 	eventually(t, "all 8 posted", func() bool { return w.count(relay.EvDelivered) == 8 })
 	if err := w.stop(); err != nil {
 		t.Fatal(err)
