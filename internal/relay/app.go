@@ -273,7 +273,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 		eo.Logger = r.log
 	}
 	eo.OwnerEmails = eo.OwnerEmails || r.cfg.MentionOwner
-	svcCfg.MentionOwner, svcCfg.SayOnce = r.cfg.MentionOwner, r.sayOnce
+	svcCfg.MentionOwner, svcCfg.SayOnce, svcCfg.Degraded = r.cfg.MentionOwner, r.sayOnce, r.cfg.Metrics.Degraded
 	svcCfg.ChannelState = func(channel, problem string) {
 		if problem == "" {
 			r.health.Clear("slack " + channel)

@@ -3,6 +3,7 @@ package relay_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -508,5 +509,27 @@ func TestChannelBlipDeadLettersNothing(t *testing.T) {
 	eventually(t, "a dead letter past --channel-dead-after", func() bool { return w2.count(relay.EvDead) == 1 })
 	if err := w2.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGoneItemSaidOnce: events about an item Tableau no longer has are posted with the
+// payload's facts, counted each, and logged once for the item — not once per event.
+func TestGoneItemSaidOnce(t *testing.T) {
+	w := newWorld(t)
+	var logs syncBuffer
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.Metrics = relay.NewMetrics()
+	w.start(cfg)
+	burst(w, 5, "WorkbookUpdated", "0d7c1bd2-0000-4000-8000-00000000dead", "Deleted since")
+	eventually(t, "all 5 posted", func() bool { return w.count(relay.EvDelivered) == 5 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "posting the payload's facts only"); n != 1 {
+		t.Errorf("said %d times for one gone item, want once:\n%s", n, logs.String())
+	}
+	if got := metricValue(t, cfg.Metrics, `tabhook_events_degraded_total{why="gone"}`); got != 5 {
+		t.Errorf("tabhook_events_degraded_total{why=gone} = %v, want 5", got)
 	}
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ type Metrics struct {
 	duplicates   prometheus.Counter
 	rejected     *prometheus.CounterVec
 	refused      *prometheus.CounterVec
+	degraded     *prometheus.CounterVec
 	delivered    *prometheus.CounterVec
 	failed       *prometheus.CounterVec
 	dead         *prometheus.CounterVec
@@ -51,6 +53,7 @@ func NewMetrics() *Metrics {
 		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
 		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
 		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
+		degraded:     vec("events_degraded_total", "Events posted with the payload's facts only, by why: gone (Tableau no longer has the item), unanswered, refused.", "why"),
 		refused:      vec("events_refused_total", "Valid deliveries that could not be stored (answered 503; Tableau retries), by reason: backlog_cap, disk_full, store_error.", "reason"),
 		delivered:    vec("events_delivered_total", "Events posted to Slack or sent to a destination, by destination.", "destination"),
 		failed:       vec("delivery_failures_total", "Failed delivery attempts, by reason and destination.", "reason", "destination"),
@@ -126,6 +129,22 @@ func (m *Metrics) Refused(reason string) {
 	if m != nil {
 		m.refused.WithLabelValues(reason).Inc()
 	}
+}
+
+// Degraded counts an event posted with the payload's facts only. A nil Metrics
+// ignores it.
+func (m *Metrics) Degraded(why string) {
+	if m == nil {
+		return
+	}
+	label := "refused"
+	switch {
+	case strings.Contains(why, "no longer has"):
+		label = "gone"
+	case strings.Contains(why, "did not answer"):
+		label = "unanswered"
+	}
+	m.degraded.WithLabelValues(label).Inc()
 }
 
 // DiskUsed sets how full the state directory's file system is (0–1).

@@ -72,12 +72,36 @@ func (p *Pipeline) enrich(ctx context.Context, items []*item) {
 				return
 			}
 			if it.facts.Degraded != "" {
-				p.log().Warn("posting the payload's facts only", "event_id", it.rec.ID, "event", it.facts.Event, "resource_luid", it.rec.Payload.ResourceLUID, "why", it.facts.Degraded)
+				p.degraded(it)
 			}
 		}()
 	}
 	wg.Wait()
 }
+
+// degraded counts an event posted with the payload's facts only, and says so once per
+// item and reason: a deleted workbook's thousand events are one line, not a thousand.
+func (p *Pipeline) degraded(it *item) {
+	if p.cfg.Degraded != nil {
+		p.cfg.Degraded(it.facts.Degraded)
+	}
+	key := it.rec.Payload.ResourceLUID + "\x00" + it.facts.Degraded
+	p.mu.Lock()
+	_, said := p.saidDegraded[key]
+	if !said {
+		if p.saidDegraded == nil || len(p.saidDegraded) >= maxSaidDegraded {
+			p.saidDegraded = map[string]struct{}{} // bounded: past the limit it starts afresh
+		}
+		p.saidDegraded[key] = struct{}{}
+	}
+	p.mu.Unlock()
+	if !said {
+		p.log().Warn("posting the payload's facts only (said once per item)", "event_id", it.rec.ID, "event", it.facts.Event, "resource_luid", it.rec.Payload.ResourceLUID, "why", it.facts.Degraded)
+	}
+}
+
+// maxSaidDegraded bounds the items whose degraded posts were said.
+const maxSaidDegraded = 4096
 
 // route picks each event's channel and destinations by the routing. The event is
 // handed to its destinations first — a record of its own for each, stored before
