@@ -24,8 +24,10 @@ type deliveriesOptions struct {
 	Format      string
 	Open        func() (control.Deliveries, error)
 	State       store.State
-	Destination string   // list: only this destination's records
-	Configured  []string // the config file's destinations, besides slack
+	Destination string    // list: only this destination's records
+	Configured  []string  // the config file's destinations, besides slack
+	Since       time.Time // list: received since
+	Limit       int       // list: at most this many; 0: all
 	IDs         []uint64
 	AllDead     bool
 }
@@ -100,8 +102,8 @@ func newCmdDeliveriesList(f *Factory, runF func(context.Context, *deliveriesOpti
 has a record for each (DESTINATION), delivered, retried and dead-lettered on its own:
 retry the one that failed.`,
 		Example: `  tabhook deliveries list --state dead
-  tabhook deliveries list --destination ops-teams --state pending
-  tabhook deliveries list -o json | jq '.[] | select(.attempts > 3)'`,
+  tabhook deliveries list --destination ops-teams --state pending --since 24h
+  tabhook deliveries list --limit 0 -o json | jq '.[] | select(.attempts > 3)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch store.State(state) {
@@ -116,6 +118,15 @@ retry the one that failed.`,
 			opts.Open, opts.State, opts.Format = open, store.State(state), outputFormat(cmd)
 			opts.Destination, _ = cmd.Flags().GetString("destination")
 			opts.Configured = configuredDestinations(f)
+			if opts.Since, err = parseSince(stringFlag(cmd.Flags(), "since"), time.Now()); err != nil {
+				return err
+			}
+			if opts.Limit, _ = cmd.Flags().GetInt("limit"); opts.Limit < 0 {
+				opts.Limit = 0 // all
+				if f.IO.OutTTY && opts.Format != cli.FormatJSON {
+					opts.Limit = defaultTerminalLimit
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -124,9 +135,19 @@ retry the one that failed.`,
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only events in this state: pending, delivered or dead")
 	cmd.Flags().String("destination", "", `only the records of this destination: "slack" or a name from the config file's destinations`)
+	cmd.Flags().String("since", "", "only events received since: a duration (24h, 7d) or a time (2026-11-30T07:00:00Z)")
+	cmd.Flags().Int("limit", -1, fmt.Sprintf("at most this many, oldest first; 0 for all (default %d on a terminal, else all)", defaultTerminalLimit))
+	creds.MarkCommandLineOnly(cmd.Flags(), "since", "limit")
 	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"pending", "delivered", "dead"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
+
+// defaultTerminalLimit is how many events a listing shows on a terminal unless told.
+const defaultTerminalLimit = 100
+
+// listPage is how many records a listing asks for at a time: what it holds in memory,
+// and what the relay answering it holds.
+const listPage = control.MaxPage
 
 func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 	d, err := opts.Open()
@@ -134,31 +155,117 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 		return err
 	}
 	defer d.Close()
-	recs, err := d.List(ctx, opts.State)
-	if err != nil {
+	if err := knownDestination(ctx, d, opts.Destination, opts.Configured); err != nil {
 		return err
 	}
-	if opts.Destination != "" {
-		if err := knownDestination(opts.Destination, opts.Configured, recs); err != nil {
+	out := newListing(opts.IO, opts.Format)
+	q := store.ListQuery{State: opts.State, Destination: opts.Destination, Since: opts.Since}
+	shown, more := 0, false
+	for {
+		q.Limit = listPage
+		if opts.Limit > 0 {
+			q.Limit = min(listPage, opts.Limit-shown+1) // one more: is there more?
+		}
+		page, err := d.List(ctx, q)
+		if err != nil {
 			return err
 		}
-		recs = slices.DeleteFunc(recs, func(r control.Delivery) bool { return r.Destination != opts.Destination })
-	}
-	if opts.Format == cli.FormatJSON {
-		if recs == nil {
-			recs = []control.Delivery{}
+		for _, r := range page {
+			if opts.Limit > 0 && shown == opts.Limit {
+				more = true
+				break
+			}
+			if err := out.add(r); err != nil {
+				return err
+			}
+			shown++
 		}
-		return cli.PrintJSON(opts.IO.Out, recs)
+		if more || len(page) < q.Limit {
+			break
+		}
+		q.After = page[len(page)-1].ID
 	}
-	if len(recs) == 0 {
+	if err := out.finish(); err != nil {
+		return err
+	}
+	switch {
+	case shown == 0 && opts.Format != cli.FormatJSON:
 		fmt.Fprintln(opts.IO.ErrOut, "No events.")
-		return nil
+	case more:
+		fmt.Fprintf(opts.IO.ErrOut, "Showing the oldest %d; there are more: --limit 0 shows all, --state, --since and --destination narrow it.\n", shown)
 	}
-	t := cli.NewTable(opts.IO.Out, opts.IO.OutTTY, "ID", "STATE", "DESTINATION", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
-	for _, r := range recs {
-		t.Row(r.IDString(), r.State, r.Destination, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
+	return nil
+}
+
+// listing writes records as they come, a page at a time: a JSON array streamed, or
+// table rows (aligned on a terminal, where a listing is bounded by --limit).
+type listing struct {
+	ios   *cli.IOStreams
+	json  bool
+	n     int
+	table *cli.Table
+}
+
+func newListing(ios *cli.IOStreams, format string) *listing {
+	l := &listing{ios: ios, json: format == cli.FormatJSON}
+	if !l.json {
+		l.table = cli.NewTable(ios.Out, ios.OutTTY, "ID", "STATE", "DESTINATION", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
 	}
-	return t.Render()
+	return l
+}
+
+func (l *listing) add(r control.Delivery) error {
+	l.n++
+	if l.json {
+		b, err := json.MarshalIndent(r, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if l.n == 1 {
+			sep = "[\n  "
+		}
+		_, err = fmt.Fprint(l.ios.Out, sep, string(b))
+		return err
+	}
+	l.table.Row(r.IDString(), r.State, r.Destination, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
+	if !l.ios.OutTTY && l.n%listPage == 0 { // a pipe gets rows as they come
+		err := l.table.Render()
+		l.table = cli.NewTable(l.ios.Out, false)
+		return err
+	}
+	return nil
+}
+
+func (l *listing) finish() error {
+	if l.json {
+		if l.n == 0 {
+			_, err := fmt.Fprintln(l.ios.Out, "[]")
+			return err
+		}
+		_, err := fmt.Fprintln(l.ios.Out, "\n]")
+		return err
+	}
+	return l.table.Render()
+}
+
+// parseSince reads --since: a duration back from now (24h, 90m, 7d) or a time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.ParseFloat(days, 64); err == nil && n > 0 {
+			return now.Add(-time.Duration(n * float64(24*time.Hour))), nil
+		}
+	}
+	return time.Time{}, cli.Usagef("invalid --since %q: want a duration such as 24h or 7d, or a time such as 2026-11-30T07:00:00Z", s)
 }
 
 // configuredDestinations are the names under the config file's destinations.
@@ -173,18 +280,16 @@ func configuredDestinations(f *Factory) []string {
 
 // knownDestination refuses a --destination that names neither slack, a configured
 // destination nor one any record went to: a misspelt name must not read as "no events".
-func knownDestination(name string, configured []string, recs []control.Delivery) error {
-	known := append([]string{"slack"}, configured...)
-	for _, r := range recs {
-		if !slices.Contains(known, r.Destination) {
-			known = append(known, r.Destination)
-		}
-	}
-	if slices.Contains(known, name) {
+func knownDestination(ctx context.Context, d control.Deliveries, name string, configured []string) error {
+	if name == "" || name == "slack" || slices.Contains(configured, name) {
 		return nil
 	}
+	if recs, err := d.List(ctx, store.ListQuery{Destination: name, Limit: 1}); err != nil || len(recs) > 0 {
+		return err
+	}
+	known := append([]string{"slack"}, configured...)
 	slices.Sort(known)
-	return cli.Usagef("no destination %q: the config file and the records know %s", name, strings.Join(known, ", "))
+	return cli.Usagef("no destination %q: the config file knows %s, and no record went to it", name, strings.Join(known, ", "))
 }
 
 func detail(r control.Delivery) string {
@@ -305,12 +410,19 @@ func deliveriesRetryRun(ctx context.Context, opts *deliveriesOptions) error {
 	defer d.Close()
 	ids := opts.IDs
 	if opts.AllDead {
-		dead, err := d.List(ctx, store.Dead)
-		if err != nil {
-			return err
-		}
-		for _, r := range dead {
-			ids = append(ids, r.ID)
+		q := store.ListQuery{State: store.Dead, Limit: listPage}
+		for {
+			dead, err := d.List(ctx, q)
+			if err != nil {
+				return err
+			}
+			for _, r := range dead {
+				ids = append(ids, r.ID)
+			}
+			if len(dead) < q.Limit {
+				break
+			}
+			q.After = dead[len(dead)-1].ID
 		}
 	}
 	retried := []control.Delivery{}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,8 +63,8 @@ func missing(dir string) bool {
 // is delivered at the next start), or a shared store every replica reads.
 type local struct{ st store.Store }
 
-func (d local) List(_ context.Context, state store.State) ([]Delivery, error) {
-	recs, err := d.st.List(state)
+func (d local) List(_ context.Context, q store.ListQuery) ([]Delivery, error) {
+	recs, err := d.st.List(q)
 	return wire(recs), err
 }
 
@@ -117,9 +116,9 @@ func (c *socketClient) do(ctx context.Context, method, path string, out any) err
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-func (c *socketClient) List(ctx context.Context, state store.State) ([]Delivery, error) {
+func (c *socketClient) List(ctx context.Context, q store.ListQuery) ([]Delivery, error) {
 	var recs []Delivery
-	err := c.do(ctx, http.MethodGet, "/deliveries?state="+url.QueryEscape(string(state)), &recs)
+	err := c.do(ctx, http.MethodGet, "/deliveries?"+Query(q).Encode(), &recs)
 	return recs, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +25,8 @@ const SocketName = "control.sock"
 
 // Deliveries is what the CLI can do with the stored deliveries.
 type Deliveries interface {
-	List(ctx context.Context, state store.State) ([]Delivery, error)
+	// List returns a page (store.ListQuery): a listing reads page by page.
+	List(ctx context.Context, q store.ListQuery) ([]Delivery, error)
 	Get(ctx context.Context, id uint64) (Delivery, error)
 	Retry(ctx context.Context, id uint64) (Delivery, error)
 	Close() error
@@ -91,13 +93,69 @@ func fail(w http.ResponseWriter, err error) {
 	reply(w, status, map[string]string{"error": err.Error()})
 }
 
+// MaxPage is the most records one answer of the control API holds: a listing of any
+// size never grows the relay's memory by more than a page.
+const MaxPage = 500
+
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	recs, err := h.st.List(store.State(r.URL.Query().Get("state")))
+	q, err := ParseQuery(r.URL.Query())
+	if err != nil {
+		reply(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if q.Limit <= 0 || q.Limit > MaxPage {
+		q.Limit = MaxPage
+	}
+	recs, err := h.st.List(q)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	reply(w, http.StatusOK, wire(recs))
+}
+
+// Query is a ListQuery as the control API's URL carries it.
+func Query(q store.ListQuery) url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("state", string(q.State))
+	set("destination", q.Destination)
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatUint(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	return v
+}
+
+// ParseQuery reads what Query wrote.
+func ParseQuery(v url.Values) (store.ListQuery, error) {
+	q := store.ListQuery{State: store.State(v.Get("state")), Destination: v.Get("destination")}
+	var err error
+	if s := v.Get("since"); s != "" {
+		if q.Since, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return q, fmt.Errorf("since: %w", err)
+		}
+	}
+	if s := v.Get("after"); s != "" {
+		if q.After, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return q, fmt.Errorf("after: %w", err)
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil {
+			return q, fmt.Errorf("limit: %w", err)
+		}
+	}
+	return q, nil
 }
 
 func (h *handler) id(w http.ResponseWriter, r *http.Request) (uint64, bool) {

@@ -30,12 +30,24 @@ func seed(t *testing.T, dir string) (*spool.Spool, uint64, uint64) {
 func exercise(t *testing.T, d Deliveries, dead, done uint64) {
 	t.Helper()
 	ctx := context.Background()
-	recs, err := d.List(ctx, store.Dead)
+	recs, err := d.List(ctx, store.ListQuery{State: store.Dead})
 	if err != nil || len(recs) != 1 || recs[0].ID != dead {
 		t.Fatalf("list dead = %+v, %v", recs, err)
 	}
-	if all, _ := d.List(ctx, ""); len(all) != 2 {
+	if all, _ := d.List(ctx, store.ListQuery{}); len(all) != 2 {
 		t.Fatalf("list all = %d", len(all))
+	}
+	// A page at a time: the cursor and the limit cross the socket.
+	first, err := d.List(ctx, store.ListQuery{Limit: 1})
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first page = %+v, %v", first, err)
+	}
+	second, err := d.List(ctx, store.ListQuery{After: first[0].ID, Limit: 1})
+	if err != nil || len(second) != 1 || second[0].ID <= first[0].ID {
+		t.Fatalf("second page = %+v, %v", second, err)
+	}
+	if rest, _ := d.List(ctx, store.ListQuery{After: second[0].ID}); len(rest) != 0 {
+		t.Fatalf("after the last = %+v", rest)
 	}
 	if r, err := d.Get(ctx, dead); err != nil || r.DeadReason != "not_in_channel" || r.Identity == "" || r.Destinations == nil {
 		t.Fatalf("get = %+v, %v", r, err)

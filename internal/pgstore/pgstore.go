@@ -505,10 +505,22 @@ func (s *Store) Get(id uint64) (store.Record, error) {
 }
 
 // List returns the records in a state, or all, oldest first (store.Store).
-func (s *Store) List(state store.State) ([]store.Record, error) {
+func (s *Store) List(q store.ListQuery) ([]store.Record, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT id, rec FROM tabhook_events WHERE $1 = '' OR state = $1 ORDER BY id`, string(state))
+	limit := any(nil) // LIMIT NULL: no limit
+	if q.Limit > 0 {
+		limit = q.Limit
+	}
+	since := any(nil)
+	if !q.Since.IsZero() {
+		since = q.Since
+	}
+	// Slack's records have no destination in rec.
+	rows, err := s.pool.Query(ctx, `SELECT id, rec FROM tabhook_events
+		WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)
+		AND ($4 = '' OR coalesce(rec->>'destination', 'slack') = $4)
+		ORDER BY id LIMIT $5`, int64(q.After), string(q.State), since, q.Destination, limit)
 	if err != nil {
 		return nil, err
 	}

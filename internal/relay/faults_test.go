@@ -18,6 +18,7 @@ import (
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
@@ -183,7 +184,7 @@ func TestPermanentErrorDeadLettersWithoutBlocking(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	recs, _ := sp.List(spool.Dead)
+	recs, _ := sp.List(store.ListQuery{State: spool.Dead})
 	if len(recs) != 1 || !strings.Contains(recs[0].DeadReason, "msg_too_long") || recs[0].Attempts != 1 {
 		t.Fatalf("dead records = %+v", recs)
 	}

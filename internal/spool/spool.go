@@ -895,20 +895,29 @@ func (s *Spool) PendingIDs() ([]uint64, error) {
 	return ids, err
 }
 
-// List returns the records in a state (all states when state is ""), oldest first.
-func (s *Spool) List(state store.State) ([]store.Record, error) {
+// List returns a page of records, oldest first (store.Store): it reads from the
+// page's cursor and stops at its limit, never the whole index.
+func (s *Spool) List(q store.ListQuery) ([]store.Record, error) {
 	var out []store.Record
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(idKey(q.After + 1)); k != nil; k, v = c.Next() {
+			if q.State != "" && !bytes.Contains(v, []byte(`"state":"`+string(q.State)+`"`)) {
+				continue // cheaper than decoding every record of another state
+			}
 			var d record
 			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			if state == "" || d.State == state {
-				out = append(out, store.Record(d))
+			if !q.Matches(store.Record(d)) {
+				continue
 			}
-			return nil
-		})
+			out = append(out, store.Record(d))
+			if q.Limit > 0 && len(out) == q.Limit {
+				return nil
+			}
+		}
+		return nil
 	})
 	return out, err
 }

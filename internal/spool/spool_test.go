@@ -60,7 +60,7 @@ func TestAcceptDedupAndReopen(t *testing.T) {
 	if _, _, err := s.Accept(pl(1), now); err != nil {
 		t.Fatal(err)
 	}
-	if recs, _ := s.List(Pending); len(recs) != 1 {
+	if recs, _ := s.List(store.ListQuery{State: Pending}); len(recs) != 1 {
 		t.Fatalf("pending = %d, want 1", len(recs))
 	}
 	if _, err := s.Get(999); !errors.Is(err, ErrNotFound) {
@@ -101,7 +101,7 @@ func TestConcurrentAcceptsAreUnique(t *testing.T) {
 	if len(seen) != 100 {
 		t.Fatalf("%d events stored, want 100", len(seen))
 	}
-	if pending, _ := s.List(Pending); len(pending) != 100 {
+	if pending, _ := s.List(store.ListQuery{State: Pending}); len(pending) != 100 {
 		t.Fatalf("%d pending, want 100", len(pending))
 	}
 }

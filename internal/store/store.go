@@ -77,6 +77,26 @@ type Stored struct {
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 }
 
+// ListQuery selects a page of records, oldest first: a listing reads a page at a
+// time, so neither the relay nor the CLI ever holds a whole store in memory.
+type ListQuery struct {
+	State       State     // "" every state
+	Destination string    // "" every destination; "slack" Slack's records
+	Since       time.Time // received at or after; zero: any time
+	After       uint64    // only IDs above this: the previous page's last
+	Limit       int       // at most this many; 0: no limit
+}
+
+// Matches reports whether r is selected (paging aside).
+func (q ListQuery) Matches(r Record) bool {
+	dest := r.Destination
+	if dest == "" {
+		dest = "slack"
+	}
+	return (q.State == "" || r.State == q.State) && (q.Destination == "" || q.Destination == dest) &&
+		(q.Since.IsZero() || !r.ReceivedAt.Before(q.Since))
+}
+
 // Identity is the event's global identity (payload.Identity), which its messages carry
 // — the same for every destination's record of the event.
 func (r Record) Identity() string {
@@ -140,7 +160,7 @@ type Store interface {
 	UpdateMany(ids []uint64, fn func(*Record) error) error
 	// Get, List and Requeue serve `tabhook deliveries`.
 	Get(id uint64) (Record, error)
-	List(state State) ([]Record, error) // "" lists every state; oldest first
+	List(q ListQuery) ([]Record, error) // a page, oldest first
 	// Requeue makes a dead event pending and due now (ErrDelivered for a delivered one).
 	Requeue(id uint64) (Record, error)
 	// Pending counts the events not yet delivered nor dead, accepted ones included.

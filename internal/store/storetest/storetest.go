@@ -361,13 +361,43 @@ func listAndPending(t *testing.T, h Harness) {
 	if n, err := s.Pending(); err != nil || n != 3 {
 		t.Fatalf("Pending = %d %v, want 3", n, err)
 	}
-	all, _ := s.List("")
+	all, _ := s.List(store.ListQuery{})
 	if len(all) != 4 || all[0].ID != ids[0] || all[3].ID != ids[3] {
 		t.Fatalf("List all: %+v", all)
 	}
-	dead, _ := s.List(store.Dead)
+	dead, _ := s.List(store.ListQuery{State: store.Dead})
 	if len(dead) != 1 || dead[0].ID != ids[1] {
 		t.Fatalf("List dead: %+v", dead)
+	}
+	// Pages: a cursor and a limit, in order, each record once.
+	var paged []uint64
+	for after := uint64(0); ; {
+		page, err := s.List(store.ListQuery{After: after, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 3 {
+			t.Fatalf("a page of %d records, limit 3", len(page))
+		}
+		for _, r := range page {
+			paged = append(paged, r.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	if len(paged) != 4 || paged[0] != ids[0] || paged[3] != ids[3] {
+		t.Fatalf("paged through %v, want %v", paged, ids)
+	}
+	if got, _ := s.List(store.ListQuery{Since: time.Now().Add(time.Hour)}); len(got) != 0 {
+		t.Fatalf("received since an hour from now: %+v", got)
+	}
+	if got, _ := s.List(store.ListQuery{Destination: "slack", State: store.Pending}); len(got) != 3 {
+		t.Fatalf("Slack's pending records: %d, want 3", len(got))
+	}
+	if got, _ := s.List(store.ListQuery{Destination: "ops-teams"}); len(got) != 0 {
+		t.Fatalf("another destination's records: %+v", got)
 	}
 }
 
