@@ -87,6 +87,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	s.Destinations, s.DestinationsErr = readDestinations(r.Config())
 	if err == nil {
 		s.Routed = routedChannels(cfg.Routes)
+		s.SlackUnused = len((relay.Routing{Default: cfg.Channel, Routes: cfg.Routes}).Channels()) == 0
 	}
 	s.MentionOwner, _ = fs.GetBool("mention-owner")
 	s.QualityWarnings, _ = fs.GetBool("quality-warnings")

@@ -134,13 +134,6 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 	}
 	cfg.Tableau = client
 	r := f.Resolver()
-	token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", true)
-	if err != nil {
-		return cfg, err
-	}
-	if cfg.Channel, err = r.Require(fs, "slack-channel", "Slack channel"); err != nil {
-		return cfg, err
-	}
 	if cfg.Destinations, err = readDestinations(r.Config()); err != nil {
 		return cfg, &cli.UsageError{Err: err}
 	}
@@ -150,14 +143,27 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 			f.Logger().Warn(w, "destination", d.Name)
 		}
 	}
+	// Slack is needed where a channel is named. Without destinations it is the one
+	// place events go: the default channel is required (asked for on a terminal).
+	cfg.Channel = stringFlag(fs, "slack-channel")
+	if cfg.Channel == "" && len(cfg.Destinations) == 0 {
+		if cfg.Channel, err = r.Require(fs, "slack-channel", "Slack channel"); err != nil {
+			return cfg, err
+		}
+	}
 	routing, err := readRouting(r.Config(), cfg.Channel, relay.DestinationTypes(cfg.Destinations))
 	if err != nil {
 		return cfg, &cli.UsageError{Err: err}
 	}
+	needSlack := len(routing.Channels()) > 0
+	token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", needSlack)
+	if err != nil {
+		return cfg, err
+	}
 	cfg.Routes = routing.Routes
 	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url"), OnError: cfg.Metrics.SlackError})
 	cfg.Logger = f.Logger()
-	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs, relay.DestinationTypes(cfg.Destinations))
+	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs, relay.DestinationTypes(cfg.Destinations), needSlack)
 	return cfg, nil
 }
 
@@ -168,7 +174,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 // The Slack token and the PAT secret are read again too (their files, or the config
 // file), so a rotated one dropped into the LoadCredential= file takes effect with
 // `systemctl reload`.
-func (f *Factory) reconfigure(fs *pflag.FlagSet, dests map[string]destination.Type) func() (relay.Reloaded, error) {
+func (f *Factory) reconfigure(fs *pflag.FlagSet, dests map[string]destination.Type, needSlack bool) func() (relay.Reloaded, error) {
 	current := stringFlag(fs, "slack-channel")
 	return func() (relay.Reloaded, error) {
 		r, err := creds.Load(creds.Options{ConfigPath: f.resolver.ConfigPath(), Env: f.Env})
@@ -177,7 +183,7 @@ func (f *Factory) reconfigure(fs *pflag.FlagSet, dests map[string]destination.Ty
 		}
 		channel := current
 		if src := f.resolver.Source("slack-channel"); src != creds.SourceFlag && src != creds.SourceEnv {
-			if channel = r.Config().GetString("slack-channel"); channel == "" {
+			if channel = r.Config().GetString("slack-channel"); channel == "" && len(dests) == 0 {
 				return relay.Reloaded{}, errors.New("the config file sets no slack-channel")
 			}
 		}
@@ -185,7 +191,10 @@ func (f *Factory) reconfigure(fs *pflag.FlagSet, dests map[string]destination.Ty
 		if err != nil {
 			return relay.Reloaded{}, err
 		}
-		token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", true)
+		if !needSlack && len(routing.Channels()) > 0 {
+			return relay.Reloaded{}, errors.New("the routes now name a Slack channel, but the relay started without Slack: restart it (with a Slack token) to post to Slack")
+		}
+		token, err := r.Secret(fs, "slack-token", "slack-token-file", "Slack bot token", needSlack)
 		if err != nil {
 			return relay.Reloaded{}, fmt.Errorf("re-read the Slack token: %w", err)
 		}

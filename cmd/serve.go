@@ -130,7 +130,14 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	if cfg.PublicURL != "" {
 		fmt.Fprintf(w, "  public URL %s\n", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}
-	fmt.Fprintf(w, "  Slack      %s\n", cfg.Channel)
+	switch channels := (relay.Routing{Default: cfg.Channel, Routes: cfg.Routes}).Channels(); {
+	case len(channels) == 0:
+		fmt.Fprintf(w, "  Slack      none: every route sends to the destinations below\n")
+	case cfg.Channel == "":
+		fmt.Fprintf(w, "  Slack      %s (routes only: an event no route takes is not sent)\n", strings.Join(channels, ", "))
+	default:
+		fmt.Fprintf(w, "  Slack      %s\n", cfg.Channel)
+	}
 	for _, d := range cfg.Destinations {
 		fmt.Fprintf(w, "  %-10s %s (%s)\n", d.Name, d.Where(), d.Type)
 	}

@@ -58,6 +58,8 @@ type Setup struct {
 	// Routed are the Slack channels the routes post to besides Channel: each is
 	// checked as the default one is.
 	Routed []string
+	// SlackUnused: no channel is named anywhere; every route sends to destinations.
+	SlackUnused bool
 	// Destinations are the config file's destinations besides Slack, or the error
 	// that reading them gave.
 	Destinations    []destination.Config
@@ -255,6 +257,9 @@ var (
 )
 
 func checkSlack(ctx context.Context, s Setup) []Result {
+	if s.SlackUnused {
+		return []Result{ok("slack", "not used: no channel is named, every route sends to destinations")}
+	}
 	if s.Slack == nil {
 		return []Result{bad("slack", "not configured", "set --slack-token-file (SLACK_TOKEN_FILE) and --slack-channel")}
 	}

@@ -83,8 +83,12 @@ func (r Routing) checkTo(i int, rt Route) error {
 
 // Channels lists every channel the routing may post to, the default first.
 func (r Routing) Channels() []string {
-	seen := map[string]bool{r.Default: true}
-	out := []string{r.Default}
+	seen := map[string]bool{"": true}
+	var out []string
+	if r.Default != "" {
+		seen[r.Default] = true
+		out = append(out, r.Default)
+	}
 	for _, rt := range r.Routes {
 		if rt.Channel != "" && !seen[rt.Channel] {
 			seen[rt.Channel] = true
