@@ -46,7 +46,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:   "testdata/script",
 		Setup: setupSim,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simwarnings": cmdSimWarnings,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simwarnings": cmdSimWarnings,
 			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
 		Deadline: time.Now().Add(2 * time.Minute),
 		Condition: func(cond string) (bool, error) {
@@ -246,6 +246,18 @@ func cmdSimDisable(ts *testscript.TestScript, neg bool, args []string) {
 	if !sim(ts).DisableWebhook(args[0], args[1]) {
 		ts.Fatalf("no webhook %s", args[0])
 	}
+}
+
+// simlatency DURATION: the simulator answers REST calls that much later (0: at once).
+func cmdSimLatency(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: simlatency DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		ts.Fatalf("simlatency: %v", err)
+	}
+	sim(ts).SetLatency(d)
 }
 
 func slackFake(ts *testscript.TestScript) *slackfake.Fake {

@@ -24,7 +24,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary writes and reads.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 const channel = "tabhook_changed"
 
@@ -165,6 +165,9 @@ var migrations = []string{
 		value      bytea NOT NULL,
 		updated_at timestamptz NOT NULL DEFAULT now()
 	);`,
+	// Fenced claims: each claim draws a token; a write checks it in its transaction.
+	`CREATE SEQUENCE tabhook_lease_seq;
+	ALTER TABLE tabhook_events ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -300,15 +303,15 @@ func (s *Store) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 	ctx, cancel := s.ctx()
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
-		UPDATE tabhook_events SET lease_until = $2, held = false WHERE id IN (
+		UPDATE tabhook_events SET lease_until = $2, held = false, lease_token = nextval('tabhook_lease_seq') WHERE id IN (
 			SELECT id FROM tabhook_events
 			WHERE state = 'pending' AND (next_try IS NULL OR next_try <= $1) AND (lease_until IS NULL OR lease_until <= $1)
 			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, rec`, now, now.Add(lease), max)
+		RETURNING id, rec, lease_token`, now, now.Add(lease), max)
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
-	out, err := collect(rows)
+	out, err := collectLeased(rows)
 	slices.SortFunc(out, func(a, b store.Record) int { return cmpID(a.ID, b.ID) })
 	return out, err
 }
@@ -321,6 +324,26 @@ func cmpID(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// collectLeased reads rows of id, rec and lease_token.
+func collectLeased(rows pgx.Rows) ([]store.Record, error) {
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		var id, token int64
+		var b []byte
+		if err := rows.Scan(&id, &b, &token); err != nil {
+			return nil, err
+		}
+		r, err := decode(uint64(id), b)
+		if err != nil {
+			return nil, err
+		}
+		r.Lease = uint64(token)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func collect(rows pgx.Rows) ([]store.Record, error) {
@@ -406,11 +429,11 @@ func (s *Store) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
 	}
 	return s.inTx(func(tx pgx.Tx) error {
 		ctx := context.Background()
-		rows, err := tx.Query(ctx, `SELECT id, rec FROM tabhook_events WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		rows, err := tx.Query(ctx, `SELECT id, rec, lease_token FROM tabhook_events WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 		if err != nil {
 			return err
 		}
-		recs, err := collect(rows)
+		recs, err := collectLeased(rows)
 		if err != nil {
 			return err
 		}
@@ -457,7 +480,8 @@ func (s *Store) inTx(fn func(pgx.Tx) error) error {
 func update(tx pgx.Tx, id uint64, fn func(*store.Record) error) (store.Record, error) {
 	ctx := context.Background()
 	var b []byte
-	err := tx.QueryRow(ctx, `SELECT rec FROM tabhook_events WHERE id = $1 FOR UPDATE`, id).Scan(&b)
+	var token int64
+	err := tx.QueryRow(ctx, `SELECT rec, lease_token FROM tabhook_events WHERE id = $1 FOR UPDATE`, id).Scan(&b, &token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Record{}, store.ErrNotFound
 	}
@@ -468,6 +492,7 @@ func update(tx pgx.Tx, id uint64, fn func(*store.Record) error) (store.Record, e
 	if err != nil {
 		return r, err
 	}
+	r.Lease = uint64(token) // the claim that holds now, for fn's fence
 	if err := fn(&r); err != nil {
 		return r, err
 	}

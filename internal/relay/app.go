@@ -274,6 +274,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	}
 	eo.OwnerEmails = eo.OwnerEmails || r.cfg.MentionOwner
 	svcCfg.MentionOwner, svcCfg.SayOnce, svcCfg.Degraded = r.cfg.MentionOwner, r.sayOnce, r.cfg.Metrics.Degraded
+	svcCfg.LeaseLost = r.cfg.Metrics.LeaseLost
 	svcCfg.ChannelState = func(channel, problem string) {
 		if problem == "" {
 			r.health.Clear("slack " + channel)

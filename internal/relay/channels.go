@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -88,10 +89,13 @@ func (p *Pipeline) waitForChannel(_ context.Context, it *item) {
 		}
 	}
 	next := time.Now().Add(p.cfg.ChannelRecheck)
-	if _, err := p.cfg.Store.Update(it.rec.ID, func(r *store.Record) error {
+	if _, err := p.cfg.Store.Update(it.rec.ID, fence([]*item{it}, func(r *store.Record) error {
 		r.NextTry, r.LastError = next, it.err.Error()
 		return nil
-	}); err != nil {
+	})); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			return
+		}
 		p.cfg.Store.Hold(next, it.rec.ID)
 		p.log().Error("put off an event for its channel", "event_id", it.rec.ID, "err", err)
 	}

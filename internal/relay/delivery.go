@@ -81,6 +81,8 @@ type ServiceConfig struct {
 	// ChannelState hears a refused channel's problem ("" once it works again), for
 	// /readyz.
 	ChannelState func(channel, problem string)
+	// LeaseLost counts an event dropped because another holder took its claim.
+	LeaseLost func()
 	// Degraded counts an event posted with the payload's facts only, by why (a metric).
 	Degraded func(why string)
 	// SayOnce tells the operator something about the set-up once per process, by key

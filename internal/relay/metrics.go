@@ -20,6 +20,7 @@ type Metrics struct {
 	rejected     *prometheus.CounterVec
 	refused      *prometheus.CounterVec
 	degraded     *prometheus.CounterVec
+	leaseLost    prometheus.Counter
 	delivered    *prometheus.CounterVec
 	failed       *prometheus.CounterVec
 	dead         *prometheus.CounterVec
@@ -53,6 +54,7 @@ func NewMetrics() *Metrics {
 		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
 		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
 		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
+		leaseLost:    counter("claims_lost_total", "Events dropped by this replica because another took their claim over (a pause past the lease): the other delivers them."),
 		degraded:     vec("events_degraded_total", "Events posted with the payload's facts only, by why: gone (Tableau no longer has the item), unanswered, refused.", "why"),
 		refused:      vec("events_refused_total", "Valid deliveries that could not be stored (answered 503; Tableau retries), by reason: backlog_cap, disk_full, store_error.", "reason"),
 		delivered:    vec("events_delivered_total", "Events posted to Slack or sent to a destination, by destination.", "destination"),
@@ -145,6 +147,13 @@ func (m *Metrics) Degraded(why string) {
 		label = "unanswered"
 	}
 	m.degraded.WithLabelValues(label).Inc()
+}
+
+// LeaseLost counts an event whose claim another replica took. A nil Metrics ignores it.
+func (m *Metrics) LeaseLost() {
+	if m != nil {
+		m.leaseLost.Inc()
+	}
 }
 
 // DiskUsed sets how full the state directory's file system is (0–1).

@@ -301,3 +301,33 @@ func TestStageSettle(t *testing.T) {
 		t.Errorf("events: %+v", *events)
 	}
 }
+
+// TestStaleClaimSendsNothing: a holder whose claim was taken over (frozen past its
+// lease) writes nothing and posts nothing when it goes on; the new holder posts once
+// and its record stays as it wrote it.
+func TestStaleClaimSendsNothing(t *testing.T) {
+	sl := &fakeSlack{}
+	p, sp, _ := pipelineWith(t, sl)
+	if _, _, err := sp.Accept(ev(1, "a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sp.Flush()
+	a, err := sp.Claim(time.Now(), 1, 10*time.Millisecond)
+	if err != nil || len(a) != 1 {
+		t.Fatalf("claim A: %v %v", a, err)
+	}
+	time.Sleep(30 * time.Millisecond) // A frozen past its lease
+	b, err := sp.Claim(time.Now(), 1, time.Minute)
+	if err != nil || len(b) != 1 {
+		t.Fatalf("claim B: %v %v", b, err)
+	}
+	p.Deliver(context.Background(), b) // B delivers
+	p.Deliver(context.Background(), a) // A thaws and goes on
+	if n := len(sl.posts); n != 1 {
+		t.Fatalf("%d posts, want 1: the stale holder posted", n)
+	}
+	got, _ := sp.Get(b[0].ID)
+	if got.State != store.Delivered || got.MessageTS == "" {
+		t.Fatalf("B's record: %+v", got)
+	}
+}

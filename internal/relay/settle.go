@@ -28,6 +28,8 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 		switch {
 		case it.posted:
 			delivered = append(delivered, it)
+		case errors.Is(it.err, store.ErrLeaseLost):
+			p.leaseLost(it)
 		case it.err != nil && refusedCredential(it.err):
 			refusal = it.err
 		case it.err != nil && it.rec.Destination == "" && channelRefusal(it.err) && time.Since(it.rec.ReceivedAt) < p.cfg.ChannelDeadAfter:
@@ -61,10 +63,16 @@ func (p *Pipeline) delivered(items []*item) {
 	}
 	var err error
 	if len(todo) > 0 {
-		err = p.cfg.Store.UpdateMany(ids(todo), func(r *store.Record) error {
+		err = p.cfg.Store.UpdateMany(ids(todo), fence(todo, func(r *store.Record) error {
 			r.State, r.DeliveredAt, r.LastError, r.Attempts = store.Delivered, now, notes[r.ID], r.Attempts+1
 			return nil
-		})
+		}))
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		for _, it := range todo {
+			p.leaseLost(it)
+		}
+		return
 	}
 	if err != nil {
 		// The messages are posted and their timestamps recorded: the next attempt
@@ -95,10 +103,38 @@ func (p *Pipeline) delivered(items []*item) {
 	}
 }
 
+// fence makes a write of claimed records go through only while each still has the
+// claim it was read under (store.Record's Lease, compared inside the store's
+// transaction): a holder frozen past its lease, whose event another took over, writes
+// nothing and sends nothing more.
+func fence(items []*item, fn func(*store.Record) error) func(*store.Record) error {
+	held := make(map[uint64]uint64, len(items))
+	for _, it := range items {
+		held[it.rec.ID] = it.rec.Lease
+	}
+	return func(r *store.Record) error {
+		if lease, ok := held[r.ID]; ok && lease != 0 && r.Lease != lease {
+			return store.ErrLeaseLost
+		}
+		return fn(r)
+	}
+}
+
+// leaseLost drops an event whose claim another holder took: that holder delivers it.
+func (p *Pipeline) leaseLost(it *item) {
+	if p.cfg.LeaseLost != nil {
+		p.cfg.LeaseLost()
+	}
+	p.log().Warn("an event's claim was taken over while this replica held it (a pause past its lease): dropped here, the other holder delivers it", "event_id", it.rec.ID, "event", it.rec.Payload.EventType)
+}
+
 // putOff makes the event due again when its channel may be posted to, without
 // counting an attempt.
 func (p *Pipeline) putOff(it *item) {
-	if _, err := p.cfg.Store.Update(it.rec.ID, func(r *store.Record) error { r.NextTry = it.later; return nil }); err != nil {
+	if _, err := p.cfg.Store.Update(it.rec.ID, fence([]*item{it}, func(r *store.Record) error { r.NextTry = it.later; return nil })); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			return
+		}
 		p.cfg.Store.Hold(it.later, it.rec.ID)
 		p.log().Error("put off an event", "event_id", it.rec.ID, "err", err)
 	}
@@ -130,7 +166,7 @@ func (p *Pipeline) failed(ctx context.Context, it *item) (Event, bool) {
 	}
 	wait := time.Until(next)
 	rec := it.rec
-	_, uerr := p.cfg.Store.Update(rec.ID, func(r *store.Record) error {
+	_, uerr := p.cfg.Store.Update(rec.ID, fence([]*item{it}, func(r *store.Record) error {
 		r.Attempts, r.LastError = attempts, err.Error()
 		if permanent {
 			r.State, r.DeadReason = store.Dead, err.Error()
@@ -138,7 +174,10 @@ func (p *Pipeline) failed(ctx context.Context, it *item) (Event, bool) {
 			r.NextTry = next
 		}
 		return nil
-	})
+	}))
+	if errors.Is(uerr, store.ErrLeaseLost) {
+		return Event{}, false // another holder has it now: its outcome is theirs
+	}
 	if uerr != nil {
 		// Not retried at once (that would spin): held as the backoff says, in memory.
 		p.cfg.Store.Hold(next, rec.ID)

@@ -270,7 +270,7 @@ func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
 // with no attempt counted.
 func (p *Pipeline) refused(items []*item, err error) {
 	if slackout.NoEffect(err) {
-		p.notSent(ids(items)...)
+		p.notSent(items...)
 	}
 	if slackout.IsHeld(err) {
 		until := p.cfg.Slack.HeldUntil(items[0].chID)
@@ -314,13 +314,13 @@ func (p *Pipeline) markSent(items ...*item) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	err := p.cfg.Store.UpdateMany(todo, func(r *store.Record) error {
+	err := p.cfg.Store.UpdateMany(todo, fence(items, func(r *store.Record) error {
 		r.PostStarted, r.ThreadTS = true, threads[r.ID]
 		if r.SentAt.IsZero() {
 			r.SentAt = now
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record post attempt: %w", err)
 	}
@@ -337,13 +337,13 @@ func (p *Pipeline) markSent(items ...*item) error {
 
 // notSent records that the post of these events certainly did not happen (Slack
 // answered no), so their next attempt posts without reading the channel's history.
-func (p *Pipeline) notSent(ids ...uint64) {
-	err := p.cfg.Store.UpdateMany(ids, func(r *store.Record) error {
+func (p *Pipeline) notSent(items ...*item) {
+	err := p.cfg.Store.UpdateMany(ids(items), fence(items, func(r *store.Record) error {
 		if r.MessageTS == "" {
 			r.PostStarted = false
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		p.log().Warn("record a refused post", "err", err)
 	}
@@ -353,10 +353,10 @@ func (p *Pipeline) notSent(ids ...uint64) {
 // posts it again.
 func (p *Pipeline) recordPost(items []*item, ts string, digest bool) error {
 	ch := items[0].chID
-	err := p.cfg.Store.UpdateMany(ids(items), func(r *store.Record) error {
+	err := p.cfg.Store.UpdateMany(ids(items), fence(items, func(r *store.Record) error {
 		r.Channel, r.MessageTS, r.Digest = ch, ts, digest
 		return nil
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record posted message: %w", err)
 	}
@@ -370,11 +370,11 @@ func (p *Pipeline) recordPost(items []*item, ts string, digest bool) error {
 // recordDigest records a digest's message and its events' delivery together.
 func (p *Pipeline) recordDigest(items []*item, ts string) error {
 	ch, now := items[0].chID, time.Now()
-	err := p.cfg.Store.UpdateMany(ids(items), func(r *store.Record) error {
+	err := p.cfg.Store.UpdateMany(ids(items), fence(items, func(r *store.Record) error {
 		r.Channel, r.MessageTS, r.Digest = ch, ts, true
 		r.State, r.DeliveredAt, r.Attempts = store.Delivered, now, r.Attempts+1
 		return nil
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record posted digest: %w", err)
 	}
@@ -408,7 +408,7 @@ func (p *Pipeline) preview(ctx context.Context, items []*item) {
 			it.rec.LastError = "preview not uploaded: " + err.Error()
 			p.log().Warn("preview not uploaded; the message was posted without it", "event_id", it.rec.ID, "err", err)
 		}
-		if _, uerr := p.cfg.Store.Update(it.rec.ID, func(r *store.Record) error { r.PreviewDone = true; return nil }); uerr != nil {
+		if _, uerr := p.cfg.Store.Update(it.rec.ID, fence([]*item{it}, func(r *store.Record) error { r.PreviewDone = true; return nil })); uerr != nil {
 			p.log().Error("record preview upload", "event_id", it.rec.ID, "err", uerr)
 		}
 	}

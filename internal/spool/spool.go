@@ -99,6 +99,8 @@ type Spool struct {
 	due     map[uint64]time.Time // pending event → NextTry
 	leases  map[uint64]time.Time // claimed event → lease end
 	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
+	tokens  map[uint64]uint64    // pending event → the token of its latest claim (fencing)
+	token   uint64               // the last token given
 	changed chan struct{}
 
 	full    bool             // the reserve is released: intake refused (under mu)
@@ -210,7 +212,7 @@ func openIndexed(dir string, o Options, salvaged []store.Record) (s *Spool, err 
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
 	s = &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
-		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, changed: make(chan struct{}, 1), sizes: map[uint64]int64{}}
+		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, tokens: map[uint64]uint64{}, changed: make(chan struct{}, 1), sizes: map[uint64]int64{}}
 	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
 		return s, nil
@@ -681,9 +683,21 @@ func get(tx *bolt.Tx, id uint64) (store.Record, error) {
 	return store.Record(d), nil
 }
 
+// fenced shows fn the token of the claim that holds the record now (store.Record's
+// Lease), so a holder whose claim was taken can refuse its own write.
+func (s *Spool) fenced(fn func(*store.Record) error) func(*store.Record) error {
+	return func(r *store.Record) error {
+		s.mu.Lock()
+		r.Lease = s.tokens[r.ID]
+		s.mu.Unlock()
+		return fn(r)
+	}
+}
+
 // Update changes one record durably.
 func (s *Spool) Update(id uint64, fn func(*store.Record) error) (store.Record, error) {
 	var rec store.Record
+	fn = s.fenced(fn)
 	err := s.write(func(tx *bolt.Tx) error {
 		var err error
 		rec, err = update(tx, id, fn)
@@ -698,6 +712,7 @@ func (s *Spool) Update(id uint64, fn func(*store.Record) error) (store.Record, e
 // UpdateMany changes several records in one durable transaction.
 func (s *Spool) UpdateMany(ids []uint64, fn func(*store.Record) error) error {
 	var recs []store.Record
+	fn = s.fenced(fn)
 	err := s.write(func(tx *bolt.Tx) error {
 		recs = recs[:0]
 		for _, id := range ids {
@@ -741,6 +756,7 @@ func (s *Spool) track(recs ...store.Record) {
 		delete(s.due, r.ID)
 		delete(s.leases, r.ID)
 		delete(s.held, r.ID)
+		delete(s.tokens, r.ID)
 		if r.State == Delivered {
 			if a := s.setSize(r.ID, -1); a != nil {
 				announce = a
@@ -791,9 +807,12 @@ func (s *Spool) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 	if len(ids) > max {
 		ids = ids[:max]
 	}
-	for _, id := range ids {
+	tokens := make([]uint64, len(ids))
+	for i, id := range ids {
 		s.leases[id] = now.Add(lease)
 		delete(s.held, id)
+		s.token++
+		s.tokens[id], tokens[i] = s.token, s.token
 	}
 	s.mu.Unlock()
 	if len(ids) == 0 {
@@ -801,11 +820,12 @@ func (s *Spool) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 	}
 	out := make([]store.Record, 0, len(ids))
 	err := s.view(func(tx *bolt.Tx) error {
-		for _, id := range ids {
+		for i, id := range ids {
 			rec, err := get(tx, id)
 			if err != nil {
 				return err
 			}
+			rec.Lease = tokens[i]
 			out = append(out, rec)
 		}
 		return nil

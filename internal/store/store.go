@@ -51,6 +51,12 @@ type Record struct {
 	// PostStarted so a retry looks for — and posts — the reply in the same thread.
 	ThreadTS    string
 	DeliveredAt time.Time
+	// Lease is the token of the claim this record was read under: Claim sets it, a
+	// claim of the same record by anyone after sets another, and a read inside a write
+	// (Update's fn) shows the one that holds now. A writer compares the two and
+	// refuses (ErrLeaseLost) when they differ: its claim ended and another holder
+	// has the record. Not stored in the record's JSON.
+	Lease uint64
 }
 
 // Stored is the JSON form in which stores persist a record (the spool's index and
@@ -75,6 +81,7 @@ type Stored struct {
 	Digest      bool            `json:"digest,omitempty"`
 	ThreadTS    string          `json:"thread_ts,omitempty"`
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
+	Lease       uint64          `json:"-"`
 }
 
 // ListQuery selects a page of records, oldest first: a listing reads a page at a
@@ -122,6 +129,9 @@ func (r Record) IDString() string { return strconv.FormatUint(r.ID, 10) }
 var (
 	ErrNotFound  = errors.New("no such event in the store")
 	ErrDelivered = errors.New("the event was delivered; retrying it would post it twice")
+	// ErrLeaseLost refuses a write by a holder whose claim ended and was taken by
+	// another (a replica frozen past its lease): it must send nothing more.
+	ErrLeaseLost = errors.New("the claim on this event ended and another holder has it")
 	ErrClosed    = errors.New("the store is closed")
 )
 

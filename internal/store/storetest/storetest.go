@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 		{"ItemsAreAtomicAndDurable", items},
 		{"DestinationsAreSeparateRecords", destinations},
 		{"ItemsArePrunedByAge", itemsPruned},
+		{"StaleClaimsAreFenced", fenced},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -503,6 +504,60 @@ func items(t *testing.T, h Harness) {
 	}
 	if got := read("refresh/none"); got != nil {
 		t.Fatalf("unknown item reads %q", got)
+	}
+}
+
+// fenced: a claim taken over after its lease ended carries a new token; a write that
+// checks the old one (the relay's fence, inside the store's transaction) is refused
+// and changes nothing; the new holder's write goes through.
+func fenced(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	accept(t, s, 1)
+	var a []store.Record
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a) == 0 && time.Now().Before(deadline) {
+		var err error
+		if a, err = s.Claim(time.Now(), 1, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(a) != 1 || a[0].Lease == 0 {
+		t.Fatalf("claim A: %+v", a)
+	}
+	time.Sleep(100 * time.Millisecond) // A is frozen past its lease
+	b, err := s.Claim(time.Now(), 1, time.Minute)
+	if err != nil || len(b) != 1 || b[0].Lease == a[0].Lease {
+		t.Fatalf("claim B after A's lease: %+v %v", b, err)
+	}
+	fence := func(held store.Record, change func(*store.Record)) func(*store.Record) error {
+		return func(r *store.Record) error {
+			if r.Lease != held.Lease {
+				return store.ErrLeaseLost
+			}
+			change(r)
+			return nil
+		}
+	}
+	_, err = s.Update(a[0].ID, fence(a[0], func(r *store.Record) { r.PostStarted, r.MessageTS = true, "A" }))
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("A's write after B's claim: %v, want ErrLeaseLost", err)
+	}
+	if err := s.UpdateMany([]uint64{a[0].ID}, fence(a[0], func(r *store.Record) { r.State = store.Delivered })); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("A's batch write after B's claim: %v, want ErrLeaseLost", err)
+	}
+	if got, _ := s.Get(a[0].ID); got.PostStarted || got.MessageTS != "" || got.State != store.Pending {
+		t.Fatalf("a refused write changed the record: %+v", got)
+	}
+	if _, err := s.Update(b[0].ID, fence(b[0], func(r *store.Record) { r.MessageTS = "B" })); err != nil {
+		t.Fatalf("B's write: %v", err)
+	}
+	s.Release(b[0].ID) // a release keeps the token: B's late write still holds
+	if _, err := s.Update(b[0].ID, fence(b[0], func(r *store.Record) { r.State, r.DeliveredAt = store.Delivered, time.Now() })); err != nil {
+		t.Fatalf("B's write after its release: %v", err)
+	}
+	if got, _ := s.Get(b[0].ID); got.MessageTS != "B" || got.State != store.Delivered {
+		t.Fatalf("B's record: %+v", got)
 	}
 }
 
