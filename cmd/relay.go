@@ -76,6 +76,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 		cfg.NamePrefix = stringFlag(fs, "name-prefix")
 		cfg.KeepWebhooks, _ = fs.GetBool("keep-webhooks")
 		cfg.Verify, _ = fs.GetBool("verify")
+		cfg.WebhookCheck, _ = fs.GetDuration("webhook-check")
 	}
 	path, public, err := listenerPath(fs, manage)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/relay"
 )
 
 func newCmdRun(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -53,6 +54,7 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 	cmd.Flags().StringSlice("event", nil, "event to subscribe to (repeatable; see 'tabhook events')")
 	cmd.Flags().String("name-prefix", "tabhook", "prefix of the webhooks' names")
 	cmd.Flags().Bool("keep-webhooks", false, "leave the webhooks in place on exit")
+	cmd.Flags().Duration("webhook-check", relay.DefaultWebhookCheck, "how often to check the webhooks and put right one deleted, disabled or changed meanwhile")
 	cmd.Flags().Bool("verify", true, "ask Tableau to test each webhook once it exists and report whether the delivery arrived")
 	_ = cmd.RegisterFlagCompletionFunc("event", completeEvents)
 	return cmd

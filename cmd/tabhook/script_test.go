@@ -243,7 +243,13 @@ func cmdSimDisable(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: simdisable ID REASON")
 	}
-	if !sim(ts).DisableWebhook(args[0], args[1]) {
+	id := args[0]
+	for _, w := range sim(ts).Webhooks() {
+		if w.Name == args[0] {
+			id = w.ID // a name works too
+		}
+	}
+	if !sim(ts).DisableWebhook(id, args[1]) {
 		ts.Fatalf("no webhook %s", args[0])
 	}
 }

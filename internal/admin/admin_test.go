@@ -165,3 +165,53 @@ func TestEnsureSurvivesALostCreateAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairPutsBackWhatDrifted: one of a registration's webhooks deleted, one
+// disabled, one pointed elsewhere: each is put right, once; another instance's webhook
+// of the same name is never touched.
+func TestRepairPutsBackWhatDrifted(t *testing.T) {
+	sim, c, dest := setup(t)
+	ctx := context.Background()
+	url := dest + "/hook"
+	reg := admin.Registration{Prefix: "tabhook", URL: url, Events: []string{"WorkbookUpdated", "WorkbookCreated", "DatasourceUpdated"}}
+	managed, err := reg.Ensure(ctx, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sim.AddWebhook("tabhook-workbook-updated", "WorkbookUpdated", "https://127.0.0.1:1/staging") // another instance
+	known := make([]tableau.Webhook, len(managed))
+	for i, m := range managed {
+		known[i] = m.Webhook
+	}
+	if err := c.DeleteWebhook(ctx, known[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	sim.DisableWebhook(known[1].ID, "too many failed deliveries")
+	moved, event := "https://127.0.0.1:2/elsewhere", "DatasourceCreated"
+	if _, err := c.UpdateWebhook(ctx, known[2].ID, tableau.WebhookSpec{URL: &moved, Event: &event}); err != nil {
+		t.Fatal(err)
+	}
+	repairs, now, err := reg.Repair(ctx, c, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]bool{}
+	for _, r := range repairs {
+		reasons[r.Reason] = true
+	}
+	if len(repairs) != 3 || !reasons[admin.RepairMissing] || !reasons[admin.RepairDisabled] || !reasons[admin.RepairChanged] {
+		t.Fatalf("repairs %+v", repairs)
+	}
+	for _, w := range now {
+		got, err := c.GetWebhook(ctx, w.ID)
+		if err != nil || !got.Enabled || got.URL != url || !reg.Owns(got) {
+			t.Errorf("after repair: %+v %v", got, err)
+		}
+	}
+	if got, _ := c.GetWebhook(ctx, other); got.URL != "https://127.0.0.1:1/staging" {
+		t.Errorf("another instance's webhook was touched: %+v", got)
+	}
+	if again, _, err := reg.Repair(ctx, c, now); err != nil || len(again) != 0 {
+		t.Errorf("a second check repaired %+v (%v), want nothing", again, err)
+	}
+}

@@ -65,6 +65,9 @@ type Config struct {
 	NamePrefix   string
 	KeepWebhooks bool
 	Verify       bool
+	// WebhookCheck is how often run checks its webhooks and repairs them; default
+	// DefaultWebhookCheck.
+	WebhookCheck time.Duration
 
 	DrainTimeout time.Duration // default 10s
 	HealthEvery  time.Duration // how often /readyz's view of Tableau and Slack is refreshed; default 1m
@@ -114,6 +117,7 @@ type relay struct {
 	mu       sync.Mutex
 	siteID   string
 	reg      admin.Registration // run: the webhooks this relay owns
+	managed  []tableau.Webhook  // run: its webhooks as last seen (under mu)
 	bg       sync.WaitGroup
 	fatal    chan error                          // a failure after start-up that ends the relay (registration)
 	paused   map[string]bool                     // destinations whose credential was refused (under mu)

@@ -131,6 +131,11 @@ func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
 			}
 			return
 		}
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			r.keepWebhooks(ctx)
+		}()
 	}
 	if r.cfg.Ready != nil {
 		r.cfg.Ready(r.srv.Addr().String())

@@ -15,11 +15,12 @@ type Health struct {
 
 // Components of readiness.
 const (
-	CompSpool   = "spool"
-	CompTableau = "tableau"
-	CompSlack   = "slack"
-	CompDisk    = "disk"
-	CompIntake  = "intake" // the store refuses new events (backlog at its cap, disk full)
+	CompSpool    = "spool"
+	CompTableau  = "tableau"
+	CompSlack    = "slack"
+	CompDisk     = "disk"
+	CompIntake   = "intake"   // the store refuses new events (backlog at its cap, disk full)
+	CompWebhooks = "webhooks" // run cannot check or repair its webhooks
 )
 
 // NewHealth starts with every component not ready.

@@ -21,6 +21,7 @@ type Metrics struct {
 	refused      *prometheus.CounterVec
 	degraded     *prometheus.CounterVec
 	leaseLost    prometheus.Counter
+	repaired     *prometheus.CounterVec
 	delivered    *prometheus.CounterVec
 	failed       *prometheus.CounterVec
 	dead         *prometheus.CounterVec
@@ -54,6 +55,7 @@ func NewMetrics() *Metrics {
 		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
 		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
 		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
+		repaired:     vec("webhooks_repaired_total", "run's webhooks put right after they drifted, by reason: missing (re-created), disabled (re-enabled), changed (put back).", "reason"),
 		leaseLost:    counter("claims_lost_total", "Events dropped by this replica because another took their claim over (a pause past the lease): the other delivers them."),
 		degraded:     vec("events_degraded_total", "Events posted with the payload's facts only, by why: gone (Tableau no longer has the item), unanswered, refused.", "why"),
 		refused:      vec("events_refused_total", "Valid deliveries that could not be stored (answered 503; Tableau retries), by reason: backlog_cap, disk_full, store_error.", "reason"),
@@ -147,6 +149,13 @@ func (m *Metrics) Degraded(why string) {
 		label = "unanswered"
 	}
 	m.degraded.WithLabelValues(label).Inc()
+}
+
+// WebhookRepaired counts a webhook put right. A nil Metrics ignores it.
+func (m *Metrics) WebhookRepaired(reason string) {
+	if m != nil {
+		m.repaired.WithLabelValues(reason).Inc()
+	}
 }
 
 // LeaseLost counts an event whose claim another replica took. A nil Metrics ignores it.

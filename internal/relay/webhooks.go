@@ -41,6 +41,12 @@ func (r *relay) register(ctx context.Context) error {
 	} else {
 		_ = ensure()
 	}
+	r.mu.Lock()
+	r.managed = r.managed[:0]
+	for _, m := range managed {
+		r.managed = append(r.managed, m.Webhook)
+	}
+	r.mu.Unlock()
 	for _, m := range managed {
 		what := "created"
 		if m.Adopted {
@@ -108,4 +114,68 @@ func (r *relay) removeWebhooks(ctx context.Context) ([]tableau.Webhook, error) {
 		return err
 	})
 	return gone, err
+}
+
+// DefaultWebhookCheck is how often run checks that its webhooks are still there,
+// enabled and pointing at it.
+const DefaultWebhookCheck = time.Minute
+
+// keepWebhooks checks run's webhooks on a steady interval and puts right what drifted —
+// deleted by a colleague's script, disabled by Tableau after failed deliveries while
+// the relay was down, pointed elsewhere — each said once (a line and a log record) and
+// counted; a webhook it cannot repair is reported by /readyz until it can. Replicas
+// check one at a time.
+func (r *relay) keepWebhooks(ctx context.Context) {
+	every := r.cfg.WebhookCheck
+	if every <= 0 {
+		every = DefaultWebhookCheck
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		r.checkWebhooks(ctx)
+	}
+}
+
+func (r *relay) checkWebhooks(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, registrationTimeout)
+	defer cancel()
+	var repairs []admin.Repair
+	var err error
+	check := func() error {
+		r.mu.Lock()
+		known := append([]tableau.Webhook(nil), r.managed...)
+		r.mu.Unlock()
+		var now []tableau.Webhook
+		repairs, now, err = r.reg.Repair(cctx, r.cfg.Tableau, known)
+		r.mu.Lock()
+		r.managed = now
+		r.mu.Unlock()
+		return nil
+	}
+	if c, ok := r.store.(coordinator); ok {
+		if xerr := c.Exclusive(cctx, r.group(), check); xerr != nil {
+			err = xerr
+		}
+	} else {
+		_ = check()
+	}
+	for _, rp := range repairs {
+		what := map[string]string{admin.RepairMissing: "re-created", admin.RepairDisabled: "re-enabled", admin.RepairChanged: "put back"}[rp.Reason]
+		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: rp.Webhook.ID, Name: rp.Webhook.Name, EventType: rp.Webhook.Event, OK: ok(true), Reason: rp.Reason, Detail: what + " (" + rp.Before + ")"})
+		r.log.Warn("a webhook of this relay drifted and was put right", "webhook", rp.Webhook.Name, "id", rp.Webhook.ID, "reason", rp.Reason, "was", rp.Before)
+		r.cfg.Metrics.WebhookRepaired(rp.Reason)
+	}
+	if err != nil && ctx.Err() == nil {
+		problem := "a webhook could not be checked or repaired: " + err.Error()
+		r.health.Set(CompWebhooks, problem)
+		r.log.Error("webhooks", "err", err)
+		return
+	}
+	r.health.Clear(CompWebhooks)
 }
