@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,20 +22,32 @@ type pruneOptions struct {
 	DryRun    bool
 	Yes       bool
 	CanPrompt bool
+	Judge     admin.Judge
 }
 
 func newCmdWebhookPrune(f *Factory, runF func(context.Context, *pruneOptions) error) *cobra.Command {
 	opts := &pruneOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "prune [--name-prefix P] [--url-prefix U] [--dry-run] [--yes]",
+		Use:   "prune [--name-prefix P] [--url-prefix U] [--confirm-after D | --once] [--dry-run] [--yes]",
 		Short: "Delete webhooks whose destination no longer answers (orphans)",
-		Long: `Ask Tableau to test every matching webhook and delete those whose destination does not
-answer 2xx: the webhooks left behind by relays that crashed or moved.
+		Long: `Delete the webhooks left behind by relays that crashed or moved — and never a live
+relay's, even one restarting or paused when prune runs. A matching webhook is an orphan
+only when:
 
-A webhook whose test could not be run at all is kept and reported. Like delete, prune
-asks for confirmation on a terminal and refuses without one unless --yes is given.`,
+  - Tableau already disabled it for failed deliveries, or
+  - Tableau's test delivery to it failed every time over --confirm-after (3 tests:
+    at the start, half-way, at the end; default 3m — a restart or a deploy is over by
+    then).
+
+A webhook whose URL's host answers tabhook's own health endpoint (/healthz) is never an
+orphan, and neither is one whose test could not be run at all (kept and reported).
+--once tests each webhook once, at once: the old behaviour, for a destination known to
+be gone. --dry-run prints each webhook's evidence — tests, times, answers, Tableau's
+reason for disabling it — and deletes nothing. Like delete, prune asks for
+confirmation on a terminal and refuses without one unless --yes is given.`,
 		Example: `  tabhook webhook prune --name-prefix tabhook- --dry-run
-  tabhook webhook prune --url-prefix https://relay.example.com/ --yes`,
+  tabhook webhook prune --url-prefix https://relay.example.com/ --yes   # from cron: takes ~3m
+  tabhook webhook prune --name-prefix old- --once --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			filter, err := readFilter(cmd, false)
@@ -42,6 +56,17 @@ asks for confirmation on a terminal and refuses without one unless --yes is give
 			}
 			opts.Filter = filter
 			opts.Connect, opts.Format, opts.CanPrompt = clientFunc(f, cmd), outputFormat(cmd), f.canPrompt(cmd)
+			once, _ := cmd.Flags().GetBool("once")
+			confirmAfter, _ := cmd.Flags().GetDuration("confirm-after")
+			switch {
+			case once && cmd.Flags().Changed("confirm-after"):
+				return cli.Usagef("give --once or --confirm-after, not both")
+			case once:
+				confirmAfter = 0
+			case confirmAfter <= 0:
+				return cli.Usagef("--confirm-after must be positive (or give --once for a single test)")
+			}
+			opts.Judge = admin.Judge{ConfirmAfter: confirmAfter}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -49,7 +74,9 @@ asks for confirmation on a terminal and refuses without one unless --yes is give
 		},
 	}
 	addFilterFlags(cmd, false)
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "test and print the orphans; delete nothing")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "test and print each webhook's evidence; delete nothing")
+	cmd.Flags().Duration("confirm-after", 3*time.Minute, "an orphan fails every test over this long (3 tests)")
+	cmd.Flags().Bool("once", false, "test once, at once, and delete what failed (a destination known to be gone)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
 	return cmd
 }
@@ -68,15 +95,24 @@ func pruneRun(ctx context.Context, opts *pruneOptions) error {
 			// Refuse before testing: each test can take Tableau's full delivery timeout.
 			return cli.Usagef("prune would delete without confirmation; pass --yes (or --dry-run to only see the orphans)")
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "Testing %s...\n", plural(len(candidates), "webhook"))
-		orphans, testErrs := admin.Orphans(admin.TestAll(ctx, c, candidates))
-		for _, e := range testErrs {
-			fmt.Fprintf(opts.IO.ErrOut, "kept (test failed): %v\n", e)
+		if opts.Judge.ConfirmAfter > 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "Testing %s over %s (3 tests; a live relay's webhook is never deleted)...\n", plural(len(candidates), "webhook"), opts.Judge.ConfirmAfter)
+		} else {
+			fmt.Fprintf(opts.IO.ErrOut, "Testing %s once...\n", plural(len(candidates), "webhook"))
 		}
-		hooks := make([]tableau.Webhook, len(orphans))
-		for i, o := range orphans {
-			hooks[i] = o.Webhook
-			fmt.Fprintf(opts.IO.ErrOut, "orphan: %s (%s) — %s answered %d\n", o.Webhook.Name, o.Webhook.ID, o.Webhook.URL, o.Result.Status)
+		var hooks []tableau.Webhook
+		var testErrs []error
+		for _, e := range opts.Judge.Judge(ctx, c, candidates) {
+			switch {
+			case e.Orphan:
+				hooks = append(hooks, e.Webhook)
+				fmt.Fprintf(opts.IO.ErrOut, "orphan: %s (%s) %s — %s\n", e.Webhook.Name, e.Webhook.ID, e.Webhook.URL, e.Why)
+			case strings.HasPrefix(e.Why, "kept: a test could not be run"):
+				testErrs = append(testErrs, fmt.Errorf("%s: %s", e.Webhook.Name, e.Why))
+				fmt.Fprintf(opts.IO.ErrOut, "%s (%s) — %s\n", e.Webhook.Name, e.Webhook.ID, e.Why)
+			default:
+				fmt.Fprintf(opts.IO.ErrOut, "kept: %s (%s) — %s\n", e.Webhook.Name, e.Webhook.ID, strings.TrimPrefix(e.Why, "kept: "))
+			}
 		}
 		if len(hooks) == 0 {
 			fmt.Fprintf(opts.IO.ErrOut, "No orphans: every tested destination answered 2xx.\n")

@@ -215,3 +215,48 @@ func TestRepairPutsBackWhatDrifted(t *testing.T) {
 		t.Errorf("a second check repaired %+v (%v), want nothing", again, err)
 	}
 }
+
+// TestJudgeAsksMoreThanOnce: a destination down for the first test but up for a later
+// one is kept; one down for every test is an orphan; a live relay's and an untestable
+// webhook are kept; Tableau's own disabling is enough.
+func TestJudgeAsksMoreThanOnce(t *testing.T) {
+	sim, c, dest := setup(t)
+	ctx := context.Background()
+	flaky := sim.AddWebhook("flaky", "WorkbookUpdated", "https://127.0.0.1:1/down-then-up")
+	sim.AddWebhook("dead", "WorkbookUpdated", "https://127.0.0.1:1/dead")
+	sim.AddWebhook("relay", "WorkbookUpdated", "https://relay.example.com/tableau/x")
+	off := sim.AddWebhook("off", "WorkbookUpdated", dest+"/hook")
+	sim.DisableWebhook(off, "Webhook disabled after 5 consecutive failed deliveries")
+	hooks, _ := c.ListWebhooks(ctx)
+	rounds := 0
+	j := admin.Judge{
+		ConfirmAfter: time.Minute,
+		Probe: func(_ context.Context, u string) (string, bool) {
+			return "https://relay.example.com/healthz", strings.HasPrefix(u, "https://relay.example.com/")
+		},
+		Sleep: func(context.Context, time.Duration) error {
+			rounds++
+			if rounds == 1 { // the flaky destination is back for the second test
+				up := dest + "/hook"
+				_, _ = c.UpdateWebhook(ctx, flaky, tableau.WebhookSpec{URL: &up})
+			}
+			return nil
+		},
+	}
+	verdicts := map[string]admin.Evidence{}
+	for _, e := range j.Judge(ctx, c, hooks) {
+		verdicts[e.Webhook.Name] = e
+	}
+	if e := verdicts["flaky"]; e.Orphan || len(e.Trials) != 2 {
+		t.Errorf("flaky: %+v, want kept after its second test", e)
+	}
+	if e := verdicts["dead"]; !e.Orphan || len(e.Trials) != 3 {
+		t.Errorf("dead: %+v, want an orphan after 3 failed tests", e)
+	}
+	if e := verdicts["relay"]; e.Orphan || e.Relay == "" || len(e.Trials) != 0 {
+		t.Errorf("relay: %+v, want kept, untested: a tabhook relay answers", e)
+	}
+	if e := verdicts["off"]; !e.Orphan || e.Disabled == "" {
+		t.Errorf("off: %+v, want an orphan: Tableau disabled it", e)
+	}
+}
