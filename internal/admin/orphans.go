@@ -194,4 +194,3 @@ func HealthProbe(ctx context.Context, webhookURL string) (string, bool) {
 	}
 	return health, true
 }
-
