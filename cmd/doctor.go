@@ -52,6 +52,7 @@ otherwise. -o json prints the results for monitoring. It never prompts.`,
 	}
 	addRelayFlags(cmd)
 	cmd.Flags().String("path", "", "listener path (not checked; accepted so serve's config works unchanged)")
+	cmd.Flags().String("watch-webhooks", "", "check, as serve --watch-webhooks does, that webhooks with this name prefix point at the relay, enabled")
 	cmd.Flags().StringSlice("event", nil, "accepted so run's config works unchanged")
 	cmd.Flags().String("name-prefix", "tabhook", "accepted so run's config works unchanged")
 	// Accepted, so serve's and run's config works unchanged, and checked by their own
@@ -74,6 +75,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		PublicURL: stringFlag(fs, "public-url"), StateDir: stringFlag(fs, "state-dir"),
 	}
 	s.Insecure, _ = fs.GetBool("insecure-http")
+	s.WatchWebhooks, s.Path = stringFlag(fs, "watch-webhooks"), stringFlag(fs, "path")
 	events, _ := fs.GetStringSlice("event")
 	s.Command = "serve"
 	if len(events) > 0 {

@@ -56,6 +56,8 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 			if err != nil {
 				return err
 			}
+			cfg.WatchWebhooks = stringFlag(cmd.Flags(), "watch-webhooks")
+			cfg.WebhookCheck, _ = cmd.Flags().GetDuration("webhook-check")
 			opts.Config = cfg
 			opts.setOutput(cmd)
 			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
@@ -68,6 +70,8 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 	}
 	addRelayFlags(cmd)
 	cmd.Flags().String("path", "", "listener path when --public-url is not given (env TABHOOK_PATH)")
+	cmd.Flags().String("watch-webhooks", "", "name prefix of webhooks managed elsewhere to watch: /readyz and the log say when none points here, or one is disabled (never changed)")
+	cmd.Flags().Duration("webhook-check", relay.DefaultWebhookCheck, "how often --watch-webhooks looks")
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/diskspace"
 	"github.com/tabhook/tabhook/internal/pgstore"
@@ -60,6 +61,9 @@ type Setup struct {
 	Routed []string
 	// SlackUnused: no channel is named anywhere; every route sends to destinations.
 	SlackUnused bool
+	// WatchWebhooks, Path: serve --watch-webhooks's prefix, and the listener path the
+	// watched webhooks point at (with PublicURL).
+	WatchWebhooks, Path string
 	// Destinations are the config file's destinations besides Slack, or the error
 	// that reading them gave.
 	Destinations    []destination.Config
@@ -208,10 +212,27 @@ func checkTableau(ctx context.Context, s Setup) []Result {
 	}
 	out = append(out, ok("tableau token", "signed in to site "+s.Tableau.SiteID()))
 	out = append(out, webhookRights(ctx, s.Tableau), jobRights(ctx, s.Tableau, s.Now))
+	if s.WatchWebhooks != "" {
+		out = append(out, watched(ctx, s))
+	}
 	if s.QualityWarnings {
 		out = append(out, qualityWarnings(s.Tableau))
 	}
 	return out
+}
+
+// watched checks the webhooks serve --watch-webhooks watches, as serve will.
+func watched(ctx context.Context, s Setup) Result {
+	const name = "webhooks watched"
+	hooks, err := s.Tableau.ListWebhooks(ctx)
+	if err != nil {
+		return bad(name, err.Error(), "use a token that may list webhooks")
+	}
+	v := admin.Watch(hooks, s.WatchWebhooks, s.PublicURL, s.Path)
+	if v.Problem != "" {
+		return bad(name, v.Problem, "create them (tabhook webhook create), or enable them")
+	}
+	return ok(name, fmt.Sprintf("%d named %s* point at this relay, enabled", v.Enabled, s.WatchWebhooks))
 }
 
 // jobRights checks that the token may list jobs: failure messages name Tableau's

@@ -68,6 +68,9 @@ type Config struct {
 	// WebhookCheck is how often run checks its webhooks and repairs them; default
 	// DefaultWebhookCheck.
 	WebhookCheck time.Duration
+	// WatchWebhooks (serve): the name prefix of webhooks managed elsewhere that point
+	// at this relay; they are checked every WebhookCheck and reported, never changed.
+	WatchWebhooks string
 
 	DrainTimeout time.Duration // default 10s
 	HealthEvery  time.Duration // how often /readyz's view of Tableau and Slack is refreshed; default 1m

@@ -137,6 +137,13 @@ func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
 			r.keepWebhooks(ctx)
 		}()
 	}
+	if !r.cfg.Manage && r.cfg.WatchWebhooks != "" {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			r.watchWebhooks(ctx)
+		}()
+	}
 	if r.cfg.Ready != nil {
 		r.cfg.Ready(r.srv.Addr().String())
 	}

@@ -22,6 +22,7 @@ type Metrics struct {
 	degraded     *prometheus.CounterVec
 	leaseLost    prometheus.Counter
 	repaired     *prometheus.CounterVec
+	watched      *prometheus.GaugeVec
 	delivered    *prometheus.CounterVec
 	failed       *prometheus.CounterVec
 	dead         *prometheus.CounterVec
@@ -83,7 +84,9 @@ func NewMetrics() *Metrics {
 		Help: "How full the state directory's file system is, 0 to 1."})
 	m.damaged = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "spool_damage_found",
 		Help: "Damaged parts of the spool found at start, set aside and recovered from (see the log and doctor)."})
-	reg.MustRegister(m.latency, m.paused, m.diskUsed, m.damaged)
+	m.watched = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tabhook", Name: "webhooks_watched",
+		Help: "serve --watch-webhooks: the watched webhooks pointing at this relay, by state (enabled, disabled)."}, []string{"state"})
+	reg.MustRegister(m.latency, m.paused, m.diskUsed, m.damaged, m.watched)
 	return m
 }
 
@@ -149,6 +152,15 @@ func (m *Metrics) Degraded(why string) {
 		label = "unanswered"
 	}
 	m.degraded.WithLabelValues(label).Inc()
+}
+
+// WebhooksWatched sets how many watched webhooks are enabled and disabled. A nil
+// Metrics ignores it.
+func (m *Metrics) WebhooksWatched(enabled, disabled int) {
+	if m != nil {
+		m.watched.WithLabelValues("enabled").Set(float64(enabled))
+		m.watched.WithLabelValues("disabled").Set(float64(disabled))
+	}
 }
 
 // WebhookRepaired counts a webhook put right. A nil Metrics ignores it.

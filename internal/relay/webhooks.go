@@ -179,3 +179,51 @@ func (r *relay) checkWebhooks(ctx context.Context) {
 	}
 	r.health.Clear(CompWebhooks)
 }
+
+// watchWebhooks is serve's view of webhooks managed elsewhere (--watch-webhooks): every
+// WebhookCheck it lists the site's webhooks named with the prefix that point at this
+// relay, and reports — never changes — what it finds: none, or one disabled, turns
+// /readyz (webhooks) and is said once per change.
+func (r *relay) watchWebhooks(ctx context.Context) {
+	every := r.cfg.WebhookCheck
+	if every <= 0 {
+		every = DefaultWebhookCheck
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	said := ""
+	for {
+		problem := r.watchedProblem(ctx)
+		if problem == "" {
+			r.health.Clear(CompWebhooks)
+		} else {
+			r.health.Set(CompWebhooks, problem)
+		}
+		if problem != said && ctx.Err() == nil {
+			detail := problem
+			if problem == "" {
+				detail = "the watched webhooks are enabled and point at this relay again"
+			}
+			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "webhooks: " + detail})
+			said = problem
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// watchedProblem is what is wrong with the watched webhooks, "" when nothing.
+func (r *relay) watchedProblem(ctx context.Context) string {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	hooks, err := r.cfg.Tableau.ListWebhooks(cctx)
+	if err != nil {
+		return "" // Tableau's own health is /readyz's tableau check
+	}
+	v := admin.Watch(hooks, r.cfg.WatchWebhooks, r.cfg.PublicURL, r.cfg.Path)
+	r.cfg.Metrics.WebhooksWatched(v.Enabled, v.Disabled)
+	return v.Problem
+}
