@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // routeKeys are the keys of one route in the config file.
@@ -52,7 +54,7 @@ func nearest(key string, known []string) string {
 	norm := strings.ReplaceAll(strings.ToLower(key), "_", "-")
 	best, bestD := "", 4
 	for _, k := range known {
-		d := distance(norm, k)
+		d := text.Distance(norm, k)
 		if strings.TrimSuffix(norm, "s") == k || norm+"s" == k {
 			d = 1
 		}
@@ -61,25 +63,4 @@ func nearest(key string, known []string) string {
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

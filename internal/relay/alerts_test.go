@@ -1,10 +1,8 @@
 package relay_test
 
 import (
-	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -255,10 +253,10 @@ func TestMissingMentionScopeSaidOnce(t *testing.T) {
 		} else {
 			w.slack.SetScopes("") // auth.test says nothing: found at the first mention
 		}
-		var logged strings.Builder
+		var logged syncBuffer
 		cfg := w.config(t.TempDir(), refreshEvents...)
 		cfg.MentionOwner = true
-		cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logged}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		w.start(cfg)
 		for i := range 2 {
 			w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: time.Now().Add(time.Duration(i) * time.Minute)})
@@ -277,17 +275,6 @@ func TestMissingMentionScopeSaidOnce(t *testing.T) {
 			t.Errorf("reported by auth.test=%v: said %d times as a status line, want 1; log:\n%s", reported, said, logged.String())
 		}
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // TestRenamedItemTellsItsOwnReason: a workbook fails, is renamed, fails again: the

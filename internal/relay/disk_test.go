@@ -82,18 +82,7 @@ func TestFullDiskStillDelivers(t *testing.T) {
 }
 
 // diskNotReady: /readyz answers 503 naming the disk among the failing checks.
-func diskNotReady(t *testing.T, w *world) bool {
-	resp, err := w.httpsClient().Get(w.public[:strings.LastIndex(w.public, "/tableau")] + "/readyz")
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	var r struct{ Failing []string }
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode == http.StatusServiceUnavailable && slices.Contains(r.Failing, "disk")
-}
+func diskNotReady(t *testing.T, w *world) bool { return notReadyFor(t, w, "disk") }
 
 // postDelivery posts one distinct delivery of a workbook update and returns the status.
 func postDelivery(t *testing.T, w *world, client *http.Client, i int) int {

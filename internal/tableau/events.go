@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tabhook/tabhook/internal/text"
 )
 
 // Event describes one webhook event Tableau can send.
@@ -75,32 +77,11 @@ func nearestEvent(s string) string {
 	key := normalizeEvent(s)
 	best, bestD := "", max(2, len(key)/5)+1
 	for _, e := range events {
-		if d := distance(key, normalizeEvent(e.Name)); d < bestD {
+		if d := text.Distance(key, normalizeEvent(e.Name)); d < bestD {
 			best, bestD = e.Name, d
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // ParseEvent accepts an event in any of its three spellings, case-insensitively:
