@@ -7,18 +7,28 @@ import (
 	"fmt"
 	"hash/fnv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Replicas of `run` that share a store share one set of webhooks: the first creates
-// it, the others adopt it, and only the last to stop deletes it. A replica announces
-// itself with a heartbeat row; a crashed replica's row expires.
+// it, the others adopt it, and only the last to stop deletes it.
+//
+// Membership cannot lie: a replica holds a session-level shared advisory lock on the
+// group, on a connection of its own, for as long as it runs; PostgreSQL releases it
+// the moment that connection drops — a replica killed with -9, a host gone. The last
+// to leave is the one that can then take the lock exclusively. The heartbeat rows stay,
+// for display.
 
-// heartbeatEvery is how often a replica renews its row; one not renewed for
-// heartbeatExpiry is taken for dead.
-const (
-	heartbeatEvery  = 10 * time.Second
-	heartbeatExpiry = 30 * time.Second
-)
+// heartbeatEvery is how often a replica renews its row (display only).
+const heartbeatEvery = 10 * time.Second
+
+// memberKey is the advisory lock of a group's membership.
+func memberKey(group string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("tabhook members " + group))
+	return int64(h.Sum64())
+}
 
 // Join announces a replica of group (the webhooks' name prefix and URL) until leave is
 // called; leave reports whether no other live replica of the group remains.
@@ -26,7 +36,17 @@ func (s *Store) Join(ctx context.Context, group string) (leave func(context.Cont
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
+	key := memberKey(group)
+	member, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("announce this replica: %w", err)
+	}
+	if _, err := member.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, key); err != nil {
+		_ = member.Close(ctx)
+		return nil, fmt.Errorf("announce this replica: %w", err)
+	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO tabhook_replicas (id, grp, seen) VALUES ($1, $2, now())`, id, group); err != nil {
+		_ = member.Close(ctx)
 		return nil, fmt.Errorf("announce this replica: %w", err)
 	}
 	hctx, stop := context.WithCancel(context.Background())
@@ -49,13 +69,24 @@ func (s *Store) Join(ctx context.Context, group string) (leave func(context.Cont
 	return func(ctx context.Context) (bool, error) {
 		stop()
 		<-done
-		if _, err := s.pool.Exec(ctx, `DELETE FROM tabhook_replicas WHERE id = $1`, id); err != nil {
+		_, _ = s.pool.Exec(ctx, `DELETE FROM tabhook_replicas WHERE id = $1`, id)
+		// Give up this replica's share, then see whether anyone else holds one: the
+		// exclusive lock is granted only when no live replica's session holds it.
+		_, _ = member.Exec(ctx, `SELECT pg_advisory_unlock_shared($1)`, key)
+		_ = member.Close(ctx)
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
 			return false, err
 		}
-		var others int
-		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tabhook_replicas WHERE grp = $1 AND seen > now() - $2::interval`,
-			group, fmt.Sprintf("%d seconds", int(heartbeatExpiry.Seconds()))).Scan(&others)
-		return others == 0, err
+		defer conn.Release()
+		var alone bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&alone); err != nil {
+			return false, err
+		}
+		if alone {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		}
+		return alone, nil
 	}, nil
 }
 
