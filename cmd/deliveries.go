@@ -295,6 +295,8 @@ func knownDestination(ctx context.Context, d control.Deliveries, name string, co
 func detail(r control.Delivery) string {
 	digest := len(r.Destinations) > 0 && r.Destinations[0].Digest
 	switch {
+	case r.HeldBy != "" && r.LeaseUntil != nil:
+		return fmt.Sprintf("held by %s until %s", r.HeldBy, r.LeaseUntil.Local().Format(time.TimeOnly))
 	case r.State == string(store.Dead):
 		return r.DeadReason
 	case r.State == string(store.Delivered) && digest:
@@ -365,7 +367,7 @@ func deliveriesShowRun(ctx context.Context, opts *deliveriesOptions) error {
 		{"ID:", r.IDString()}, {"Identity:", r.Identity}, {"Destination:", r.Destination}, {"State:", r.State}, {"Event:", r.Payload.EventType}, {"Resource:", r.Payload.Resource + " " + r.Payload.ResourceLUID},
 		{"Name:", r.Payload.ResourceName}, {"Site:", r.Payload.SiteLUID}, {"Created:", r.Payload.CreatedAt}, {"Received:", ts(&r.ReceivedAt)},
 		{"Attempts:", strconv.Itoa(r.Attempts)}, {"Next try:", nextTry}, {"Last error:", r.LastError}, {"Dead because:", r.DeadReason},
-		{"Slack:", slack}, {"Delivered:", ts(r.DeliveredAt)}, {"Payload:", string(raw)},
+		{"Slack:", slack}, {"Delivered:", ts(r.DeliveredAt)}, {"Held by:", heldBy(r)}, {"Payload:", string(raw)},
 	} {
 		if kv[1] != "" {
 			t.Row(kv[0], kv[1])
@@ -445,4 +447,12 @@ func deliveriesRetryRun(ctx context.Context, opts *deliveriesOptions) error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// heldBy says who holds a pending event's claim, and until when; "" when nobody does.
+func heldBy(r control.Delivery) string {
+	if r.HeldBy == "" || r.LeaseUntil == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s, until %s", r.HeldBy, r.LeaseUntil.Local().Format(time.RFC3339))
 }

@@ -25,6 +25,10 @@ type Delivery struct {
 	LastError   string          `json:"last_error,omitempty"`
 	DeadReason  string          `json:"dead_reason,omitempty"`
 	DeliveredAt *time.Time      `json:"delivered_at,omitempty"`
+	// HeldBy and LeaseUntil: the replica (host:pid) that holds a pending event's claim,
+	// and until when — a claim, not a stuck queue.
+	HeldBy     string     `json:"held_by,omitempty"`
+	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	// Destinations says what was sent where; empty until a first post was sent.
 	Destinations []Destination `json:"destinations"`
 }
@@ -45,6 +49,7 @@ func FromRecord(r store.Record) Delivery {
 		ID: r.ID, Identity: r.Identity(), Destination: "slack", State: string(r.State), Payload: r.Payload, ReceivedAt: r.ReceivedAt,
 		Attempts: r.Attempts, NextTry: timePtr(r.NextTry), LastError: r.LastError, DeadReason: r.DeadReason,
 		DeliveredAt: timePtr(r.DeliveredAt), Destinations: []Destination{},
+		HeldBy: r.Holder, LeaseUntil: timePtr(r.LeaseUntil),
 	}
 	if r.Destination != "" {
 		d.Destination = r.Destination

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ type Options struct {
 	Schema string
 	// ConnectTimeout bounds reaching the server at open; default 10s.
 	ConnectTimeout time.Duration
+	// Replica names this process in the claims it holds, for a listing; default
+	// <host>:<pid>.
+	Replica string
 }
 
 // Store is a PostgreSQL store.
@@ -53,6 +57,7 @@ type Store struct {
 	acceptsDone sync.WaitGroup
 	// committersGone is closed once no committer runs: a queued accept is refused.
 	committersGone chan struct{}
+	replica        string // this process, as its claims name it
 }
 
 var _ store.Store = (*Store)(nil)
@@ -102,7 +107,11 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: cannot reach PostgreSQL within %s: %w", Redact(dsn), o.ConnectTimeout, redactErr(err, dsn))
 	}
-	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second,
+	if o.Replica == "" {
+		host, _ := os.Hostname()
+		o.Replica = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second, replica: o.Replica,
 		outbox: make(chan struct{}, 1), notified: make(chan struct{}),
 		accepts: make(chan acceptReq, maxGroup), stopping: make(chan struct{}), committersGone: make(chan struct{})}
 	if err := s.migrate(cctx); err != nil {
@@ -167,7 +176,8 @@ var migrations = []string{
 	);`,
 	// Fenced claims: each claim draws a token; a write checks it in its transaction.
 	`CREATE SEQUENCE tabhook_lease_seq;
-	ALTER TABLE tabhook_events ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;`,
+	ALTER TABLE tabhook_events ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;
+	ALTER TABLE tabhook_events ADD COLUMN lease_holder text NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -303,11 +313,11 @@ func (s *Store) Claim(now time.Time, max int, lease time.Duration) ([]store.Reco
 	ctx, cancel := s.ctx()
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
-		UPDATE tabhook_events SET lease_until = $2, held = false, lease_token = nextval('tabhook_lease_seq') WHERE id IN (
+		UPDATE tabhook_events SET lease_until = $2, held = false, lease_token = nextval('tabhook_lease_seq'), lease_holder = $4 WHERE id IN (
 			SELECT id FROM tabhook_events
 			WHERE state = 'pending' AND (next_try IS NULL OR next_try <= $1) AND (lease_until IS NULL OR lease_until <= $1)
 			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, rec, lease_token`, now, now.Add(lease), max)
+		RETURNING id, rec, lease_token`, now, now.Add(lease), max, s.replica)
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
@@ -518,15 +528,44 @@ func nullTime(t time.Time) *time.Time {
 func (s *Store) Get(id uint64) (store.Record, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	var b []byte
-	err := s.pool.QueryRow(ctx, `SELECT rec FROM tabhook_events WHERE id = $1`, id).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Record{}, store.ErrNotFound
-	}
+	rows, err := s.pool.Query(ctx, `SELECT id, rec, lease_holder, lease_until, held FROM tabhook_events WHERE id = $1`, id)
 	if err != nil {
 		return store.Record{}, err
 	}
-	return decode(id, b)
+	recs, err := collectShown(rows)
+	switch {
+	case err != nil:
+		return store.Record{}, err
+	case len(recs) == 0:
+		return store.Record{}, store.ErrNotFound
+	}
+	return recs[0], nil
+}
+
+// collectShown reads rows of id, rec, lease_holder, lease_until and held: records as
+// a listing shows them, with who holds a live claim on a pending one.
+func collectShown(rows pgx.Rows) ([]store.Record, error) {
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		var id int64
+		var b []byte
+		var holder string
+		var until *time.Time
+		var held bool
+		if err := rows.Scan(&id, &b, &holder, &until, &held); err != nil {
+			return nil, err
+		}
+		r, err := decode(uint64(id), b)
+		if err != nil {
+			return nil, err
+		}
+		if r.State == store.Pending && until != nil && !held && until.After(time.Now()) {
+			r.Holder, r.LeaseUntil = holder, *until
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // List returns the records in a state, or all, oldest first (store.Store).
@@ -542,14 +581,14 @@ func (s *Store) List(q store.ListQuery) ([]store.Record, error) {
 		since = q.Since
 	}
 	// Slack's records have no destination in rec.
-	rows, err := s.pool.Query(ctx, `SELECT id, rec FROM tabhook_events
+	rows, err := s.pool.Query(ctx, `SELECT id, rec, lease_holder, lease_until, held FROM tabhook_events
 		WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)
 		AND ($4 = '' OR coalesce(rec->>'destination', 'slack') = $4)
 		ORDER BY id LIMIT $5`, int64(q.After), string(q.State), since, q.Destination, limit)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows)
+	return collectShown(rows)
 }
 
 // Requeue makes a dead event pending and due now (store.Store).

@@ -668,7 +668,24 @@ func (s *Spool) Get(id uint64) (store.Record, error) {
 		rec, err = get(tx, id)
 		return err
 	})
-	return rec, err
+	return s.shown(rec), err
+}
+
+// shown adds who holds a pending record's live claim: this process (one process holds
+// the spool), and until when.
+func (s *Spool) shown(r store.Record) store.Record {
+	if r.State != Pending {
+		return r
+	}
+	s.mu.Lock()
+	until, leased := s.leases[r.ID]
+	held := s.held[r.ID]
+	s.mu.Unlock()
+	if leased && !held && until.After(time.Now()) {
+		host, _ := os.Hostname()
+		r.Holder, r.LeaseUntil = fmt.Sprintf("%s:%d", host, os.Getpid()), until
+	}
+	return r
 }
 
 func get(tx *bolt.Tx, id uint64) (store.Record, error) {
@@ -932,7 +949,7 @@ func (s *Spool) List(q store.ListQuery) ([]store.Record, error) {
 			if !q.Matches(store.Record(d)) {
 				continue
 			}
-			out = append(out, store.Record(d))
+			out = append(out, s.shown(store.Record(d)))
 			if q.Limit > 0 && len(out) == q.Limit {
 				return nil
 			}

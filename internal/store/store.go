@@ -57,6 +57,11 @@ type Record struct {
 	// refuses (ErrLeaseLost) when they differ: its claim ended and another holder
 	// has the record. Not stored in the record's JSON.
 	Lease uint64
+	// Holder and LeaseUntil say who holds a pending record's claim and until when, as
+	// a listing shows it (a replica's host and process; "" when unclaimed). Not stored
+	// in the record's JSON.
+	Holder     string
+	LeaseUntil time.Time
 }
 
 // Stored is the JSON form in which stores persist a record (the spool's index and
@@ -82,6 +87,8 @@ type Stored struct {
 	ThreadTS    string          `json:"thread_ts,omitempty"`
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 	Lease       uint64          `json:"-"`
+	Holder      string          `json:"-"`
+	LeaseUntil  time.Time       `json:"-"`
 }
 
 // ListQuery selects a page of records, oldest first: a listing reads a page at a
