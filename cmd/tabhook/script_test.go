@@ -46,9 +46,9 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:   "testdata/script",
 		Setup: setupSim,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simwarnings": cmdSimWarnings,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simsignins": cmdSimSignIns, "firemany": cmdFireMany, "simwarnings": cmdSimWarnings,
 			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
-		Deadline: time.Now().Add(2 * time.Minute),
+		Deadline: time.Now().Add(5 * time.Minute), // the scripts run two at a time; some take a minute
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
 				return false, fmt.Errorf("unknown condition %q", cond)
@@ -251,6 +251,37 @@ func cmdSimDisable(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if !sim(ts).DisableWebhook(id, args[1]) {
 		ts.Fatalf("no webhook %s", args[0])
+	}
+}
+
+// simsignins MAX: the simulator took at most MAX sign-ins so far.
+func cmdSimSignIns(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: simsignins MAX")
+	}
+	most, _ := strconv.Atoi(args[0])
+	if n := sim(ts).SignIns(); n > most {
+		ts.Fatalf("%d sign-ins, want at most %d", n, most)
+	}
+}
+
+// firemany N INTERVAL EVENT LUID NAME: the simulator delivers N events of this kind,
+// one every INTERVAL, each its own (created a minute apart).
+func cmdFireMany(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 5 {
+		ts.Fatalf("usage: firemany N INTERVAL EVENT LUID NAME")
+	}
+	n, _ := strconv.Atoi(args[0])
+	every, err := time.ParseDuration(args[1])
+	if err != nil {
+		ts.Fatalf("firemany: %v", err)
+	}
+	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for i := range n {
+		if _, err := sim(ts).Fire(context.Background(), tableausim.Event{Type: args[2], ResourceLUID: args[3], ResourceName: args[4], CreatedAt: base.Add(time.Duration(i) * time.Minute)}); err != nil {
+			ts.Fatalf("firemany: %v", err)
+		}
+		time.Sleep(every)
 	}
 }
 

@@ -177,7 +177,11 @@ var migrations = []string{
 	// Fenced claims: each claim draws a token; a write checks it in its transaction.
 	`CREATE SEQUENCE tabhook_lease_seq;
 	ALTER TABLE tabhook_events ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;
-	ALTER TABLE tabhook_events ADD COLUMN lease_holder text NOT NULL DEFAULT '';`,
+	ALTER TABLE tabhook_events ADD COLUMN lease_holder text NOT NULL DEFAULT '';
+	CREATE TABLE tabhook_sessions (
+		key   text PRIMARY KEY,
+		value bytea NOT NULL -- a Tableau session the replicas share (tableau.Session, JSON)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

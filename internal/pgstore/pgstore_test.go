@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/store/storetest"
+	"github.com/tabhook/tabhook/internal/tableau"
 )
 
 // testURL is the server the tests use: TABHOOK_TEST_POSTGRES, else the project
@@ -238,5 +240,48 @@ func TestReplicasShareSlacksPace(t *testing.T) {
 	wg.Wait()
 	if n := len(fake.Messages()); n != 2 {
 		t.Errorf("%d messages, want 2", n)
+	}
+}
+
+// TestReplicasShareOneTableauSession: processes sharing a credential sign in once —
+// the first publishes its session, the others take it; a session that failed is
+// replaced, once, by whoever finds it failed first.
+func TestReplicasShareOneTableauSession(t *testing.T) {
+	name := schema(t)
+	a, b := open(t, name), open(t, name)
+	defer a.Close()
+	defer b.Close()
+	var signIns atomic.Int32
+	signIn := func(failed string) func(tableau.Session) (tableau.Session, error) {
+		return func(cur tableau.Session) (tableau.Session, error) {
+			if cur.Token != "" && cur.Token != failed {
+				return cur, nil
+			}
+			n := signIns.Add(1)
+			return tableau.Session{Token: fmt.Sprint("token-", n), SiteID: "site"}, nil
+		}
+	}
+	var wg sync.WaitGroup
+	for _, st := range []*Store{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := st.Share(context.Background(), "k", signIn("")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := signIns.Load(); n != 1 {
+		t.Fatalf("%d sign-ins for four processes, want 1", n)
+	}
+	// token-1 expires: both find it failed; one signs in, the other takes the new one.
+	for _, st := range []*Store{a, b} {
+		if err := st.Share(context.Background(), "k", signIn("token-1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := signIns.Load(); n != 2 {
+		t.Fatalf("%d sign-ins after one expiry, want 2", n)
 	}
 }

@@ -245,8 +245,12 @@ func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 			return nil, err
 		}
 		r.log.Info("using the shared store", "store", pgstore.Redact(r.cfg.Store))
-		// Replicas keep Slack's per-channel pace together, not each its own.
+		// Replicas keep Slack's per-channel pace together, not each its own, and share
+		// one Tableau session: each sign-in with a personal access token ends the last.
 		r.cfg.Slack.SetPacer(st)
+		if c, ok := r.cfg.Tableau.(interface{ ShareSessions(tableau.SessionShare) }); ok {
+			c.ShareSessions(st)
+		}
 		return st, nil
 	}
 	sp, err := spool.Open(r.cfg.StateDir, spool.Options{

@@ -42,6 +42,25 @@ type Config struct {
 	// OnCall, when set, hears about every call: its operation, the HTTP status (0 when
 	// no answer came) and how long it took. Metrics hang here.
 	OnCall func(op string, status int, d time.Duration)
+	// Sessions, when set, shares one session among the processes that use this
+	// credential (replicas on one PAT): a personal access token holds one session at a
+	// time, and each sign-in would end the others'.
+	Sessions SessionShare
+}
+
+// Session is a signed-in session, as processes share it.
+type Session struct {
+	Token   string `json:"token"`
+	SiteID  string `json:"site_id"`
+	UserID  string `json:"user_id"`
+	Version string `json:"version"`
+}
+
+// SessionShare keeps the session of a credential for every process that uses it.
+// Share runs fn under a lock held across processes for key: fn gets the session
+// published last (zero when none) and returns the one to publish.
+type SessionShare interface {
+	Share(ctx context.Context, key string, fn func(current Session) (Session, error)) error
 }
 
 // Client talks to one site with one session. It is safe for concurrent use; when the
@@ -177,7 +196,40 @@ func (c *Client) ServerInfo(ctx context.Context) (ServerInfo, error) {
 func (c *Client) SignIn(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.signInLocked(ctx)
+	return c.signInShared(ctx, "")
+}
+
+// signInShared signs in — or, with a SessionShare, adopts the session another process
+// published, unless it is the one that just failed (failed), and publishes a new one
+// when it must sign in: N replicas on one token sign in about once per session.
+func (c *Client) signInShared(ctx context.Context, failed string) error {
+	if c.cfg.Sessions == nil {
+		return c.signInLocked(ctx)
+	}
+	key := "tableau " + c.base.String() + " site " + c.cfg.Site + " pat " + c.cfg.PATName
+	return c.cfg.Sessions.Share(ctx, key, func(cur Session) (Session, error) {
+		if cur.Token != "" && cur.Token != failed {
+			c.token, c.siteID, c.userID = cur.Token, cur.SiteID, cur.UserID
+			if c.version == "" {
+				c.version = cur.Version
+			}
+			c.gen++
+			c.log.Debug("using the Tableau session another replica opened", "site_id", c.siteID)
+			return cur, nil
+		}
+		if err := c.signInLocked(ctx); err != nil {
+			return Session{}, err
+		}
+		return Session{Token: c.token, SiteID: c.siteID, UserID: c.userID, Version: c.version}, nil
+	})
+}
+
+// ShareSessions makes the client share its session through s with the other processes
+// on this credential (replicas): set before the first sign-in.
+func (c *Client) ShareSessions(s SessionShare) {
+	c.mu.Lock()
+	c.cfg.Sessions = s
+	c.mu.Unlock()
 }
 
 // SetPATSecret makes the next sign-in use another secret (a rotated PAT, re-read on
@@ -222,8 +274,8 @@ func (c *Client) SignOut(ctx context.Context) error {
 	c.token = ""
 	version := c.version
 	c.mu.Unlock()
-	if token == "" {
-		return nil
+	if token == "" || c.cfg.Sessions != nil {
+		return nil // a shared session goes on serving the other processes; it expires by itself
 	}
 	return c.send(ctx, "sign out", http.MethodPost, "/api/"+version+"/auth/signout", token, nil, nil)
 }
@@ -236,7 +288,7 @@ func (c *Client) reauth(ctx context.Context, gen uint64) error {
 		return nil
 	}
 	c.log.Info("Tableau session expired; signing in again")
-	return c.signInLocked(ctx)
+	return c.signInShared(ctx, c.token)
 }
 
 func (c *Client) session() (token, version, siteID string, gen uint64) {
