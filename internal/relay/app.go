@@ -160,6 +160,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	r.store = sp
 	r.health.Set(CompSpool, "")
+	if cfg.Manage {
+		// Ready means Tableau delivers here: not before the webhooks exist.
+		r.health.Set(CompWebhooks, "not registered yet")
+	}
 	defer sp.Close()
 	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp)
 	if err != nil {

@@ -60,6 +60,7 @@ func (r *relay) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("could not register the webhooks: %w", err)
 	}
+	r.health.Clear(CompWebhooks)
 	if r.cfg.Verify {
 		hooks := make([]tableau.Webhook, len(managed))
 		for i, m := range managed {
