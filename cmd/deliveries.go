@@ -16,6 +16,7 @@ import (
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/store"
 )
 
@@ -45,7 +46,7 @@ its control socket in --state-dir; when no relay runs, they open the spool thems
 	}
 	cmd.PersistentFlags().String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
 	cmd.PersistentFlags().String("store", "", "PostgreSQL URL of a store shared by serve replicas, instead of the spool (env TABHOOK_STORE)")
-	cmd.AddCommand(newCmdDeliveriesList(f, nil), newCmdDeliveriesShow(f, nil), newCmdDeliveriesRetry(f, nil))
+	cmd.AddCommand(newCmdDeliveriesList(f, nil), newCmdDeliveriesShow(f, nil), newCmdDeliveriesRetry(f, nil), newCmdDeliveriesReplicas(f))
 	return cmd
 }
 
@@ -455,4 +456,58 @@ func heldBy(r control.Delivery) string {
 		return ""
 	}
 	return fmt.Sprintf("%s, until %s", r.HeldBy, r.LeaseUntil.Local().Format(time.RFC3339))
+}
+
+func newCmdDeliveriesReplicas(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "replicas --store URL",
+		Short: "List the relays that share a store: who is alive, since when, in which role",
+		Long: `List the relays (serve and run replicas) that joined the shared store (--store), live
+ones first. A replica is live exactly while its database session is: one killed with -9
+is shown as gone at once. ROLE says what it serves: run replicas share one set of
+webhooks (their name prefix and URL), serve replicas a listener path.`,
+		Example: `  tabhook deliveries replicas --store postgres://tabhook@db.example.com/tabhook`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u := stringFlag(cmd.Flags(), "store")
+			if u == "" {
+				return cli.Usagef("replicas share a store: give --store (TABHOOK_STORE), the PostgreSQL URL they use")
+			}
+			if err := checkStoreURL(u); err != nil {
+				return err
+			}
+			st, err := pgstore.Open(cmd.Context(), u, pgstore.Options{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			reps, err := st.Replicas(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if outputFormat(cmd) == cli.FormatJSON {
+				if reps == nil {
+					reps = []pgstore.Replica{}
+				}
+				return cli.PrintJSON(f.IO.Out, reps)
+			}
+			if len(reps) == 0 {
+				fmt.Fprintln(f.IO.ErrOut, "No replica has joined this store.")
+				return nil
+			}
+			t := cli.NewTable(f.IO.Out, f.IO.OutTTY, "REPLICA", "VERSION", "SINCE", "STATE", "ROLE")
+			for _, r := range reps {
+				state := "live"
+				if !r.Live {
+					state = "gone"
+				}
+				role := "serve " + strings.TrimPrefix(r.Group, "serve ")
+				if !strings.HasPrefix(r.Group, "serve ") {
+					role = "run: webhooks " + r.Group
+				}
+				t.Row(r.Name, r.Version, r.Since.Local().Format(time.DateTime), state, role)
+			}
+			return t.Render()
+		},
+	}
 }

@@ -163,7 +163,7 @@ func (f *Factory) relaySettings(cmd *cobra.Command, manage bool) (relay.Config, 
 	}
 	cfg.Routes = routing.Routes
 	cfg.Slack = slackout.New(slackout.Options{Token: token, APIURL: stringFlag(fs, "slack-api-url"), OnError: cfg.Metrics.SlackError})
-	cfg.Logger = f.Logger()
+	cfg.Logger, cfg.Version = f.Logger(), f.Build.Version
 	cfg.Reload, cfg.Reconfigure = f.Reload, f.reconfigure(fs, relay.DestinationTypes(cfg.Destinations), needSlack)
 	return cfg, nil
 }

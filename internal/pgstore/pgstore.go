@@ -37,8 +37,8 @@ type Options struct {
 	// ConnectTimeout bounds reaching the server at open; default 10s.
 	ConnectTimeout time.Duration
 	// Replica names this process in the claims it holds, for a listing; default
-	// <host>:<pid>.
-	Replica string
+	// <host>:<pid>. Version is its tabhook version, for the list of replicas.
+	Replica, Version string
 }
 
 // Store is a PostgreSQL store.
@@ -58,6 +58,7 @@ type Store struct {
 	// committersGone is closed once no committer runs: a queued accept is refused.
 	committersGone chan struct{}
 	replica        string // this process, as its claims name it
+	version        string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -111,7 +112,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		host, _ := os.Hostname()
 		o.Replica = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
-	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second, replica: o.Replica,
+	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second, replica: o.Replica, version: o.Version,
 		outbox: make(chan struct{}, 1), notified: make(chan struct{}),
 		accepts: make(chan acceptReq, maxGroup), stopping: make(chan struct{}), committersGone: make(chan struct{})}
 	if err := s.migrate(cctx); err != nil {
@@ -178,6 +179,9 @@ var migrations = []string{
 	`CREATE SEQUENCE tabhook_lease_seq;
 	ALTER TABLE tabhook_events ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;
 	ALTER TABLE tabhook_events ADD COLUMN lease_holder text NOT NULL DEFAULT '';
+	ALTER TABLE tabhook_replicas ADD COLUMN name text NOT NULL DEFAULT '',
+		ADD COLUMN version text NOT NULL DEFAULT '', ADD COLUMN since timestamptz NOT NULL DEFAULT now(),
+		ADD COLUMN backend int NOT NULL DEFAULT 0;
 	CREATE TABLE tabhook_sessions (
 		key   text PRIMARY KEY,
 		value bytea NOT NULL -- a Tableau session the replicas share (tableau.Session, JSON)
@@ -644,6 +648,9 @@ func (s *Store) Turn(ctx context.Context, channel string, interval time.Duration
 		RETURNING next_at - $2::interval - now()`, channel, interval).Scan(&wait)
 	return wait, err
 }
+
+// Replica is this process's name in the store: host:pid.
+func (s *Store) Replica() string { return s.replica }
 
 // Ping checks that the database answers, for readiness.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }

@@ -45,7 +45,15 @@ func (s *Store) Join(ctx context.Context, group string) (leave func(context.Cont
 		_ = member.Close(ctx)
 		return nil, fmt.Errorf("announce this replica: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO tabhook_replicas (id, grp, seen) VALUES ($1, $2, now())`, id, group); err != nil {
+	var backend int32
+	if err := member.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		_ = member.Close(ctx)
+		return nil, fmt.Errorf("announce this replica: %w", err)
+	}
+	// Rows of replicas whose session is gone (killed) are of no more use.
+	_, _ = s.pool.Exec(ctx, `DELETE FROM tabhook_replicas r WHERE backend <> 0 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend)`)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO tabhook_replicas (id, grp, seen, name, version, since, backend) VALUES ($1, $2, now(), $3, $4, now(), $5)`,
+		id, group, s.replica, s.version, backend); err != nil {
 		_ = member.Close(ctx)
 		return nil, fmt.Errorf("announce this replica: %w", err)
 	}
@@ -106,4 +114,33 @@ func (s *Store) Exclusive(ctx context.Context, group string, fn func() error) er
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 	return fn()
+}
+
+// Replica is a relay process on the store, as the list of replicas shows it.
+type Replica struct {
+	Name    string    `json:"name"` // host:pid
+	Version string    `json:"version"`
+	Since   time.Time `json:"since"`
+	Group   string    `json:"group"` // run: the webhooks' prefix and URL it shares; serve: "serve <path>"
+	Live    bool      `json:"live"`  // its database session still holds its membership
+}
+
+// Replicas lists the relays that joined the store, live ones first: alive exactly while
+// their membership connection is.
+func (s *Store) Replicas(ctx context.Context) ([]Replica, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.name, r.version, r.since, r.grp, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend) AS live
+		FROM tabhook_replicas r ORDER BY live DESC, r.since`)
+	if err != nil {
+		return nil, fmt.Errorf("list replicas: %w", err)
+	}
+	defer rows.Close()
+	var out []Replica
+	for rows.Next() {
+		var rp Replica
+		if err := rows.Scan(&rp.Name, &rp.Version, &rp.Since, &rp.Group, &rp.Live); err != nil {
+			return nil, err
+		}
+		out = append(out, rp)
+	}
+	return out, rows.Err()
 }

@@ -78,6 +78,7 @@ type Config struct {
 	Enrich       enrich.Options
 	Observe      Observer
 	Logger       *slog.Logger
+	Version      string // tabhook's, for the list of replicas
 	// Metrics, when set, counts the relay's events; MetricsListen serves them.
 	Metrics       *Metrics
 	MetricsListen string
@@ -244,9 +245,22 @@ func (r *relay) site() string {
 // r.refused when intake starts and stops refusing for lack of room.
 func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 	if r.cfg.Store != "" {
-		st, err := pgstore.Open(ctx, r.cfg.Store, pgstore.Options{})
+		st, err := pgstore.Open(ctx, r.cfg.Store, pgstore.Options{Version: r.cfg.Version})
 		if err != nil {
 			return nil, err
+		}
+		// Lines of several replicas meet in one place: each says which it is.
+		r.log = r.log.With("replica", st.Replica())
+		if !r.cfg.Manage {
+			// serve replicas join too, for the list of replicas (run joins when it
+			// registers its webhooks).
+			if leave, err := st.Join(ctx, "serve "+r.cfg.Path); err == nil {
+				r.mu.Lock()
+				r.leave = leave
+				r.mu.Unlock()
+			} else {
+				r.log.Warn("could not announce this replica", "err", err)
+			}
 		}
 		r.log.Info("using the shared store", "store", pgstore.Redact(r.cfg.Store))
 		// Replicas keep Slack's per-channel pace together, not each its own, and share
@@ -319,8 +333,22 @@ func (r *relay) listen() error {
 	return nil
 }
 
+// leaveServe ends a serve replica's membership (run's ends with its webhooks').
+func (r *relay) leaveServe() {
+	r.mu.Lock()
+	leave := r.leave
+	r.mu.Unlock()
+	if r.cfg.Manage || leave == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = leave(ctx)
+}
+
 func (r *relay) shutdown() error {
 	r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "shutting down"})
+	defer r.leaveServe()
 	// Requests in flight are being stored and finish in milliseconds; Tableau itself
 	// gives up after 3 s, so waiting longer helps no one.
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
