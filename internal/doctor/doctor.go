@@ -110,7 +110,7 @@ func sharedStore(ctx context.Context, dsn string) Result {
 	case !h.CanWrite:
 		return bad(name, pgstore.Redact(dsn)+": the user may not read and write tabhook_events", "GRANT SELECT, INSERT, UPDATE, DELETE ON tabhook_events to the user")
 	}
-	return ok(name, fmt.Sprintf("%s: reachable, schema version %d, the user may read and write", pgstore.Redact(dsn), h.Version))
+	return ok(name, fmt.Sprintf("%s: reachable, schema version %d, the user may read and write; replicas on one token share one Tableau session through it", pgstore.Redact(dsn), h.Version))
 }
 
 // destinations checks each destination as far as can be done without sending it

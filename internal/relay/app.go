@@ -251,6 +251,7 @@ func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 		}
 		// Lines of several replicas meet in one place: each says which it is.
 		r.log = r.log.With("replica", st.Replica())
+		r.cfg.Metrics.Info(r.cfg.Version, st.Replica())
 		if !r.cfg.Manage {
 			// serve replicas join too, for the list of replicas (run joins when it
 			// registers its webhooks).
@@ -271,6 +272,7 @@ func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 		}
 		return st, nil
 	}
+	r.cfg.Metrics.Info(r.cfg.Version, "")
 	sp, err := spool.Open(r.cfg.StateDir, spool.Options{
 		MaxSize:    r.cfg.MaxSpoolSize,
 		OnError:    func(err error) { r.log.Error("spool", "err", err) },

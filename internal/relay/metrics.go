@@ -90,6 +90,18 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// Info exports the build and the replica (host:pid on a shared store, "" alone) as
+// tabhook_info{version,replica} 1: every series of a replica can be joined to its name.
+func (m *Metrics) Info(version, replica string) {
+	if m == nil {
+		return
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tabhook", Name: "info", Help: "1, labelled with tabhook's version and the replica's name (host:pid) on a shared store."}, []string{"version", "replica"})
+	if err := m.reg.Register(g); err == nil {
+		g.WithLabelValues(version, replica).Set(1)
+	}
+}
+
 // Pending exports the number of events waiting in the spool.
 func (m *Metrics) Pending(count func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tabhook", Name: "spool_pending", Help: "Events stored and not yet delivered."}, count))
