@@ -6,6 +6,7 @@ package spool
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -90,7 +91,7 @@ type Spool struct {
 	accepts  sync.WaitGroup        // Accept calls under way; Close waits for them
 	inflight map[string]*accepting // logged, not yet indexed, by dedup key
 	indexed  *sync.Cond            // signalled when inflight shrinks (Flush)
-	known    map[string]uint64     // every indexed dedup key → event ID: the index's keys, in memory
+	known    map[keyHash]uint64    // every indexed dedup key's hash → event ID: the index's keys, in memory
 	nextID   uint64
 	closed   bool
 	// The pending events' due times and the leases on them, in memory: claims are
@@ -211,7 +212,7 @@ func openIndexed(dir string, o Options, salvaged []store.Record) (s *Spool, err 
 	case err != nil:
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
-	s = &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[string]uint64{}, done: make(chan struct{}),
+	s = &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[keyHash]uint64{}, done: make(chan struct{}),
 		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, tokens: map[uint64]uint64{}, changed: make(chan struct{}, 1), sizes: map[uint64]int64{}}
 	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
@@ -411,7 +412,7 @@ func (s *Spool) init(dir string, salvaged []store.Record) error {
 	// claims.
 	err = s.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
-			s.known[string(k)] = binary.BigEndian.Uint64(v)
+			s.known[hashKey(string(k))] = binary.BigEndian.Uint64(v)
 			return nil
 		})
 		if err != nil {
@@ -444,6 +445,16 @@ func (s *Spool) init(dir string, salvaged []store.Record) error {
 	s.index = make(chan logged, 4096)
 	go s.indexLoop()
 	return nil
+}
+
+// keyHash is a deduplication key as memory keeps it: 16 bytes of its SHA-256 instead
+// of the key itself (about 80 bytes) — a third of the memory per retained event, with
+// a collision as likely as two UUIDs being equal.
+type keyHash [16]byte
+
+func hashKey(k string) keyHash {
+	sum := sha256.Sum256([]byte(k))
+	return keyHash(sum[:16])
 }
 
 // deadMark is how a dead letter's state reads in its stored JSON (store.Stored).
@@ -522,7 +533,7 @@ func (s *Spool) AcceptFor(p payload.Payload, destination string, now time.Time) 
 			}
 			continue // the first delivery was not stored: this one tries
 		}
-		if id, ok := s.known[key]; ok {
+		if id, ok := s.known[hashKey(key)]; ok {
 			s.mu.Unlock()
 			return store.Record{ID: id, Key: key, Destination: destination, Payload: p}, true, nil
 		}
@@ -643,7 +654,7 @@ func (s *Spool) indexLoop() {
 		for _, it := range batch {
 			if a, ok := s.inflight[it.rec.Key]; ok && a.id == it.rec.ID {
 				delete(s.inflight, it.rec.Key)
-				s.known[it.rec.Key] = it.rec.ID
+				s.known[hashKey(it.rec.Key)] = it.rec.ID
 				s.due[it.rec.ID] = time.Time{}
 			}
 		}
@@ -1006,7 +1017,7 @@ func (s *Spool) Prune(cutoff time.Time) (int, error) {
 func (s *Spool) forget(keys []string, ids []uint64) {
 	s.mu.Lock()
 	for _, k := range keys {
-		delete(s.known, k)
+		delete(s.known, hashKey(k))
 	}
 	var announce func()
 	for _, id := range ids {
