@@ -50,7 +50,7 @@ its control socket in --state-dir; when no relay runs, they open the spool thems
 	return cmd
 }
 
-func deliveriesOpener(f *Factory, cmd *cobra.Command) (func() (control.Deliveries, error), error) {
+func deliveriesOpener(f *Factory, cmd *cobra.Command, reading bool) (func() (control.Deliveries, error), error) {
 	if u := stringFlag(cmd.Flags(), "store"); u != "" {
 		if err := checkStoreURL(u); err != nil {
 			return nil, err
@@ -64,16 +64,20 @@ func deliveriesOpener(f *Factory, cmd *cobra.Command) (func() (control.Deliverie
 	if dir == "" {
 		return nil, &creds.MissingError{Label: "state directory", Flag: "state-dir"}
 	}
+	if reading {
+		return func() (control.Deliveries, error) { return control.OpenForReading(dir) }, nil
+	}
 	return func() (control.Deliveries, error) { return control.Open(dir) }, nil
 }
 
-// prepare reads what show and retry share: the event IDs and where the spool is.
-func (o *deliveriesOptions) prepare(f *Factory, cmd *cobra.Command, args []string) error {
+// prepare reads what show and retry share: the event IDs and where the spool is
+// (reading: show, which changes nothing).
+func (o *deliveriesOptions) prepare(f *Factory, cmd *cobra.Command, args []string, reading bool) error {
 	ids, err := parseIDs(args)
 	if err != nil {
 		return err
 	}
-	open, err := deliveriesOpener(f, cmd)
+	open, err := deliveriesOpener(f, cmd, reading)
 	if err != nil {
 		return err
 	}
@@ -112,7 +116,7 @@ retry the one that failed.`,
 			default:
 				return cli.Usagef("invalid --state %q: use pending, delivered or dead", state)
 			}
-			open, err := deliveriesOpener(f, cmd)
+			open, err := deliveriesOpener(f, cmd, true)
 			if err != nil {
 				return err
 			}
@@ -321,7 +325,7 @@ shows. -o json prints every field (docs/deliveries.md).`,
   tabhook deliveries show 42 -o json | jq .payload`,
 		Args: exactlyOneArg("event ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.prepare(f, cmd, args); err != nil {
+			if err := opts.prepare(f, cmd, args, true); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -391,7 +395,7 @@ A delivered event is never retried: that would post it twice.`,
 			if (len(args) == 0) == !opts.AllDead {
 				return cli.Usagef("give event IDs or --all-dead")
 			}
-			if err := opts.prepare(f, cmd, args); err != nil {
+			if err := opts.prepare(f, cmd, args, false); err != nil {
 				return err
 			}
 			if runF != nil {

@@ -19,7 +19,14 @@ import (
 
 // Open reaches the spool in stateDir: through the running relay's control socket when
 // one answers, else by opening the spool file (which a relay holding it would refuse).
-func Open(stateDir string) (Deliveries, error) {
+func Open(stateDir string) (Deliveries, error) { return open(stateDir, false) }
+
+// OpenForReading is Open for listing and showing: when no relay runs and the spool was
+// closed cleanly (no intake log left to replay), it is opened read-only — no replay, no
+// index of keys in memory: one record is read in milliseconds, however large the spool.
+func OpenForReading(stateDir string) (Deliveries, error) { return open(stateDir, true) }
+
+func open(stateDir string, reading bool) (Deliveries, error) {
 	path := filepath.Join(stateDir, SocketName)
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -32,7 +39,11 @@ func Open(stateDir string) (Deliveries, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read the spool in %s: %w", stateDir, err)
 	}
-	sp, err := spool.Open(stateDir, spool.Options{Timeout: 2 * time.Second})
+	opts := spool.Options{Timeout: 2 * time.Second}
+	if segs, _ := filepath.Glob(filepath.Join(stateDir, "intake-*.wal")); reading && len(segs) == 0 {
+		opts.ReadOnly = true
+	}
+	sp, err := spool.Open(stateDir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w; if a relay runs, its control socket %s did not answer", err, path)
 	}

@@ -119,6 +119,23 @@ func TestWithoutARelay(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Reading a cleanly closed spool opens it read-only: a second reader at the same
+	// time is fine (a writer would hold the lock), and it lists and shows as before.
+	r1, err := OpenForReading(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := OpenForReading(dir)
+	if err != nil {
+		t.Fatalf("a second read-only reader: %v", err)
+	}
+	if got, err := r2.Get(context.Background(), dead); err != nil || got.State != "pending" {
+		t.Fatalf("read-only get: %+v %v", got, err)
+	}
+	_ = r2.Close()
+	if err := r1.Close(); err != nil {
+		t.Fatal(err)
+	}
 	// No relay has used this directory, or it does not exist: an error that says
 	// so, never an empty spool.
 	empty := t.TempDir()
