@@ -11,6 +11,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -77,6 +78,8 @@ confirmation on a terminal and refuses without one unless --yes is given.`,
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "test and print each webhook's evidence; delete nothing")
 	cmd.Flags().Duration("confirm-after", 3*time.Minute, "an orphan fails every test over this long (3 tests)")
 	cmd.Flags().Bool("once", false, "test once, at once, and delete what failed (a destination known to be gone)")
+	// Less evidence before deleting is asked for on the command line, never inherited.
+	creds.MarkCommandLineOnly(cmd.Flags(), "once")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
 	return cmd
 }
