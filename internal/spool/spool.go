@@ -1169,6 +1169,11 @@ func (s *Spool) compactIfSparse() {
 	if free*2 < st.Size() {
 		return
 	}
+	// Index commits wait while the file is copied, and intake waits once the indexer's
+	// queue is full: not while deliveries are arriving (the next prune tries again).
+	if s.index != nil && len(s.index) > 0 {
+		return
+	}
 	s.compact()
 }
 
