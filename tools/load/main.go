@@ -48,7 +48,8 @@ const path = "/tableau/load-3f9c2d7e8a1b4c60"
 func main() {
 	conc := flag.Int("c", 16, "concurrent senders")
 	dur := flag.Duration("d", 10*time.Second, "how long each server is loaded")
-	only := flag.String("only", "", "run some parts, comma-separated: bare, ceiling, tabhook, stalled, pgceiling, pgstore, pgstalled, backlog, e2e")
+	only := flag.String("only", "", "run some parts, comma-separated: bare, ceiling, tabhook, stalled, pgceiling, pgstore, pgstalled, backlog, drain, e2e")
+	drainEvents := flag.Int("drain", 100000, "events accepted while Slack is down in the drain scenario")
 	pg := flag.String("pg", "", "a PostgreSQL URL: also measure the PostgreSQL ceiling, serve --store against it, and claims with a large backlog (each in a schema of its own)")
 	events := flag.Int("events", 30, "events timed end to end")
 	rounds := flag.Int("rounds", 3, "rounds of the three servers, in rotating order; medians are reported")
@@ -63,7 +64,7 @@ func main() {
 	if *serve != "" {
 		err = serveTarget(*serve, *dir)
 	} else {
-		err = run(*conc, *dur, *only, *events, *rounds, *pg)
+		err = run(*conc, *dur, *only, *events, *rounds, *pg, *drainEvents)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -88,7 +89,7 @@ func pct(lat []time.Duration, p float64) time.Duration {
 	return lat[int(float64(len(lat)-1)*p)]
 }
 
-func run(conc int, dur time.Duration, only string, events, rounds int, pg string) error {
+func run(conc int, dur time.Duration, only string, events, rounds int, pg string, drainEvents int) error {
 	work, err := os.MkdirTemp("", "tabhook-load-")
 	if err != nil {
 		return err
@@ -139,6 +140,11 @@ func run(conc int, dur time.Duration, only string, events, rounds int, pg string
 	if pg != "" && (only == "" || slices.Contains(strings.Split(only, ","), "backlog")) {
 		if err := backlog(pg, dur); err != nil {
 			return fmt.Errorf("backlog: %w", err)
+		}
+	}
+	if slices.Contains(strings.Split(only, ","), "drain") {
+		if err := drain(work, bin, cert, conc, drainEvents); err != nil {
+			return fmt.Errorf("drain: %w", err)
 		}
 	}
 	if (only == "" || only == "e2e") && events > 0 {
@@ -249,8 +255,9 @@ func fmtAll(v []float64) string {
 
 // child is a server process under load.
 type child struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd   *exec.Cmd
+	addr  string
+	state string // its state directory
 }
 
 func (c *child) stop() {
@@ -323,7 +330,7 @@ func startTabhook(bin, work string, w *world, extra ...string) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, addr: addr}
+	c := &child{cmd: cmd, addr: addr, state: state}
 	return c, waitReady(c)
 }
 
@@ -421,7 +428,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 			}
 		}
 	}()
-	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur, name == "stalled" || name == "pgstalled")
+	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur, name == "stalled" || name == "pgstalled", 0)
 	close(stopSampling)
 	res.rssPeak = peak.Load()
 	return res, err
@@ -429,7 +436,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 
 // hammer sends unique deliveries for dur. distinct: each about another workbook (no
 // lookup is answered from the relay's cache); else all about one workbook.
-func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur time.Duration, distinct bool) error {
+func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur time.Duration, distinct bool, limit int64) error {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc,
 	}}
@@ -447,6 +454,9 @@ func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur 
 			errs := 0
 			for ctx.Err() == nil {
 				n := seq.Add(1)
+				if limit > 0 && n > limit {
+					break
+				}
 				// Unique events (distinct times) about one workbook: the relay's lookups are
 				// answered from its cache, so the simulator, which shares this machine, is not
 				// what is measured.
@@ -531,4 +541,88 @@ func endToEnd(work, bin string, cert *selfsigned.Cert, n int) error {
 	fmt.Printf("unavoidable round trips: workbook 100 ms + post 50 ms = %s (plus the owner, 100 ms, for the first event only: then cached)\n", unavoidable)
 	fmt.Printf("p50 / unavoidable = %.2f  (target <= 2.00)\n", float64(pct(lat, .5))/float64(unavoidable))
 	return nil
+}
+
+// drain accepts n events (distinct workbooks) while Slack is down, then measures the
+// relay's memory with them pending and after a full listing through its control
+// socket (and the listing's own peak), then brings Slack back and times the drain:
+// until nothing is pending, and how many messages the channel got.
+func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
+	w := newWorld(cert)
+	defer w.close()
+	w.slack.SetOutage(true)
+	metrics, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	c, err := startTabhook(bin, work, w, "--metrics-listen", metrics)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	fmt.Fprintf(os.Stderr, "drain: accepting %d events while Slack is down...\n", n)
+	var res result
+	if err := hammer(&res, "https://"+c.addr+path, w.sim.SiteID(), cert, conc, time.Hour, true, int64(n)); err != nil {
+		return err
+	}
+	if err := waitMetric(metrics, "tabhook_spool_pending", func(v float64) bool { return v >= float64(res.requests) }, 2*time.Minute); err != nil {
+		return err
+	}
+	pending := rss(c.cmd.Process.Pid)
+	list := exec.Command(bin, "deliveries", "list", "--limit", "0", "-o", "json", "--state-dir", c.state)
+	list.Stdout, list.Stderr = io.Discard, os.Stderr
+	t0 := time.Now()
+	if err := list.Run(); err != nil {
+		return fmt.Errorf("deliveries list: %w", err)
+	}
+	listTook := time.Since(t0)
+	var listPeak int64
+	if ru, ok := list.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		listPeak = ru.Maxrss // KiB on Linux
+	}
+	afterList := rss(c.cmd.Process.Pid)
+	w.slack.SetOutage(false)
+	t0 = time.Now()
+	err = waitMetric(metrics, "tabhook_spool_pending", func(v float64) bool { return v == 0 }, 30*time.Minute)
+	drained := time.Since(t0)
+	fmt.Printf("\nDrain: %d events accepted while Slack was down (%d req/s)\n", res.requests, int(res.rate()))
+	fmt.Printf("  relay RSS with them pending     %6.1f MB\n", float64(pending)/1024)
+	fmt.Printf("  relay RSS after a full listing  %6.1f MB (listing of all took %s; the CLI's peak %0.1f MB)\n", float64(afterList)/1024, listTook.Round(time.Millisecond), float64(listPeak)/1024)
+	if err != nil {
+		fmt.Printf("  drain: not finished after %s: %v\n", drained.Round(time.Second), err)
+		return nil
+	}
+	fmt.Printf("  Slack back: drained in %s, %d messages to the channel\n", drained.Round(time.Second), len(w.slack.Messages()))
+	return nil
+}
+
+// waitMetric polls one series of the relay's metrics until ok says so.
+func waitMetric(addr, series string, ok func(float64) bool, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	var last float64
+	for time.Now().Before(deadline) {
+		if v, err := readMetric(addr, series); err == nil {
+			last = v
+			if ok(v) {
+				return nil
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("%s still %v after %s", series, last, limit)
+}
+
+func readMetric(addr, series string) (float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s", series)
 }
