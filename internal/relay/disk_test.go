@@ -48,20 +48,13 @@ func TestFullDiskStillDelivers(t *testing.T) {
 	acked, refused := 0, 0
 	readyTurned := -1 // deliveries acknowledged when /readyz first said 503 for the disk
 	for i := 0; refused < 20 && i < 20000; i++ {
-		body := fmt.Sprintf(`{"resource":"WORKBOOK","event_type":"WorkbookUpdated","resource_name":"SafariSample","site_luid":"%s","resource_luid":"%s","created_at":"2026-11-30T09:00:00.%06dZ"}`,
-			w.sim.SiteID(), tableausim.WorkbookID, i)
-		resp, err := client.Post(w.public, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		switch resp.StatusCode {
+		switch code := postDelivery(t, w, client, i); code {
 		case http.StatusOK:
 			acked++
 		case http.StatusServiceUnavailable:
 			refused++
 		default:
-			t.Fatalf("delivery %d: HTTP %d", i, resp.StatusCode)
+			t.Fatalf("delivery %d: HTTP %d", i, code)
 		}
 		if readyTurned < 0 && i%10 == 0 && diskNotReady(t, w) {
 			readyTurned = acked
