@@ -121,17 +121,21 @@ func (r *relay) removeWebhooks(ctx context.Context) ([]tableau.Webhook, error) {
 // enabled and pointing at it.
 const DefaultWebhookCheck = time.Minute
 
+// webhookCheckEvery is the interval of keepWebhooks and watchWebhooks.
+func (r *relay) webhookCheckEvery() time.Duration {
+	if r.cfg.WebhookCheck <= 0 {
+		return DefaultWebhookCheck
+	}
+	return r.cfg.WebhookCheck
+}
+
 // keepWebhooks checks run's webhooks on a steady interval and puts right what drifted —
 // deleted by a colleague's script, disabled by Tableau after failed deliveries while
 // the relay was down, pointed elsewhere — each said once (a line and a log record) and
 // counted; a webhook it cannot repair is reported by /readyz until it can. Replicas
 // check one at a time.
 func (r *relay) keepWebhooks(ctx context.Context) {
-	every := r.cfg.WebhookCheck
-	if every <= 0 {
-		every = DefaultWebhookCheck
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(r.webhookCheckEvery())
 	defer t.Stop()
 	for {
 		select {
@@ -147,24 +151,23 @@ func (r *relay) checkWebhooks(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, registrationTimeout)
 	defer cancel()
 	var repairs []admin.Repair
-	var err error
 	check := func() error {
 		r.mu.Lock()
 		known := append([]tableau.Webhook(nil), r.managed...)
 		r.mu.Unlock()
 		var now []tableau.Webhook
+		var err error
 		repairs, now, err = r.reg.Repair(cctx, r.cfg.Tableau, known)
 		r.mu.Lock()
 		r.managed = now
 		r.mu.Unlock()
-		return nil
+		return err
 	}
+	var err error
 	if c, ok := r.store.(coordinator); ok {
-		if xerr := c.Exclusive(cctx, r.group(), check); xerr != nil {
-			err = xerr
-		}
+		err = c.Exclusive(cctx, r.group(), check) // the lock's error, or check's
 	} else {
-		_ = check()
+		err = check()
 	}
 	for _, rp := range repairs {
 		what := map[string]string{admin.RepairMissing: "re-created", admin.RepairDisabled: "re-enabled", admin.RepairChanged: "put back"}[rp.Reason]
@@ -186,11 +189,7 @@ func (r *relay) checkWebhooks(ctx context.Context) {
 // relay, and reports — never changes — what it finds: none, or one disabled, turns
 // /readyz (webhooks) and is said once per change.
 func (r *relay) watchWebhooks(ctx context.Context) {
-	every := r.cfg.WebhookCheck
-	if every <= 0 {
-		every = DefaultWebhookCheck
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(r.webhookCheckEvery())
 	defer t.Stop()
 	said := ""
 	for {
