@@ -2,7 +2,11 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -144,6 +148,43 @@ func TestWithoutARelay(t *testing.T) {
 		var nse *NoSpoolError
 		if !errors.As(err, &nse) || nse.DirMissing != missing {
 			t.Errorf("Open(%s): %v, want a NoSpoolError (dir missing: %v)", dir, err, missing)
+		}
+	}
+}
+
+// TestAnswerIsAtMostAPage: however many records there are and whatever limit is asked,
+// one answer of the control API holds at most MaxPage of them.
+func TestAnswerIsAtMostAPage(t *testing.T) {
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	for i := range MaxPage + 3 {
+		p := payload.Payload{EventType: "WorkbookUpdated", SiteLUID: "s", ResourceLUID: "r", CreatedAt: strconv.Itoa(i)}
+		if _, _, err := sp.Accept(p, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.Flush()
+	h := &handler{st: sp}
+	for _, tc := range []struct {
+		limit string
+		want  int
+	}{
+		{"", MaxPage},
+		{"0", MaxPage},
+		{strconv.Itoa(MaxPage * 10), MaxPage},
+		{"2", 2},
+	} {
+		rec := httptest.NewRecorder()
+		h.list(rec, httptest.NewRequest(http.MethodGet, "/deliveries?limit="+tc.limit, nil))
+		var got []Delivery
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("limit=%q: HTTP %d %v", tc.limit, rec.Code, err)
+		}
+		if len(got) != tc.want {
+			t.Errorf("limit=%q: %d records, want %d", tc.limit, len(got), tc.want)
 		}
 	}
 }
