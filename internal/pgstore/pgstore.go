@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -109,8 +108,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store %s: cannot reach PostgreSQL within %s: %w", Redact(dsn), o.ConnectTimeout, redactErr(err, dsn))
 	}
 	if o.Replica == "" {
-		host, _ := os.Hostname()
-		o.Replica = fmt.Sprintf("%s:%d", host, os.Getpid())
+		o.Replica = store.ThisProcess()
 	}
 	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second, replica: o.Replica, version: o.Version,
 		outbox: make(chan struct{}, 1), notified: make(chan struct{}),

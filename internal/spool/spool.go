@@ -693,8 +693,7 @@ func (s *Spool) shown(r store.Record) store.Record {
 	held := s.held[r.ID]
 	s.mu.Unlock()
 	if leased && !held && until.After(time.Now()) {
-		host, _ := os.Hostname()
-		r.Holder, r.LeaseUntil = fmt.Sprintf("%s:%d", host, os.Getpid()), until
+		r.Holder, r.LeaseUntil = store.ThisProcess(), until
 	}
 	return r
 }

@@ -6,6 +6,8 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -196,4 +198,10 @@ type Store interface {
 	// that have been quiet for the retention (deleted content, retired extracts).
 	PruneItems(cutoff time.Time) (int, error)
 	Close() error
+}
+
+// ThisProcess names this process as claims and replicas show it: host:pid.
+func ThisProcess() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
