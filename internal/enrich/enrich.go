@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
+	"github.com/tabhook/tabhook/internal/seen"
 	"github.com/tabhook/tabhook/internal/tableau"
 	"github.com/tabhook/tabhook/internal/text"
 )
@@ -108,26 +109,7 @@ type Enricher struct {
 	// jobsRefused: Tableau refused Query Jobs (not an administrator) — said once.
 	jobsRefused atomic.Bool
 	// refetched: per item, the event name that last made current fetch it again.
-	// Bounded: it starts afresh past maxRefetched entries.
-	mu        sync.Mutex
-	refetched map[string]string
-}
-
-const maxRefetched = 4096
-
-// refetchOnce reports whether key has not yet been fetched again for this name, and
-// notes that it now is.
-func (e *Enricher) refetchOnce(key, name string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.refetched[key] == name {
-		return false
-	}
-	if e.refetched == nil || len(e.refetched) >= maxRefetched {
-		e.refetched = map[string]string{}
-	}
-	e.refetched[key] = name
-	return true
+	refetched seen.Set[string, string]
 }
 
 // New builds an enricher over src.
@@ -334,7 +316,7 @@ func (e *Enricher) current(ctx context.Context, key, name string, fetch func(con
 	}
 	// Once per name: where Tableau's payload names an item otherwise than its REST
 	// answer does, fetching again would not help, and the cache must still work.
-	if !e.refetchOnce(key, name) {
+	if !e.refetched.First(key, name) {
 		return v, nil
 	}
 	e.cache.forget(key)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/refresh"
+	"github.com/tabhook/tabhook/internal/seen"
 	"github.com/tabhook/tabhook/internal/store"
 )
 
@@ -66,9 +67,8 @@ type Pipeline struct {
 	itemLocks [256]sync.Mutex
 	destLocks sync.Map // destination name → *sync.Mutex: one send at a time (as many as configured)
 	channels  channelPauses
-	// saidDegraded: items whose posts with the payload's facts only were logged
-	// (under mu).
-	saidDegraded map[string]struct{}
+	// saidDegraded: items whose posts with the payload's facts only were logged.
+	saidDegraded seen.Set[string, struct{}]
 	// slackPaused: Slack refused the token while other destinations are configured;
 	// Slack's records wait (held, re-checked every slackPauseHold), the others flow.
 	slackPaused atomic.Bool

@@ -86,22 +86,10 @@ func (p *Pipeline) degraded(it *item) {
 		p.cfg.Degraded(it.facts.Degraded)
 	}
 	key := it.rec.Payload.ResourceLUID + "\x00" + it.facts.Degraded
-	p.mu.Lock()
-	_, said := p.saidDegraded[key]
-	if !said {
-		if p.saidDegraded == nil || len(p.saidDegraded) >= maxSaidDegraded {
-			p.saidDegraded = map[string]struct{}{} // bounded: past the limit it starts afresh
-		}
-		p.saidDegraded[key] = struct{}{}
-	}
-	p.mu.Unlock()
-	if !said {
+	if p.saidDegraded.First(key, struct{}{}) {
 		p.log().Warn("posting the payload's facts only (said once per item)", "event_id", it.rec.ID, "event", it.facts.Event, "resource_luid", it.rec.Payload.ResourceLUID, "why", it.facts.Degraded)
 	}
 }
-
-// maxSaidDegraded bounds the items whose degraded posts were said.
-const maxSaidDegraded = 4096
 
 // route picks each event's channel and destinations by the routing. The event is
 // handed to its destinations first — a record of its own for each, stored before
