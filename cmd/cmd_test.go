@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/cli"
-	"github.com/tabhook/tabhook/internal/tableausim"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 )
 
 const (

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/config"
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/pgstore"
@@ -52,7 +53,7 @@ its control socket in --state-dir; when no relay runs, they open the spool thems
 
 func deliveriesOpener(f *Factory, cmd *cobra.Command, reading bool) (func() (control.Deliveries, error), error) {
 	if u := stringFlag(cmd.Flags(), "store"); u != "" {
-		if err := checkStoreURL(u); err != nil {
+		if err := config.CheckStoreURL(u); err != nil {
 			return nil, err
 		}
 		return func() (control.Deliveries, error) { return control.OpenShared(cmd.Context(), u) }, nil
@@ -477,7 +478,7 @@ webhooks (their name prefix and URL), serve replicas a listener path.`,
 			if u == "" {
 				return cli.Usagef("replicas share a store: give --store (TABHOOK_STORE), the PostgreSQL URL they use")
 			}
-			if err := checkStoreURL(u); err != nil {
+			if err := config.CheckStoreURL(u); err != nil {
 				return err
 			}
 			st, err := pgstore.Open(cmd.Context(), u, pgstore.Options{})

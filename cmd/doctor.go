@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/config"
 	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/doctor"
 	"github.com/tabhook/tabhook/internal/relay"
@@ -86,7 +87,7 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	if err == nil {
 		s.Retention = days(cfg.Service.Retention)
 	}
-	s.Destinations, s.DestinationsErr = readDestinations(r.Config())
+	s.Destinations, s.DestinationsErr = config.Destinations(r.Config(), nil)
 	if err == nil {
 		s.Routed = routedChannels(cfg.Routes)
 		s.SlackUnused = len((relay.Routing{Default: cfg.Channel, Routes: cfg.Routes}).Channels()) == 0

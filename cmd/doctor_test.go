@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
 	"github.com/tabhook/tabhook/internal/selfsigned"
-	"github.com/tabhook/tabhook/internal/slackfake"
 )
 
 // settingsCase is a relay set-up that cannot work. The same list drives serve (which

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/config"
 	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/sdnotify"
@@ -143,7 +144,7 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 		fmt.Fprintf(w, "  Slack      %s\n", cfg.Channel)
 	}
 	for _, d := range cfg.Destinations {
-		fmt.Fprintf(w, "  %-10s %s (%s)\n", d.Name, d.Where(), d.Type)
+		fmt.Fprintf(w, "  %-10s %s (%s)\n", d.Name, d.Where(), d.Type())
 	}
 	if cfg.Store != "" {
 		fmt.Fprintf(w, "  store      %s\n", pgstore.Redact(cfg.Store))
@@ -156,7 +157,7 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	if r := cfg.Service.Retention; r > 0 {
 		fmt.Fprintf(w, "  retention  %s (delivered events, dead letters, keys, item stories)\n", days(r))
 	}
-	if GuessablePath(cfg.Path) {
+	if config.GuessablePath(cfg.Path) {
 		fmt.Fprintf(w, "warning: %s\n", guessableWarning)
 	}
 }
@@ -178,7 +179,7 @@ func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
 		attrs = append(attrs, "store", pgstore.Redact(cfg.Store))
 	}
 	for _, d := range cfg.Destinations {
-		attrs = append(attrs, "destination_"+d.Name, string(d.Type)+" "+d.Where())
+		attrs = append(attrs, "destination_"+d.Name, string(d.Type())+" "+d.Where())
 	}
 	if cfg.PublicURL != "" {
 		attrs = append(attrs, "public_url", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
@@ -187,7 +188,7 @@ func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
 		attrs = append(attrs, "events", cfg.Events)
 	}
 	log.Info("tabhook relay starting", attrs...)
-	if GuessablePath(cfg.Path) {
+	if config.GuessablePath(cfg.Path) {
 		log.Warn(guessableWarning)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/creds"
-	"github.com/tabhook/tabhook/internal/tableausim"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 )
 
 func newCmdSimulator(f *Factory) *cobra.Command {

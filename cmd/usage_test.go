@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/config"
 )
 
 // TestEveryMistakeIsAUsageError walks the whole command tree: a mistyped subcommand of
@@ -81,13 +82,13 @@ func TestSimulatorExampleWorks(t *testing.T) {
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"1GiB": 1 << 30, "500MB": 500e6, "64 KiB": 64 << 10, "123": 123, "0": 0, "1.5GiB": 3 << 29} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		if got, err := config.ParseSize(in); err != nil || got != want {
+			t.Errorf("config.ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "lots", "-1GB", "1XB"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) accepted", bad)
+		if _, err := config.ParseSize(bad); err == nil {
+			t.Errorf("config.ParseSize(%q) accepted", bad)
 		}
 	}
 }
@@ -109,7 +110,7 @@ func TestManPagesTitledAfterTheirCommand(t *testing.T) {
 }
 
 func TestEventsTakeSpacesAndCommas(t *testing.T) {
-	got, err := parseEvents([]string{"WorkbookUpdated datasource-refresh-failed,AdminPromoted"})
+	got, err := config.Events([]string{"WorkbookUpdated datasource-refresh-failed,AdminPromoted"})
 	if err != nil || strings.Join(got, " ") != "WorkbookUpdated DatasourceRefreshFailed AdminPromoted" {
 		t.Fatalf("%v %v", got, err)
 	}

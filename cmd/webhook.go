@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -74,22 +73,6 @@ func withClient(ctx context.Context, connect func(context.Context) (webhookClien
 		_ = c.SignOut(sctx)
 	}()
 	return fn(c)
-}
-
-// parseEvents turns event names in any spelling into API names.
-func parseEvents(names []string) ([]string, error) {
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		// TABHOOK_EVENT="WorkbookUpdated DatasourceRefreshFailed" works as well as commas.
-		for _, part := range strings.FieldsFunc(n, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-			ev, err := tableau.ParseEvent(part)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ev.Name)
-		}
-	}
-	return out, nil
 }
 
 func exactlyOneArg(name string) cobra.PositionalArgs {

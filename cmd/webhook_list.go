@@ -8,6 +8,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/config"
 )
 
 type listOptions struct {
@@ -50,7 +51,7 @@ func readFilter(cmd *cobra.Command, withEvent bool) (admin.Filter, error) {
 	var f admin.Filter
 	if withEvent {
 		names, _ := cmd.Flags().GetStringSlice("event")
-		events, err := parseEvents(names)
+		events, err := config.Events(names)
 		if err != nil {
 			return f, err
 		}

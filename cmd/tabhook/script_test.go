@@ -23,11 +23,11 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/tabhook/tabhook/internal/destfake"
-	"github.com/tabhook/tabhook/internal/faultproxy"
+	"github.com/tabhook/tabhook/internal/fakes/destfake"
+	"github.com/tabhook/tabhook/internal/fakes/faultproxy"
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/selfsigned"
-	"github.com/tabhook/tabhook/internal/slackfake"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 const (

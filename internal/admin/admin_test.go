@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/admin"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 func setup(t *testing.T) (*tableausim.Sim, *tableau.Client, string) {

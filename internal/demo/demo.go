@@ -18,13 +18,13 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/selfsigned"
-	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 // Options configure the demo.

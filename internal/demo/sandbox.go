@@ -17,11 +17,11 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/selfsigned"
-	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 // The sandbox's fixed credentials: it serves loopback only, and they are printed.

@@ -1,6 +1,8 @@
-// Package destination is what the relay knows of a destination besides Slack: its
-// configuration (a name, a type, where to send and with which secret), checked at
-// start-up, the Sender each type implements, and how a failed send is classified.
+// Package destination is what the relay knows of a destination besides Slack: the
+// Kind each type registers (its settings, checks and Sender), the configuration read
+// from the config file and checked at start-up, and how a failed send is classified.
+// The types themselves live in the packages under it (teams, pagerduty, webhook),
+// listed once in internal/destination/builtin.
 package destination
 
 import (
@@ -19,57 +21,9 @@ import (
 	"github.com/tabhook/tabhook/internal/enrich"
 )
 
-// Type is a kind of destination.
+// Type is a kind of destination, as the config file names it: teams, pagerduty,
+// webhook — each the Kind its package registers.
 type Type string
-
-// The types.
-const (
-	Teams     Type = "teams"     // a Microsoft Teams Workflows webhook
-	PagerDuty Type = "pagerduty" // PagerDuty Events API v2
-	Webhook   Type = "webhook"   // a signed JSON webhook (Standard Webhooks)
-)
-
-// DefaultPagerDutyURL is the public Events API v2 endpoint's host.
-const DefaultPagerDutyURL = "https://events.pagerduty.com"
-
-// Config is one destination of the config file, its secret read.
-type Config struct {
-	Name       string
-	Type       Type
-	URL        string // teams, webhook: where to POST (a Teams URL carries its signature)
-	RoutingKey string // pagerduty: the integration's routing key
-	APIURL     string // pagerduty: the Events API host; default DefaultPagerDutyURL
-	Secret     string // webhook: whsec_<base64>
-	// UserAgent is sent with every request (tabhook/<version>); set by the caller.
-	UserAgent string
-}
-
-// Warning is what is worth saying about a destination that works but should be
-// changed, "" when nothing: a Teams URL of the retired Office 365 connectors.
-func (c Config) Warning() string {
-	if c.Type != Teams {
-		return ""
-	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return ""
-	}
-	host := strings.ToLower(u.Hostname())
-	if (host == "outlook.office.com" || strings.HasSuffix(host, ".webhook.office.com") || host == "outlook.office365.com") && strings.Contains(u.Path, "/webhookb2/") {
-		return "this Teams URL is an Office 365 connector's (…/webhookb2/…), which Microsoft has retired: its messages may stop at any time. In Teams, create a Workflows webhook (\"When a Teams webhook request is received\") and use its URL"
-	}
-	return ""
-}
-
-// Where is the destination's address without secrets: a URL's query (a Teams
-// workflow's sig=) and user information are removed.
-func (c Config) Where() string {
-	u := c.URL
-	if c.Type == PagerDuty {
-		u = c.APIURL
-	}
-	return Redact(u)
-}
 
 // Redact is a URL with its query, fragment and user information removed.
 func Redact(raw string) string {

@@ -137,14 +137,14 @@ func destinations(ctx context.Context, s Setup) []Result {
 		_, err = resolve(rctx, u.Hostname())
 		cancel()
 		if err != nil {
-			out = append(out, bad(name, fmt.Sprintf("%s %s: %s does not resolve", d.Type, where, u.Hostname()), "check the host name, DNS and any proxy"))
+			out = append(out, bad(name, fmt.Sprintf("%s %s: %s does not resolve", d.Type(), where, u.Hostname()), "check the host name, DNS and any proxy"))
 			continue
 		}
 		if w := d.Warning(); w != "" {
-			out = append(out, bad(name, fmt.Sprintf("%s %s: %s", d.Type, where, w), "replace its url with a Workflows webhook's"))
+			out = append(out, bad(name, fmt.Sprintf("%s %s: %s", d.Type(), where, w), "change its settings as the warning says (it works meanwhile)"))
 			continue
 		}
-		out = append(out, ok(name, fmt.Sprintf("%s %s: settings and secret present, host resolves (nothing sent)", d.Type, where)))
+		out = append(out, ok(name, fmt.Sprintf("%s %s: settings and secret present, host resolves (nothing sent)", d.Type(), where)))
 	}
 	return out
 }

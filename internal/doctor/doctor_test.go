@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/destination"
+	"github.com/tabhook/tabhook/internal/destination/builtin"
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/selfsigned"
-	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 func setup(t *testing.T) (Setup, *slackfake.Fake) {
@@ -209,10 +210,16 @@ func TestStoreUnreachableNamed(t *testing.T) {
 
 func TestDestinationsChecked(t *testing.T) {
 	s, _ := setup(t)
-	s.Destinations = []destination.Config{
-		{Name: "ops-teams", Type: destination.Teams, URL: "https://teams.example.com/workflows/x?sig=SECRET-SIG"},
-		{Name: "oncall", Type: destination.PagerDuty, APIURL: "https://nowhere.invalid"},
+	reg := builtin.Registry()
+	teams, err := reg.Build("ops-teams", "teams", map[string]string{"url": "https://teams.example.com/workflows/x?sig=SECRET-SIG"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	oncall, err := reg.Build("oncall", "pagerduty", map[string]string{"routing-key": "R0UT1NGKEY0123456789abcdef012345", "api-url": "https://nowhere.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Destinations = []destination.Config{teams, oncall}
 	s.Resolve = func(_ context.Context, host string) ([]string, error) {
 		if host == "teams.example.com" {
 			return []string{"192.0.2.1"}, nil

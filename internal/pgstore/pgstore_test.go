@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
 	"github.com/tabhook/tabhook/internal/render"
-	"github.com/tabhook/tabhook/internal/slackfake"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/store/storetest"

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/slackfake"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 var refreshEvents = []string{"WorkbookRefreshStarted", "WorkbookRefreshSucceeded", "WorkbookRefreshFailed",
@@ -284,7 +284,7 @@ func TestRenamedItemTellsItsOwnReason(t *testing.T) {
 	w := newWorld(t)
 	r := newReceivers(t)
 	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed", "WorkbookRefreshSucceeded")
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	w.start(cfg)
 	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at, Notes: "FIRST reason A"})
@@ -322,7 +322,7 @@ func TestFailureCountReachesEveryDestination(t *testing.T) {
 	w := newWorld(t)
 	r := newReceivers(t)
 	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed", "WorkbookRefreshSucceeded")
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	w.start(cfg)
 	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	for i := range 2 {

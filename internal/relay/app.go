@@ -297,7 +297,7 @@ func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 func (r *relay) delivery(ctx context.Context) *Service {
 	svcCfg := r.cfg.Service
 	svcCfg.Store, svcCfg.Slack, svcCfg.SiteID = r.store, r.cfg.Slack, r.site
-	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes, Destinations: DestinationTypes(r.cfg.Destinations)}
+	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes, Destinations: DestinationsByName(r.cfg.Destinations)}
 	svcCfg.Destinations = senders(r.cfg.Destinations, r.log)
 	eo := r.cfg.Enrich
 	if eo.Logger == nil {

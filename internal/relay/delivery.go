@@ -190,9 +190,11 @@ func (s *Service) setPaused(who string, on bool) {
 		s.paused = map[string]bool{}
 	}
 	s.paused[who] = on
-	slackOnly := len(s.pipeline.cfg.Destinations) > 0
-	s.pipeline.slackPaused.Store(s.paused["slack"] && slackOnly)
-	if s.paused["tableau"] || (s.paused["slack"] && !slackOnly) {
+	// With other destinations, a Slack refusal pauses Slack's records only (the
+	// others flow); with Slack alone, it pauses delivery as a whole.
+	others := len(s.pipeline.cfg.Destinations) > 0
+	s.pipeline.slackPaused.Store(s.paused["slack"] && others)
+	if s.paused["tableau"] || (s.paused["slack"] && !others) {
 		s.sched.Pause()
 	} else {
 		s.sched.Resume()

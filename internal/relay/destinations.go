@@ -8,33 +8,16 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/destination"
-	"github.com/tabhook/tabhook/internal/pagerduty"
 	"github.com/tabhook/tabhook/internal/refresh"
-	"github.com/tabhook/tabhook/internal/stdwebhook"
-	"github.com/tabhook/tabhook/internal/teams"
 )
 
-// DestinationTypes maps the destinations' names to their types, for routing checks.
-func DestinationTypes(list []destination.Config) map[string]destination.Type {
-	out := make(map[string]destination.Type, len(list))
+// DestinationsByName indexes the configured destinations by name, for routing checks.
+func DestinationsByName(list []destination.Config) map[string]destination.Config {
+	out := make(map[string]destination.Config, len(list))
 	for _, d := range list {
-		out[d.Name] = d.Type
+		out[d.Name] = d
 	}
 	return out
-}
-
-// NewSender builds the sender of a checked destination.
-func NewSender(d destination.Config) (destination.Sender, error) {
-	hc := destination.WithUserAgent(nil, d.UserAgent)
-	switch d.Type {
-	case destination.Teams:
-		return teams.New(d.Name, d.URL, hc), nil
-	case destination.PagerDuty:
-		return pagerduty.New(d.Name, d.RoutingKey, d.APIURL, hc), nil
-	case destination.Webhook:
-		return stdwebhook.New(d.Name, d.URL, d.Secret, hc)
-	}
-	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
 }
 
 // senders builds every destination's sender. The configuration was checked, so a
@@ -43,7 +26,7 @@ func NewSender(d destination.Config) (destination.Sender, error) {
 func senders(list []destination.Config, log *slog.Logger) map[string]destination.Sender {
 	out := make(map[string]destination.Sender, len(list))
 	for _, d := range list {
-		s, err := NewSender(d)
+		s, err := d.NewSender()
 		if err != nil {
 			log.Error("destination left out", "destination", d.Name, "err", err)
 			continue

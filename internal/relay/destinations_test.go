@@ -14,10 +14,11 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/tabhook/tabhook/internal/destfake"
 	"github.com/tabhook/tabhook/internal/destination"
+	"github.com/tabhook/tabhook/internal/destination/builtin"
+	"github.com/tabhook/tabhook/internal/fakes/destfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 const (
@@ -38,11 +39,11 @@ func newReceivers(t *testing.T) receivers {
 	return r
 }
 
-func (r receivers) configure(cfg *relay.Config) {
+func (r receivers) configure(t *testing.T, cfg *relay.Config) {
 	cfg.Destinations = []destination.Config{
-		{Name: "ops-teams", Type: destination.Teams, URL: r.teams.URL()},
-		{Name: "oncall", Type: destination.PagerDuty, RoutingKey: pdKey, APIURL: r.pd.URL()},
-		{Name: "audit", Type: destination.Webhook, URL: r.hook.URL(), Secret: webhookSecret},
+		build(t, "ops-teams", "teams", map[string]string{"url": r.teams.URL()}),
+		build(t, "oncall", "pagerduty", map[string]string{"routing-key": pdKey, "api-url": r.pd.URL()}),
+		build(t, "audit", "webhook", map[string]string{"url": r.hook.URL(), "secret": webhookSecret}),
 	}
 	cfg.Routes = []relay.Route{{Events: []string{"WorkbookRefreshFailed", "WorkbookRefreshSucceeded"}, Channel: "#alerts", To: []string{"ops-teams", "oncall", "audit"}}}
 }
@@ -57,7 +58,7 @@ func TestFailureReachesEveryDestination(t *testing.T) {
 	var logs syncBuffer
 	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed", "WorkbookRefreshSucceeded")
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	w.start(cfg)
 	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	w.fire(tableausim.Event{Type: "WorkbookRefreshFailed", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: at})
@@ -125,7 +126,7 @@ func TestFailingDestinationDelaysOnlyItself(t *testing.T) {
 	w := newWorld(t)
 	r := newReceivers(t)
 	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed", "WorkbookRefreshSucceeded")
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	w.start(cfg)
 	r.teams.Script(destfake.Answer{Status: 429, RetryAfter: 1})
 	r.teams.Fail(destfake.Answer{Status: 503})
@@ -178,7 +179,7 @@ func TestRouteWithoutChannel(t *testing.T) {
 	w := newWorld(t)
 	r := newReceivers(t)
 	cfg := w.config(t.TempDir(), "WorkbookUpdated")
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	cfg.Routes = []relay.Route{{Events: []string{"WorkbookUpdated"}, To: []string{"audit"}}}
 	w.start(cfg)
 	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample"})
@@ -198,12 +199,12 @@ func TestRevokedSlackTokenHoldsUpOnlySlack(t *testing.T) {
 	w := newWorld(t)
 	r := newReceivers(t)
 	cfg := w.config(t.TempDir(), "WorkbookRefreshFailed")
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	reload := make(chan os.Signal, 1)
 	var token atomic.Value
 	token.Store(slackToken)
 	cfg.Reload, cfg.CredentialCheck = reload, time.Hour
-	routing := relay.Routing{Default: "#alerts", Routes: cfg.Routes, Destinations: relay.DestinationTypes(cfg.Destinations)}
+	routing := relay.Routing{Default: "#alerts", Routes: cfg.Routes, Destinations: relay.DestinationsByName(cfg.Destinations)}
 	cfg.Reconfigure = func() (relay.Reloaded, error) {
 		return relay.Reloaded{Routing: routing, SlackToken: token.Load().(string)}, nil
 	}
@@ -238,7 +239,7 @@ func TestTeamsStormIsDigested(t *testing.T) {
 	w := newWorld(t)
 	r := newReceivers(t)
 	cfg := w.config(t.TempDir(), "WorkbookUpdated")
-	r.configure(&cfg)
+	r.configure(t, &cfg)
 	cfg.Routes = []relay.Route{{Events: []string{"WorkbookUpdated"}, To: []string{"ops-teams"}}}
 	w.start(cfg)
 	r.teams.Script(destfake.Answer{Status: 429, RetryAfter: 2})
@@ -280,4 +281,14 @@ func digestTitle(body []byte) string {
 		return ""
 	}
 	return m.Attachments[0].Content.Body[0].Text
+}
+
+// build makes a destination through the registry, as the config file would.
+func build(t *testing.T, name string, typ destination.Type, values map[string]string) destination.Config {
+	t.Helper()
+	c, err := builtin.Registry().Build(name, typ, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

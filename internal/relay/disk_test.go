@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 // smallDisk mounts a tmpfs of the given size for the test. Mounting needs root, as on

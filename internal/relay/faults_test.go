@@ -15,11 +15,11 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/store"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 func burst(w *world, n int, event, luid, name string) {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 var fiveEvents = []string{"WorkbookUpdated", "WorkbookCreated", "DatasourceRefreshFailed", "WorkbookRefreshFailed", "DatasourceUpdated"}

@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 func scrape(t *testing.T, addr string) string {

@@ -43,8 +43,13 @@ type stage struct {
 
 // Pipeline delivers a batch through its stages, in one direction:
 //
-//	site check → enrich → mention → route → story → hold → quality warning →
-//	post (single, reply or digest, once) → preview → remember → settle
+//	site check → enrich → mention → route → paused (Slack refusing the token) →
+//	story → hold → quality warning → post (single, reply or digest, once) →
+//	preview → remember → settle
+//
+// and the records of the other destinations through
+//
+//	site check → enrich → count → send → settle
 //
 // A batch of one is a single message; a larger batch (a storm) is grouped by channel
 // and each group of more than one posted as a digest. Each stage is a method that can

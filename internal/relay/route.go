@@ -8,7 +8,6 @@ import (
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
-	"github.com/tabhook/tabhook/internal/pagerduty"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -27,12 +26,12 @@ type Routing struct {
 	Default string
 	Routes  []Route
 	// Destinations are the configured destinations by name, for Check.
-	Destinations map[string]destination.Type
+	Destinations map[string]destination.Config
 }
 
 // Check normalises the routes' event names and refuses a route that goes nowhere,
-// names a destination that is not configured, or sends PagerDuty events it cannot
-// page about.
+// names a destination that is not configured, or sends a destination events its type
+// does not take (PagerDuty pages about refresh outcomes only).
 func (r Routing) Check() (Routing, error) {
 	out := Routing{Default: r.Default, Destinations: r.Destinations}
 	for i, rt := range r.Routes {
@@ -58,7 +57,7 @@ func (r Routing) Check() (Routing, error) {
 
 func (r Routing) checkTo(i int, rt Route) error {
 	for _, name := range rt.To {
-		typ, ok := r.Destinations[name]
+		d, ok := r.Destinations[name]
 		if !ok {
 			known := slices.Sorted(maps.Keys(r.Destinations))
 			if len(known) == 0 {
@@ -66,15 +65,15 @@ func (r Routing) checkTo(i int, rt Route) error {
 			}
 			return fmt.Errorf("route %d: to names %q, which is not a destination (defined: %s)", i+1, name, strings.Join(known, ", "))
 		}
-		if typ != destination.PagerDuty {
-			continue
+		if d.Kind.Takes == nil {
+			continue // it takes every event
 		}
 		if len(rt.Events) == 0 {
-			return fmt.Errorf("route %d sends every event to %s, a pagerduty destination: list the …RefreshFailed and …RefreshSucceeded events it pages about in events", i+1, name)
+			return fmt.Errorf("route %d sends every event to %s, a %s destination, which takes only %s: list them in events", i+1, name, d.Type(), d.Kind.TakesWhat)
 		}
 		for _, e := range rt.Events {
-			if !pagerduty.Takes(e) {
-				return fmt.Errorf("route %d sends %s to %s, a pagerduty destination, which takes only …RefreshFailed (trigger) and …RefreshSucceeded (resolve) events", i+1, e, name)
+			if !d.Takes(e) {
+				return fmt.Errorf("route %d sends %s to %s, a %s destination, which takes only %s", i+1, e, name, d.Type(), d.Kind.TakesWhat)
 			}
 		}
 	}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 func TestRouting(t *testing.T) {
@@ -44,7 +44,11 @@ func TestRouting(t *testing.T) {
 }
 
 func TestRoutingToDestinations(t *testing.T) {
-	dests := map[string]destination.Type{"ops-teams": destination.Teams, "oncall": destination.PagerDuty, "audit": destination.Webhook}
+	dests := relay.DestinationsByName([]destination.Config{
+		build(t, "ops-teams", "teams", map[string]string{"url": "https://teams.example.com/x"}),
+		build(t, "oncall", "pagerduty", map[string]string{"routing-key": pdKey}),
+		build(t, "audit", "webhook", map[string]string{"url": "https://audit.example.com/x", "secret": webhookSecret}),
+	})
 	r, err := relay.Routing{Default: "#all", Destinations: dests, Routes: []relay.Route{
 		{Events: []string{"WorkbookRefreshFailed", "WorkbookRefreshSucceeded"}, Channel: "#data", To: []string{"ops-teams", "oncall", "audit"}},
 		{Events: []string{"WorkbookUpdated"}, To: []string{"audit"}},

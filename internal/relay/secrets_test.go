@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 // syncBuffer collects log output from many goroutines.

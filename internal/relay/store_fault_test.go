@@ -11,9 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tabhook/tabhook/internal/faultproxy"
+	"github.com/tabhook/tabhook/internal/fakes/faultproxy"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/relay"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 // TestStoreUnreachableIs503: the shared store goes away mid-stream. Deliveries are

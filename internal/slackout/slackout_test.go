@@ -11,8 +11,8 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
 	"github.com/tabhook/tabhook/internal/render"
-	"github.com/tabhook/tabhook/internal/slackfake"
 )
 
 const token = "xoxb-test-token-1234"

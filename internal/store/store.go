@@ -1,6 +1,6 @@
 // Package store is the contract between delivery and storage: what the relay needs from
-// wherever accepted events are kept — the embedded spool (internal/spool) today, a
-// shared database for replicas tomorrow. storetest holds the suite every
+// wherever accepted events are kept: the embedded spool (internal/spool), or
+// PostgreSQL shared by replicas (internal/pgstore). storetest holds the suite every
 // implementation must pass.
 package store
 
@@ -184,7 +184,8 @@ type Store interface {
 	Requeue(id uint64) (Record, error)
 	// Pending counts the events not yet delivered nor dead, accepted ones included.
 	Pending() (int, error)
-	// Prune deletes delivered records delivered before cutoff.
+	// Prune deletes delivered records delivered before cutoff, and dead letters
+	// received before it (a dead letter nobody retried within the retention).
 	Prune(cutoff time.Time) (int, error)
 	// UpdateItem changes the small value kept under key — what links one Tableau
 	// item's events (a refresh's thread, its failure streak) across restarts and

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/tableau"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 func TestFailedRefreshJobIsFoundWithItsNotes(t *testing.T) {

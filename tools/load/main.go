@@ -38,9 +38,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/fakes/slackfake"
+	"github.com/tabhook/tabhook/internal/fakes/tableausim"
 	"github.com/tabhook/tabhook/internal/selfsigned"
-	"github.com/tabhook/tabhook/internal/slackfake"
-	"github.com/tabhook/tabhook/internal/tableausim"
 )
 
 const path = "/tableau/load-3f9c2d7e8a1b4c60"

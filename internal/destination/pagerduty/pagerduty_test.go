@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tabhook/tabhook/internal/destfake"
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/fakes/destfake"
 	"github.com/tabhook/tabhook/internal/payload"
 )
 

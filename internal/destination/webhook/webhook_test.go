@@ -1,4 +1,4 @@
-package stdwebhook
+package webhook
 
 import (
 	"bytes"
@@ -12,9 +12,9 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/tabhook/tabhook/internal/destfake"
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/fakes/destfake"
 	"github.com/tabhook/tabhook/internal/payload"
 )
 

@@ -5,7 +5,7 @@
 // the whsec_ secret. Signing is the specification's reference Go library's
 // (github.com/standard-webhooks/standard-webhooks/libraries/go), the same a receiver
 // verifies with.
-package stdwebhook
+package webhook
 
 import (
 	"context"
