@@ -55,7 +55,22 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds of the three servers, in rotating order; medians are reported")
 	serve := flag.String("serve", "", "internal: serve a ceiling target (bare or ceiling) in this process")
 	dir := flag.String("dir", "", "internal: working directory of a served target")
+	harness := flag.Bool("harness", false, "the independent harness's scenario: each round the durable ceiling, stalled, the ceiling again (and with -pg the same on PostgreSQL); 4-s rounds, 3 of them, ~600-byte bodies unless -d, -rounds, -body say otherwise; ratios against the mean of the ceilings just before and after")
+	bodySize := flag.Int("body", 0, "pad every delivery's body to about this many bytes (0: Tableau's usual ~220)")
 	flag.Parse()
+	if *harness {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["d"] {
+			*dur = 4 * time.Second
+		}
+		if !set["body"] {
+			*bodySize = 600
+		}
+		if !set["events"] {
+			*events = 0
+		}
+	}
 	if *conc < 1 || *rounds < 1 || *events < 0 || *dur <= 0 {
 		fmt.Fprintln(os.Stderr, "load: -c and -rounds must be at least 1, -d positive, -events 0 or more (0 skips the end-to-end timing)")
 		os.Exit(2)
@@ -64,7 +79,7 @@ func main() {
 	if *serve != "" {
 		err = serveTarget(*serve, *dir)
 	} else {
-		err = run(*conc, *dur, *only, *events, *rounds, *pg, *drainEvents)
+		err = run(options{conc: *conc, dur: *dur, only: *only, events: *events, rounds: *rounds, pg: *pg, drain: *drainEvents, harness: *harness, body: *bodySize})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -89,7 +104,21 @@ func pct(lat []time.Duration, p float64) time.Duration {
 	return lat[int(float64(len(lat)-1)*p)]
 }
 
-func run(conc int, dur time.Duration, only string, events, rounds int, pg string, drainEvents int) error {
+// options are the command line's choices.
+type options struct {
+	conc    int
+	dur     time.Duration
+	only    string
+	events  int
+	rounds  int
+	pg      string
+	drain   int
+	harness bool
+	body    int // bytes a delivery's body is padded to; 0: none
+}
+
+func run(o options) error {
+	conc, dur, only, events, rounds, pg, drainEvents := o.conc, o.dur, o.only, o.events, o.rounds, o.pg, o.drain
 	work, err := os.MkdirTemp("", "tabhook-load-")
 	if err != nil {
 		return err
@@ -115,6 +144,9 @@ func run(conc int, dur time.Duration, only string, events, rounds int, pg string
 	if pg != "" {
 		names = append(names, "pgceiling", "pgstore", "pgstalled")
 	}
+	if o.harness {
+		return harnessRounds(o, work, bin, cert)
+	}
 	var rs [][]result
 	for round := range rounds {
 		var results []result
@@ -124,7 +156,7 @@ func run(conc int, dur time.Duration, only string, events, rounds int, pg string
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "round %d: loading %s for %s...\n", round+1, name, dur)
-			r, err := loadTarget(name, work, bin, cert, conc, dur, pg)
+			r, err := loadTarget(name, work, bin, cert, o)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -372,7 +404,8 @@ func waitReady(c *child) error {
 	return errors.New("server not up within 20s")
 }
 
-func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur time.Duration, pg string) (result, error) {
+func loadTarget(name, work, bin string, cert *selfsigned.Cert, o options) (result, error) {
+	conc, dur, pg := o.conc, o.dur, o.pg
 	var c *child
 	var err error
 	site := "load-site"
@@ -428,7 +461,7 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 			}
 		}
 	}()
-	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur, name == "stalled" || name == "pgstalled", 0)
+	err = hammer(&res, "https://"+c.addr+path, site, cert, conc, dur, shape{distinct: name == "stalled" || name == "pgstalled", size: o.body})
 	close(stopSampling)
 	res.rssPeak = peak.Load()
 	return res, err
@@ -436,7 +469,8 @@ func loadTarget(name, work, bin string, cert *selfsigned.Cert, conc int, dur tim
 
 // hammer sends unique deliveries for dur. distinct: each about another workbook (no
 // lookup is answered from the relay's cache); else all about one workbook.
-func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur time.Duration, distinct bool, limit int64) error {
+func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur time.Duration, sh shape) error {
+	distinct, limit := sh.distinct, sh.limit
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: cert.Pool}, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc,
 	}}
@@ -465,8 +499,8 @@ func hammer(res *result, url, site string, cert *selfsigned.Cert, conc int, dur 
 				if distinct {
 					luid = fmt.Sprintf("0b5f4c1e-0000-4000-8000-%012d", n)
 				}
-				body := fmt.Sprintf(`{"resource":"EXTRACTS","event_type":"WorkbookRefreshSucceeded","resource_name":"SafariSample","site_luid":"%s","resource_luid":"%s","created_at":"%s"}`,
-					site, luid, created)
+				body := fmt.Sprintf(`{"resource":"EXTRACTS","event_type":"WorkbookRefreshSucceeded","resource_name":"%s","site_luid":"%s","resource_luid":"%s","created_at":"%s"}`,
+					sh.name(), site, luid, created)
 				t0 := time.Now()
 				resp, err := client.Post(url, "application/json", bytes.NewReader([]byte(body)))
 				if err == nil {
@@ -562,7 +596,7 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 	defer c.stop()
 	fmt.Fprintf(os.Stderr, "drain: accepting %d events while Slack is down...\n", n)
 	var res result
-	if err := hammer(&res, "https://"+c.addr+path, w.sim.SiteID(), cert, conc, time.Hour, true, int64(n)); err != nil {
+	if err := hammer(&res, "https://"+c.addr+path, w.sim.SiteID(), cert, conc, time.Hour, shape{distinct: true, limit: int64(n)}); err != nil {
 		return err
 	}
 	if err := waitMetric(metrics, "tabhook_spool_pending", func(v float64) bool { return v >= float64(res.requests) }, 2*time.Minute); err != nil {
