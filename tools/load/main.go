@@ -351,7 +351,8 @@ func startTabhook(bin, work string, w *world, extra ...string) (*child, error) {
 	}
 	state := filepath.Join(work, "state-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if p := os.Getenv("LOAD_CPU_PROFILE"); p != "" {
-		extra = append(extra, "--cpu-profile", p)
+		// A short drain: a stalled relay must exit (and write the profile) before it is killed.
+		extra = append(extra, "--cpu-profile", p, "--drain-timeout", "1s")
 	}
 	args := append([]string{"serve", "--listen", addr, "--path", path, "--tls-cert", filepath.Join(work, "tls.crt"), "--tls-key", filepath.Join(work, "tls.key"),
 		"--state-dir", state, "--slack-channel", "#alerts", "--log-level", "error"}, extra...)
