@@ -152,6 +152,9 @@ func describe(e relay.Event) string {
 	case relay.EvRouted:
 		return fmt.Sprintf("--> %-26s %s  handed to %s (no Slack channel)%s", e.EventType, name, e.Detail, id)
 	case relay.EvDelivered:
+		if e.Reason == "muted" {
+			return fmt.Sprintf("--> %-26s %s  not posted: the item is muted from Slack (counted; said when unmuted)%s", e.EventType, name, id)
+		}
 		verb, where := "posted to", e.Channel
 		if e.Destination != "" && e.Destination != "slack" {
 			verb, where = "sent to", e.Destination
@@ -169,6 +172,8 @@ func describe(e relay.Event) string {
 		return fmt.Sprintf("--> %-26s %s  an interrupted post had arrived; not posted again%s", e.EventType, name, id)
 	case relay.EvRepost:
 		return fmt.Sprintf("--> %-26s %s  could not check whether an interrupted post arrived (%s); posting again%s", e.EventType, name, e.Reason, id)
+	case relay.EvAction:
+		return "action from Slack: " + e.Detail
 	case relay.EvWebhook:
 		if e.ID == "" {
 			return "webhooks: " + e.Detail

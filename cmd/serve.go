@@ -157,6 +157,9 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	if r := cfg.Service.Retention; r > 0 {
 		fmt.Fprintf(w, "  retention  %s (delivered events, dead letters, keys, item stories)\n", days(r))
 	}
+	if cfg.Actions != nil {
+		fmt.Fprintf(w, "  actions    buttons on failed refreshes, for %s; Slack's Interactivity Request URL: %s\n", strings.Join(cfg.Actions.Allow, ", "), actionsURL(cfg, showSecrets))
+	}
 	if config.GuessablePath(cfg.Path) {
 		fmt.Fprintf(w, "warning: %s\n", guessableWarning)
 	}
@@ -172,6 +175,16 @@ func days(d time.Duration) string {
 
 const guessableWarning = "the listener path is short or plain. Tableau does not sign deliveries, so anyone who can reach the listener and guess the path can post fake events: use a long random path such as /tableau/8cf0e1d3b6a24c9f71d2"
 
+// actionsURL is where Slack's clicks go (--actions): the public URL's, or the
+// listener path's, /slack/actions — what to paste into the Slack app's Interactivity
+// settings.
+func actionsURL(cfg relay.Config, showSecrets bool) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimSuffix(shownURL(cfg.PublicURL, cfg.Path, showSecrets), "/") + "/slack/actions"
+	}
+	return relay.ActionsPath(shownPath(cfg.Path, showSecrets))
+}
+
 // logSummary is printSummary as one log record.
 func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
 	attrs := []any{"listen", cfg.Server.Listen, "tls", !cfg.Server.Insecure, "path", shownPath(cfg.Path, showSecrets), "slack_channel", cfg.Channel, "state_dir", cfg.StateDir}
@@ -186,6 +199,9 @@ func logSummary(log *slog.Logger, cfg relay.Config, showSecrets bool) {
 	}
 	if len(cfg.Events) > 0 {
 		attrs = append(attrs, "events", cfg.Events)
+	}
+	if cfg.Actions != nil {
+		attrs = append(attrs, "actions_allow", cfg.Actions.Allow, "actions_url", actionsURL(cfg, showSecrets))
 	}
 	log.Info("tabhook relay starting", attrs...)
 	if config.GuessablePath(cfg.Path) {

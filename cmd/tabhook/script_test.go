@@ -47,7 +47,8 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata/script",
 		Setup: setupSim,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simsignins": cmdSimSignIns, "firemany": cmdFireMany, "simwarnings": cmdSimWarnings,
-			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy},
+			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy,
+			"click": cmdClick, "slacknote": cmdSlackNote, "ephemeral": cmdEphemeral, "simrefreshes": cmdSimRefreshes, "pdacked": cmdPDAcked},
 		Deadline: time.Now().Add(5 * time.Minute), // the scripts run two at a time; some take a minute
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
@@ -82,7 +83,7 @@ func setupSim(e *testscript.Env) error {
 		return err
 	}
 	cert.Pool.AddCert(dest.Certificate())
-	for name, data := range map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM, "soon.crt": soon.CertPEM, "soon.key": soon.KeyPEM} {
+	for name, data := range map[string][]byte{"tls.crt": cert.CertPEM, "tls.key": cert.KeyPEM, "soon.crt": soon.CertPEM, "soon.key": soon.KeyPEM, "signing-secret": []byte(scriptSigningSecret + "\n")} {
 		if err := os.WriteFile(filepath.Join(e.WorkDir, name), data, 0o600); err != nil {
 			return err
 		}
@@ -102,6 +103,7 @@ func setupSim(e *testscript.Env) error {
 	e.Defer(func() { srv.Close(); dest.Close() })
 	e.Values[simKey{}] = sim
 	e.Setenv("TS_SERVER", srv.URL)
+	e.Setenv("SITE", sim.SiteID())
 	e.Setenv("SIMURL", srv.URL)
 	cfg := fmt.Sprintf("server: %s\npat-secret: %s\n", srv.URL, scriptPATSecret)
 	if err := os.WriteFile(filepath.Join(e.WorkDir, "sim-config.yaml"), []byte(cfg), 0o600); err != nil {
@@ -442,6 +444,9 @@ func cmdSlack(ts *testscript.TestScript, neg bool, args []string) {
 	case "user":
 		// user EMAIL ID: users.lookupByEmail finds ID
 		slackFake(ts).AddUser(args[1], args[2])
+	case "group":
+		// group ID MEMBER...: a user group, for usergroups.users.list
+		slackFake(ts).AddGroup(args[1], args[2:]...)
 	case "private-channel":
 		// private-channel NAME ID: a private channel the bot is not in
 		slackFake(ts).AddChannel(slackfake.Channel{Name: args[1], ID: args[2], IsPrivate: true})

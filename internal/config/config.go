@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/tabhook/tabhook/internal/actions"
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/destination"
@@ -84,6 +85,9 @@ func Load(o Options) (relay.Config, error) {
 	}
 	cfg.Tableau = client
 	if err := destinationsAndRoutes(o, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := actionSettings(o, &cfg); err != nil {
 		return cfg, err
 	}
 	cfg.Logger, cfg.Version = o.Logger, o.Version
@@ -299,4 +303,29 @@ func Destinations(v *viper.Viper, reg *destination.Registry) ([]destination.Conf
 		b, err := os.ReadFile(path)
 		return string(b), err
 	})
+}
+
+// actionSettings reads what acting from Slack's messages needs (--actions): who may
+// act (actions.allow in the config file) and the Slack app's signing secret.
+//
+//	actions:
+//	  allow: [U0123ABCD, S0456EFGH]   # Slack user IDs and user group IDs
+func actionSettings(o Options, cfg *relay.Config) error {
+	on, _ := o.Flags.GetBool("actions")
+	if !on {
+		return nil
+	}
+	var allow []string
+	if v := o.Resolver.Config(); v != nil {
+		allow = v.GetStringSlice("actions.allow")
+	}
+	if err := actions.CheckAllow(allow); err != nil {
+		return cli.Usagef("--actions: %v", err)
+	}
+	secret, err := o.Resolver.Secret(o.Flags, "slack-signing-secret", "slack-signing-secret-file", "Slack signing secret (Basic Information → App Credentials)", true)
+	if err != nil {
+		return err
+	}
+	cfg.Actions = &relay.ActionsConfig{SigningSecret: secret, Allow: allow}
+	return nil
 }

@@ -252,7 +252,13 @@ func (r *Resolver) Apply(fset *pflag.FlagSet) error {
 			return
 		}
 		if r.config.IsSet(f.Name) {
-			v, err := configString(r.config.Get(f.Name))
+			raw := r.config.Get(f.Name)
+			if _, section := raw.(map[string]any); section && f.Value.Type() == "bool" {
+				// A section of settings turns its feature on: "actions: {allow: […]}"
+				// is --actions.
+				raw = true
+			}
+			v, err := configString(raw)
 			if err == nil {
 				err = f.Value.Set(v)
 			}

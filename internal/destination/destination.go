@@ -50,6 +50,12 @@ type Sender interface {
 	Digests() bool
 }
 
+// Acknowledger is a Sender that can acknowledge an item's open alert — someone is on
+// it — as PagerDuty acknowledges an incident (the Acknowledge button of --actions).
+type Acknowledger interface {
+	Acknowledge(ctx context.Context, site, kind, id string) error
+}
+
 // Error is a send that failed, classified for retrying.
 type Error struct {
 	Destination string

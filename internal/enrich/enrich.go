@@ -62,6 +62,10 @@ type Facts struct {
 	EarlierFailure string `json:",omitempty"`
 	// Warning says what tabhook did to the item's data quality warnings in Tableau.
 	Warning string `json:",omitempty"`
+	// Actions: the message offers buttons to act on the item (--actions).
+	Actions bool `json:",omitempty"`
+	// HeldWhileMuted is how many of the item's alerts a mute that has ended held back.
+	HeldWhileMuted int `json:",omitempty"`
 }
 
 // IsRefresh reports whether the event is an extract refresh's start or outcome.

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const fixtures = "../tableausim/fixtures/payloads"
+const fixtures = "../fakes/tableausim/fixtures/payloads"
 
 func TestParseDocumentedPayloads(t *testing.T) {
 	for name, want := range map[string]Payload{

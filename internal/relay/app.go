@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/actions"
 	"github.com/tabhook/tabhook/internal/admin"
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/destination"
@@ -101,6 +102,15 @@ type Config struct {
 	// QualityWarnings marks data sources whose refresh failed in Tableau
 	// (--quality-warnings).
 	QualityWarnings bool
+	// Actions offers buttons on failed refreshes' messages and takes Slack's clicks at
+	// ActionsPath(Path) (--actions); nil: none.
+	Actions *ActionsConfig
+}
+
+// ActionsConfig is what acting from Slack's messages needs.
+type ActionsConfig struct {
+	SigningSecret string   // the Slack app's signing secret
+	Allow         []string // who may act: Slack user and user group IDs
 }
 
 // StartupError is a failure at start-up that retrying cannot fix (rejected
@@ -129,6 +139,7 @@ type relay struct {
 	rechecks map[string]chan struct{}            // a reload asks to try a credential again
 	said     map[string]bool                     // set-up notes already given (under mu)
 	renewed  map[string]time.Time                // when a reload last replaced a credential (under mu)
+	acts     *actions.Handler                    // Slack's clicks (--actions); nil without
 }
 
 // Reloaded is what a reload re-reads.
@@ -175,11 +186,14 @@ func Run(ctx context.Context, cfg Config) error {
 	// Rejected credentials end the start-up; an unreachable service does not.
 	tableauUp, slackUp, err := r.checkCredentials(ctx)
 	if err == nil {
-		err = r.listen()
+		err = r.listen(ctx)
 	}
 	if err != nil {
 		r.signOut() // Tableau may have accepted us while Slack did not
 		return err
+	}
+	if r.acts != nil {
+		defer r.acts.Wait() // clicks being acted on finish before the store closes
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- r.srv.Serve() }()
@@ -306,6 +320,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	eo.OwnerEmails = eo.OwnerEmails || r.cfg.MentionOwner
 	svcCfg.MentionOwner, svcCfg.SayOnce, svcCfg.Degraded = r.cfg.MentionOwner, r.sayOnce, r.cfg.Metrics.Degraded
 	svcCfg.LeaseLost = r.cfg.Metrics.LeaseLost
+	svcCfg.Actions, svcCfg.Muted = r.cfg.Actions != nil, r.cfg.Metrics.Muted
 	svcCfg.ChannelState = func(channel, problem string) {
 		if problem == "" {
 			r.health.Clear("slack " + channel)
@@ -322,11 +337,20 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	return NewService(svcCfg)
 }
 
-// listen starts the listener, which stores deliveries in the store.
-func (r *relay) listen() error {
+// listen starts the listener, which stores deliveries in the store (and takes Slack's
+// clicks with --actions).
+func (r *relay) listen(ctx context.Context) error {
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	sc.Handler = NewHandler(HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note})
+	hc := HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
+	if r.cfg.Actions != nil {
+		h, err := r.actions(ctx)
+		if err != nil {
+			return err
+		}
+		hc.Actions, r.acts = h, h
+	}
+	sc.Handler = NewHandler(hc)
 	srv, err := Listen(sc)
 	if err != nil {
 		return err

@@ -91,6 +91,11 @@ type ServiceConfig struct {
 	// Warnings, when set, marks a data source whose refresh failed with a data quality
 	// warning in Tableau and removes it once a refresh succeeds (--quality-warnings).
 	Warnings QualityWarnings
+	// Actions offers buttons on failed refreshes' messages (--actions), and holds back
+	// the alerts of items muted from them.
+	Actions bool
+	// Muted counts an alert held back by a mute (a metric).
+	Muted func()
 }
 
 // QualityWarnings is the part of Tableau that keeps data quality warnings;

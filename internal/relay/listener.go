@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/payload"
@@ -33,7 +34,15 @@ type HandlerConfig struct {
 	// Refused hears of each delivery that could not be stored (answered 503); when
 	// nil, each is logged.
 	Refused func(err error)
+	// Actions, when set, answers Slack's interactivity requests at ActionsPath(Path).
+	// It is not behind Allow: Slack's addresses are not Tableau's; every request is
+	// signed instead.
+	Actions http.Handler
 }
+
+// ActionsPath is where Slack's interactivity requests are taken: below the listener's
+// path, so the public URL's host and secret path serve both.
+func ActionsPath(path string) string { return strings.TrimSuffix(path, "/") + "/slack/actions" }
 
 // NewHandler builds the listener's HTTP handler: deliveries on Path, /healthz, /readyz.
 func NewHandler(c HandlerConfig) http.Handler {
@@ -51,6 +60,9 @@ func NewHandler(c HandlerConfig) http.Handler {
 		mux.HandleFunc("/readyz", h.only(c.Health.serveReady))
 	}
 	mux.Handle(c.Path, h)
+	if c.Actions != nil {
+		mux.Handle(ActionsPath(c.Path), c.Actions)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})

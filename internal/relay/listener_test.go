@@ -48,7 +48,7 @@ func openSpool(t *testing.T) *spool.Spool {
 }
 
 func fixture(t *testing.T, name string) string {
-	b, err := os.ReadFile(filepath.Join("../tableausim/fixtures/payloads", name))
+	b, err := os.ReadFile(filepath.Join("../fakes/tableausim/fixtures/payloads", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,10 @@ func TestListenerDuplicate(t *testing.T) {
 
 // FuzzHandler: no body makes the listener answer 5xx or panic (with a working spool).
 func FuzzHandler(f *testing.F) {
-	files, _ := filepath.Glob("../tableausim/fixtures/payloads/*.json")
+	files, _ := filepath.Glob("../fakes/tableausim/fixtures/payloads/*.json")
+	if len(files) == 0 {
+		f.Fatal("no seed payloads in ../fakes/tableausim/fixtures/payloads")
+	}
 	for _, name := range files {
 		b, _ := os.ReadFile(name)
 		f.Add(b)

@@ -35,6 +35,8 @@ type Metrics struct {
 	slackErrors  *prometheus.CounterVec
 	tableauCalls *prometheus.CounterVec
 	latency      prometheus.Histogram
+	actions      *prometheus.CounterVec
+	muted        prometheus.Counter
 }
 
 // NewMetrics registers the relay's metrics and Go's runtime and process metrics.
@@ -68,6 +70,8 @@ func NewMetrics() *Metrics {
 		slack429:     counter("slack_rate_limited_total", "Slack answers 429 (rate limited)."),
 		slackErrors:  vec("slack_errors_total", "Slack errors, by Slack's error code.", "code"),
 		tableauCalls: vec("tableau_calls_total", "Tableau REST calls, by HTTP status (0: no answer).", "status"),
+		actions:      vec("actions_total", "Clicks on the buttons of messages (--actions), by action (refresh, mute, unmute, acknowledge) and result (requested, already_queued, muted, unmuted, acknowledged, denied, failed).", "action", "result"),
+		muted:        counter("alerts_muted_total", "Slack alerts held back because their item was muted from a message."),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "tabhook", Name: "delivery_latency_seconds",
 			Help: "Time from receiving an event to posting it.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 	}
@@ -150,8 +154,21 @@ func (m *Metrics) Refused(reason string) {
 	}
 }
 
-// Degraded counts an event posted with the payload's facts only. A nil Metrics
-// ignores it.
+// Action counts a click on a message's button. A nil Metrics ignores it.
+func (m *Metrics) Action(action, result string) {
+	if m != nil {
+		m.actions.WithLabelValues(action, result).Inc()
+	}
+}
+
+// Muted counts an alert held back by a mute. A nil Metrics ignores it.
+func (m *Metrics) Muted() {
+	if m != nil {
+		m.muted.Inc()
+	}
+}
+
+// Degraded counts an event posted with the payload's facts only. A nil Metrics ignores it.
 func (m *Metrics) Degraded(why string) {
 	if m == nil {
 		return

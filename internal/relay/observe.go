@@ -22,6 +22,7 @@ const (
 	EvStatus    = "status"    // a change of state of the relay itself
 	EvPaused    = "paused"    // delivery paused: Slack refused the credential; events kept
 	EvResumed   = "resumed"   // delivery resumed: the credential works again
+	EvAction    = "action"    // someone acted from a Slack message (--actions)
 )
 
 // Event is something the relay did, for the foreground display and JSON lines. The

@@ -31,6 +31,7 @@ type item struct {
 	root     *refresh.Thread // the thread it replies to, as the story held it
 	to       []string        // the destinations its route hands it to as well
 	noSlack  bool            // its route has no Slack channel: done once handed on
+	muted    bool            // held back by a mute from the message: done, nothing posted
 }
 
 func (it *item) live() bool { return it.err == nil && it.later.IsZero() && !it.posted }
@@ -44,7 +45,7 @@ type stage struct {
 // Pipeline delivers a batch through its stages, in one direction:
 //
 //	site check → enrich → mention → route → paused (Slack refusing the token) →
-//	story → hold → quality warning → post (single, reply or digest, once) →
+//	story → muted → hold → quality warning → post (single, reply or digest, once) →
 //	preview → remember → settle
 //
 // and the records of the other destinations through
@@ -106,6 +107,7 @@ func NewPipeline(cfg ServiceConfig) *Pipeline {
 		{"route", p.route},
 		{"paused", p.waitForSlack},
 		{"story", p.story},
+		{"muted", p.muted},
 		{"hold", p.hold},
 		{"quality", p.quality},
 		{"post", p.post},

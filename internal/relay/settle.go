@@ -57,6 +57,9 @@ func (p *Pipeline) delivered(items []*item) {
 	var todo []*item
 	for _, it := range items {
 		notes[it.rec.ID] = it.rec.LastError
+		if it.muted {
+			notes[it.rec.ID] = "muted: held back, not posted"
+		}
 		if !it.settled {
 			todo = append(todo, it)
 		}
@@ -82,10 +85,14 @@ func (p *Pipeline) delivered(items []*item) {
 		return
 	}
 	for _, it := range items {
-		if it.rec.Destination == "" && !it.noSlack {
+		if it.rec.Destination == "" && !it.noSlack && !it.muted {
 			p.channelWorks(it.channel)
 		}
 		detail := it.facts.Degraded
+		reason := ""
+		if it.muted {
+			detail, reason = "held back: the item is muted", "muted"
+		}
 		if it.inPost > 1 {
 			detail = fmt.Sprintf("in a digest of %d", it.inPost)
 		}
@@ -98,7 +105,7 @@ func (p *Pipeline) delivered(items []*item) {
 			channel = "" // a destination is named once, as the destination
 		}
 		p.cfg.Observe.emit(Event{Type: typ, ID: it.rec.IDString(), Identity: it.rec.Identity(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
-			Channel: channel, Destination: destinationOf(it.rec), Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail})
+			Channel: channel, Destination: destinationOf(it.rec), Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail, Reason: reason})
 		p.log().Debug("event delivered", "event_id", it.rec.ID, "event", it.facts.Event, "channel", it.rec.Channel, "ts", it.rec.MessageTS, "latency", now.Sub(it.rec.ReceivedAt))
 	}
 }

@@ -129,12 +129,26 @@ func Render(f enrich.Facts) Message {
 	blocks := []slack.Block{header, section}
 	blocks = append(blocks, refreshBlocks(f)...)
 
+	var buttons []slack.BlockElement
+	if Actionable(f) {
+		buttons = actionButtons(f)
+	}
 	if f.URL != "" {
 		btn := slack.NewButtonBlockElement("open", "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Tableau", false, false))
 		btn.URL = f.URL
-		blocks = append(blocks, slack.NewActionBlock("", btn))
+		buttons = append(buttons, btn)
+	}
+	if len(buttons) > 0 {
+		id := ""
+		if Actionable(f) {
+			id = ActionsBlockID
+		}
+		blocks = append(blocks, slack.NewActionBlock(id, buttons...))
 	}
 	ctx := []slack.MixedElement{mrkdwn(Escape(contextLine(f)))}
+	if f.HeldWhileMuted > 0 {
+		ctx = append(ctx, mrkdwn(fmt.Sprintf(":mute: %d %s held back while the item was muted", f.HeldWhileMuted, plural(f.HeldWhileMuted, "alert"))))
+	}
 	if f.Degraded != "" {
 		ctx = append(ctx, mrkdwn(":warning: "+Escape(f.Degraded)+"; showing what the webhook said."))
 	}

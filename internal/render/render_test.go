@@ -87,6 +87,14 @@ func refreshCases() map[string]enrich.Facts {
 			enriched(f)
 			f.Streak, f.NoReason = 1, "Tableau's reason is not shown: the token's user may not query jobs (site administrators only)."
 		}),
+		"refresh-failed-actions": facts("WorkbookRefreshFailed", "Superstore", func(f *enrich.Facts) {
+			enriched(f)
+			f.Failure, f.Streak, f.Actions, f.Kind = failure, 2, true, "workbook"
+		}),
+		"refresh-failed-after-mute": facts("DatasourceRefreshFailed", "Orders", func(f *enrich.Facts) {
+			enriched(f)
+			f.Failure, f.Actions, f.Kind, f.HeldWhileMuted = failure, true, "datasource", 3
+		}),
 		"refresh-recovered": facts("WorkbookRefreshSucceeded", "Superstore", func(f *enrich.Facts) { enriched(f); f.Recovered = 2 }),
 		"refresh-recovered-linked": facts("WorkbookRefreshSucceeded", "Superstore", func(f *enrich.Facts) {
 			enriched(f)
@@ -128,6 +136,11 @@ func shapes() map[string]Message {
 	for name, m := range updates() {
 		out[name] = m
 	}
+	acted := Render(refreshCases()["refresh-failed-actions"])
+	acted.Blocks = AddNote(acted.Blocks, ":arrows_counterclockwise: Refresh requested by <@U0ALICE> at 2026-11-30 07:05:00 UTC")
+	acted.Blocks = AddNote(acted.Blocks, ":mute: Muted for 24 h by <@U0BOB> at 2026-11-30 07:06:00 UTC")
+	SwapMute(acted.Blocks, true)
+	out["refresh-failed-acted-on"] = acted
 	return out
 }
 

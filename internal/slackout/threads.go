@@ -114,3 +114,13 @@ func (c *Client) UserByEmail(ctx context.Context, email string) (string, error) 
 	}
 	return e.id, nil
 }
+
+// GroupMembers lists a user group's members (usergroups.users.list; the
+// usergroups:read scope): who actions.allow lets act when it names the group.
+func (c *Client) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	members, err := c.slack().GetUserGroupMembersContext(ctx, group)
+	if err != nil {
+		return nil, classify("list user group members", err)
+	}
+	return members, nil
+}

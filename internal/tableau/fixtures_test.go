@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const fixtureDir = "../tableausim/fixtures/tableau"
+const fixtureDir = "../fakes/tableausim/fixtures/tableau"
 
 // TestEveryFixtureParses decodes every recorded response and checks the facts tabhook
 // reads from it, so a change to the XML types cannot silently drop a field.

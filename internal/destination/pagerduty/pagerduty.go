@@ -36,12 +36,15 @@ const maxDedupKey = 255
 // DedupKey is the incident key of an item: the same for its failures and its recovery,
 // and on every retry. Within PagerDuty's 255 characters: a key that would be longer
 // (hostile or odd IDs) ends in a hash of its site, kind and item instead.
-func DedupKey(f enrich.Facts) string {
-	key := "tabhook/" + f.Payload.SiteLUID + "/" + f.Kind + "/" + f.Payload.ResourceLUID
+func DedupKey(f enrich.Facts) string { return ItemKey(f.Payload.SiteLUID, f.Kind, f.Payload.ResourceLUID) }
+
+// ItemKey is the dedup key of a site's item of a kind (workbook, datasource).
+func ItemKey(site, kind, id string) string {
+	key := "tabhook/" + site + "/" + kind + "/" + id
 	if len(key) <= maxDedupKey {
 		return key
 	}
-	sum := sha256.Sum256([]byte(f.Payload.SiteLUID + "\x00" + f.Kind + "\x00" + f.Payload.ResourceLUID))
+	sum := sha256.Sum256([]byte(site + "\x00" + kind + "\x00" + id))
 	return "tabhook/sha256/" + hex.EncodeToString(sum[:])
 }
 
@@ -162,6 +165,21 @@ func (s *Sender) Send(ctx context.Context, events []destination.Event) error {
 		if _, err := s.client.ManageEventWithContext(ctx, &e); err != nil {
 			return s.classify(err)
 		}
+	}
+	return nil
+}
+
+// Acknowledge acknowledges the incident of a site's item (destination.Acknowledger):
+// someone is on it, and PagerDuty stops escalating it until it is resolved. An item
+// with no open incident is accepted and changes nothing.
+func (s *Sender) Acknowledge(ctx context.Context, site, kind, id string) error {
+	dedupKey := ItemKey(site, kind, id)
+	if err := s.pace.Wait(ctx); err != nil {
+		return destination.FromNetwork(s.name, err)
+	}
+	e := pd.V2Event{RoutingKey: s.key, Action: "acknowledge", DedupKey: dedupKey, Client: "tabhook"}
+	if _, err := s.client.ManageEventWithContext(ctx, &e); err != nil {
+		return s.classify(err)
 	}
 	return nil
 }

@@ -41,10 +41,11 @@ type Receiver struct {
 	script    []Answer // answered first, in order
 	always    *Answer  // then this, while set
 	incidents map[string]bool
+	acked     map[string]bool // open incidents acknowledged
 }
 
 func newReceiver(kind string) *Receiver {
-	r := &Receiver{kind: kind, incidents: map[string]bool{}}
+	r := &Receiver{kind: kind, incidents: map[string]bool{}, acked: map[string]bool{}}
 	r.srv = httptest.NewServer(r)
 	return r
 }
@@ -111,6 +112,13 @@ func (r *Receiver) Accepted() []Request {
 		}
 	}
 	return out
+}
+
+// Acknowledged reports whether the dedup key's open incident was acknowledged.
+func (r *Receiver) Acknowledged(dedupKey string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acked[dedupKey]
 }
 
 // Incident reports whether PagerDuty holds an open incident for the dedup key, and
@@ -201,7 +209,16 @@ func (r *Receiver) enqueue(req *http.Request, body []byte) (int, string) {
 		return http.StatusBadRequest, `{"status":"invalid event","message":"Event object is invalid","errors":["'event_action' is invalid"]}`
 	}
 	r.mu.Lock()
-	r.incidents[e.DedupKey] = e.Action == "trigger"
+	switch e.Action {
+	case "trigger":
+		r.incidents[e.DedupKey] = true
+	case "acknowledge":
+		// An acknowledge of an open incident marks it; of anything else it is accepted
+		// and does nothing, as PagerDuty does.
+		r.acked[e.DedupKey] = r.incidents[e.DedupKey]
+	default:
+		r.incidents[e.DedupKey], r.acked[e.DedupKey] = false, false
+	}
 	r.mu.Unlock()
 	return http.StatusAccepted, `{"status":"success","message":"Event processed","dedup_key":"` + e.DedupKey + `"}`
 }

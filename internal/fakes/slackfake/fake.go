@@ -80,6 +80,8 @@ type Fake struct {
 	historyGap time.Duration        // conversations.history answers at most once per gap
 	lastRead   time.Time
 	users      map[string]string // e-mail → user ID, for users.lookupByEmail
+	groups     map[string][]string // user group ID → members, for usergroups.users.list
+	responses  []Response          // what was posted to response URLs
 	subs       []chan Message    // Subscribe's channels
 }
 
@@ -162,6 +164,7 @@ func New(token string) *Fake {
 		bots:     map[string]Bot{},
 		lastPost: map[string]time.Time{},
 		users:    map[string]string{},
+		groups:   map[string][]string{},
 	}
 }
 
@@ -333,6 +336,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.upload(w, r, id)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/response/") {
+		f.response(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok {
 		http.NotFound(w, r)
@@ -404,6 +411,13 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.permalink(w, r)
 	case "users.lookupByEmail":
 		f.lookupByEmail(w, r)
+	case "usergroups.users.list":
+		members, ok := f.groups[r.FormValue("usergroup")]
+		if !ok {
+			fail(w, "no_such_subteam")
+			return
+		}
+		reply(w, map[string]any{"ok": true, "users": members})
 	case "files.getUploadURLExternal":
 		f.getUploadURL(w, r)
 	case "files.completeUploadExternal":

@@ -254,3 +254,55 @@ func (s *Sim) getJob(w http.ResponseWriter, r *http.Request, ss session) {
 		notFound(w, r, "404008", "Job")
 	}
 }
+
+// refreshNow is Update Workbook Now and Update Data Source Now: a refresh job is queued
+// (202 and the job), unless one is already queued or running for the item, which
+// Tableau refuses with 409093 — "Not queuing a duplicate".
+func (s *Sim) refreshNow(kind string) func(http.ResponseWriter, *http.Request, session) {
+	return func(w http.ResponseWriter, r *http.Request, _ session) {
+		id := r.PathValue("id")
+		s.mu.Lock()
+		var title string
+		var ok bool
+		if kind == "workbook" {
+			var wb *Workbook
+			if wb, ok = s.workbooks[id]; ok {
+				title = wb.Name
+			}
+		} else {
+			var d *Datasource
+			if d, ok = s.datasources[id]; ok {
+				title = d.Name
+			}
+		}
+		if !ok {
+			s.mu.Unlock()
+			if kind == "workbook" {
+				notFound(w, r, "404006", "Workbook")
+			} else {
+				notFound(w, r, "404005", "Datasource")
+			}
+			return
+		}
+		if _, busy := s.running[id]; busy {
+			s.mu.Unlock()
+			writeError(w, r, http.StatusConflict, tableau.AlreadyQueuedCode, "Resource Conflict", "Job for '"+title+"' is already queued. Not queuing a duplicate.")
+			return
+		}
+		now := time.Now().UTC()
+		j := &simJob{ID: newID(), Status: "Pending", Created: now, Title: title, Kind: kind, ResourceID: id}
+		s.simJobs[j.ID], s.running[id] = j, j
+		s.refreshes[id]++
+		wire := j.wire()
+		wire.Mode = "Asynchronous"
+		s.mu.Unlock()
+		write(w, r, http.StatusAccepted, response{Job: &wire})
+	}
+}
+
+// Refreshes is how many refreshes of an item were queued on request.
+func (s *Sim) Refreshes(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshes[id]
+}

@@ -79,6 +79,7 @@ type Sim struct {
 	jobs        map[string]jobWire  // recorded
 	simJobs     map[string]*simJob  // left by fired refresh events
 	running     map[string]*simJob  // item ID → its refresh in progress
+	refreshes   map[string]int      // item ID → refreshes queued on request (Update … Now)
 	warnings    map[string]*warning // data quality warnings by ID
 }
 
@@ -107,6 +108,7 @@ func New(opts Options) *Sim {
 		jobs:        map[string]jobWire{},
 		simJobs:     map[string]*simJob{},
 		running:     map[string]*simJob{},
+		refreshes:   map[string]int{},
 		warnings:    map[string]*warning{},
 	}
 	s.client = deliveryClient(opts.DeliveryTLS)
