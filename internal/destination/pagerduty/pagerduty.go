@@ -36,7 +36,9 @@ const maxDedupKey = 255
 // DedupKey is the incident key of an item: the same for its failures and its recovery,
 // and on every retry. Within PagerDuty's 255 characters: a key that would be longer
 // (hostile or odd IDs) ends in a hash of its site, kind and item instead.
-func DedupKey(f enrich.Facts) string { return ItemKey(f.Payload.SiteLUID, f.Kind, f.Payload.ResourceLUID) }
+func DedupKey(f enrich.Facts) string {
+	return ItemKey(f.Payload.SiteLUID, f.Kind, f.Payload.ResourceLUID)
+}
 
 // ItemKey is the dedup key of a site's item of a kind (workbook, datasource).
 func ItemKey(site, kind, id string) string {

@@ -79,10 +79,10 @@ type Fake struct {
 	lastPost   map[string]time.Time // channel ID → last accepted post
 	historyGap time.Duration        // conversations.history answers at most once per gap
 	lastRead   time.Time
-	users      map[string]string // e-mail → user ID, for users.lookupByEmail
+	users      map[string]string   // e-mail → user ID, for users.lookupByEmail
 	groups     map[string][]string // user group ID → members, for usergroups.users.list
 	responses  []Response          // what was posted to response URLs
-	subs       []chan Message    // Subscribe's channels
+	subs       []chan Message      // Subscribe's channels
 }
 
 // permalink answers chat.getPermalink for a message the fake holds.
