@@ -53,9 +53,13 @@ func CheckAllow(allow []string) error {
 	return nil
 }
 
-// Slack is what acting needs of Slack's Web API.
+// Slack is what acting needs of Slack's Web API: saying on the message what was done.
 type Slack interface {
 	Update(ctx context.Context, ch, ts string, m render.Message) error
+}
+
+// Groups lists a Slack user group's members, for actions.allow's groups.
+type Groups interface {
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 }
 
@@ -79,6 +83,7 @@ type Config struct {
 	Allow         []string // Slack user and user group IDs (CheckAllow)
 	Store         store.Store
 	Slack         Slack
+	Groups        Groups // nil: only user IDs in Allow can match
 	Tableau       Tableau
 	// SiteID is the site the relay serves: a button of another site's message is
 	// refused.
@@ -376,7 +381,10 @@ func (h *Handler) members(ctx context.Context, group string) ([]string, error) {
 	if ok && h.cfg.Now().Sub(e.at) < groupTTL {
 		return e.members, nil
 	}
-	m, err := h.cfg.Slack.GroupMembers(ctx, group)
+	if h.cfg.Groups == nil {
+		return nil, errors.New("user groups cannot be listed here")
+	}
+	m, err := h.cfg.Groups.GroupMembers(ctx, group)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func newWorld(t *testing.T, allow ...string) *world {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	w.h = actions.New(ctx, actions.Config{
-		SigningSecret: secret, Allow: allow, Store: w.store, Slack: sc, Tableau: tc,
+		SigningSecret: secret, Allow: allow, Store: w.store, Slack: sc, Groups: sc, Tableau: tc,
 		SiteID: func() string { return w.site },
 		Acknowledge: func(_ context.Context, it render.Item) (bool, error) {
 			w.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -56,6 +57,13 @@ func events() []tableausim.Event {
 // demoOwner is the sample content's owner as the Slack fake knows them.
 const demoOwner = "U0BOBSMITH"
 
+// demoOps is who clicks "Run refresh now" on the demo's failure (the Slack fake
+// signs the click with demoSigningSecret, as Slack would).
+const (
+	demoOps           = "U0OPSALICE"
+	demoSigningSecret = "demo-signing-secret-5f1c9a"
+)
+
 // Run runs the demo and returns once every event has been posted and the relay has
 // shut down (deleting its webhooks).
 func Run(ctx context.Context, o Options) error {
@@ -77,8 +85,9 @@ func Run(ctx context.Context, o Options) error {
 
 	channel := o.SlackChannel
 	var slackAPI relay.SlackAPI
+	var fake *slackfake.Fake
 	if o.SlackToken == "" {
-		fake := slackfake.New("xoxb-demo").Start()
+		fake = slackfake.New("xoxb-demo").Start()
 		defer fake.Close()
 		fake.AddUser("bob@example.com", demoOwner)
 		channel = "#alerts"
@@ -103,13 +112,20 @@ func Run(ctx context.Context, o Options) error {
 
 	path := "/tableau/demo-7f3a9c1e5b2d4f60"
 	delivered := make(chan struct{}, 16)
+	acted := make(chan relay.Event, 1)
 	ready := make(chan struct{})
 	observe := func(e relay.Event) {
 		if o.Observe != nil {
 			o.Observe(e)
 		}
-		if e.Type == relay.EvDelivered || e.Type == relay.EvDead {
+		switch e.Type {
+		case relay.EvDelivered, relay.EvDead:
 			delivered <- struct{}{}
+		case relay.EvAction:
+			select {
+			case acted <- e:
+			default:
+			}
 		}
 	}
 	cfg := relay.Config{
@@ -120,6 +136,11 @@ func Run(ctx context.Context, o Options) error {
 		Observe: observe, Logger: o.Logger, DrainTimeout: 5 * time.Second,
 		Ready:        func(string) { close(ready) },
 		MentionOwner: true, QualityWarnings: true,
+	}
+	if fake != nil {
+		// Buttons on the failure, and a click on one (a real Slack's clicks would need
+		// its app's Interactivity URL pointed at this machine).
+		cfg.Actions = &relay.ActionsConfig{SigningSecret: demoSigningSecret, Allow: []string{demoOps}}
 	}
 	fmt.Fprintf(o.Out, "Tableau simulator at %s; relay listening at %s; Slack channel %s\n\n", tsrv.URL, cfg.PublicURL, channel)
 
@@ -145,6 +166,11 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("event %s was not delivered within 30s", ev.Type)
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if ev.Type == "DatasourceRefreshFailed" && fake != nil {
+			if err := click(ctx, o.Out, fake, cfg.PublicURL, cert, acted); err != nil {
+				return err
+			}
 		}
 	}
 	cancel()
@@ -264,4 +290,42 @@ func (r *recorder) posts() []post {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]post(nil), r.log...)
+}
+
+// click is someone clicking "Run refresh now" on the failure's message: the Slack fake
+// sends the signed request Slack would; the relay starts the refresh and says so on the
+// message.
+func click(ctx context.Context, out io.Writer, fake *slackfake.Fake, public string, cert *selfsigned.Cert, acted <-chan relay.Event) error {
+	var msg *slackfake.Message
+	for _, m := range fake.Messages() {
+		if strings.Contains(string(m.Blocks), render.ActionRefresh) {
+			m := m
+			msg = &m
+		}
+	}
+	if msg == nil {
+		return errors.New("the failure's message has no buttons")
+	}
+	req, err := fake.Request(strings.TrimSuffix(public, "/")+"/slack/actions", demoSigningSecret, slackfake.Click{User: demoOps, Channel: msg.Channel, TS: msg.TS, ActionID: render.ActionRefresh})
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}}}
+	resp, err := hc.Do(req.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("click: %w", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("click: the relay answered %s", resp.Status)
+	}
+	select {
+	case <-acted:
+		fmt.Fprintf(out, "    (the demo clicked \"Run refresh now\" on that message as %s, in a request signed as Slack signs it)\n", demoOps)
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("the click was not acted on within 30s")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -31,9 +31,10 @@ func (r *relay) actions(ctx context.Context) (*actions.Handler, error) {
 			ackers = append(ackers, a)
 		}
 	}
+	groups, _ := r.cfg.Slack.(actions.Groups)
 	cfg := actions.Config{
 		SigningSecret: r.cfg.Actions.SigningSecret, Allow: r.cfg.Actions.Allow,
-		Store: r.store, Slack: sl, Tableau: tb, SiteID: r.site, Logger: r.log,
+		Store: r.store, Slack: sl, Groups: groups, Tableau: tb, SiteID: r.site, Logger: r.log,
 		OnDone: func(d actions.Done) {
 			r.cfg.Metrics.Action(d.Action, d.Result)
 			r.cfg.Observe.emit(Event{Type: EvAction, Detail: fmt.Sprintf("%s by %s on %s %s: %s", d.Action, d.User, d.Item.Kind, d.Item.ID, d.Result)})

@@ -47,11 +47,13 @@ func Plain(m Message) string {
 				line(strings.Join(fields, "   "))
 			}
 		case *slack.ActionBlock:
+			var btns []string
 			for _, e := range v.Elements.ElementSet {
 				if btn, ok := e.(*slack.ButtonBlockElement); ok {
-					line(fmt.Sprintf("[%s] %s", btn.Text.Text, btn.URL))
+					btns = append(btns, strings.TrimSpace(fmt.Sprintf("[%s] %s", btn.Text.Text, btn.URL)))
 				}
 			}
+			line(strings.Join(btns, "  "))
 		case *slack.ContextBlock:
 			var parts []string
 			for _, e := range v.ContextElements.Elements {
