@@ -318,18 +318,32 @@ func decode(id uint64, b []byte) (store.Record, error) {
 func (s *Store) Claim(now time.Time, max int, lease time.Duration) ([]store.Record, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `
-		UPDATE tabhook_events SET lease_until = $2, held = false, lease_token = nextval('tabhook_lease_seq'), lease_holder = $4 WHERE id IN (
-			SELECT id FROM tabhook_events
-			WHERE state = 'pending' AND (next_try IS NULL OR next_try <= $1) AND (lease_until IS NULL OR lease_until <= $1)
-			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, rec, lease_token`, now, now.Add(lease), max, s.replica)
+	var out []store.Record
+	// Claims are serialised across replicas (a transaction-level advisory lock of the
+	// schema): replicas woken together by a storm do not each take a part of it — the
+	// first takes every due event up to max, one digest per channel as with a single
+	// replica; the next sees them leased.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('tabhook_claim/' || current_schema()))`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			UPDATE tabhook_events SET lease_until = $2, held = false, lease_token = nextval('tabhook_lease_seq'), lease_holder = $4 WHERE id IN (
+				SELECT id FROM tabhook_events
+				WHERE state = 'pending' AND (next_try IS NULL OR next_try <= $1) AND (lease_until IS NULL OR lease_until <= $1)
+				ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, rec, lease_token`, now, now.Add(lease), max, s.replica)
+		if err != nil {
+			return err
+		}
+		out, err = collectLeased(rows)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
-	out, err := collectLeased(rows)
 	slices.SortFunc(out, func(a, b store.Record) int { return cmpID(a.ID, b.ID) })
-	return out, err
+	return out, nil
 }
 
 func cmpID(a, b uint64) int {
