@@ -84,14 +84,19 @@ func cmdClick(ts *testscript.TestScript, neg bool, args []string) {
 
 // eventually waits up to 10 s for cond, failing with what it last said.
 func eventually(ts *testscript.TestScript, what string, cond func() (bool, string)) {
-	deadline := time.Now().Add(10 * time.Second)
+	waitUntil(ts, what, 10*time.Second, cond)
+}
+
+// waitUntil waits up to limit for cond, failing with what it last said.
+func waitUntil(ts *testscript.TestScript, what string, limit time.Duration, cond func() (bool, string)) {
+	deadline := time.Now().Add(limit)
 	for {
 		ok, state := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("%s: still %s after 10s", what, state)
+			ts.Fatalf("%s: still %s after %s", what, state, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -356,17 +356,7 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("waitfor: unknown condition %q", args[0])
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("waitfor %s %s: still %s after 20s", args[0], args[1], state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(ts, "waitfor "+args[0]+" "+args[1], 20*time.Second, cond)
 }
 
 // fire EVENT LUID NAME [CREATED_AT]: the simulator delivers an event to its webhooks.

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/refresh"
-	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/tableau"
 	"github.com/tabhook/tabhook/internal/text"
+	"github.com/tabhook/tabhook/internal/words"
 )
 
 // eventTime is when Tableau says the event happened; the receipt when it says nothing
@@ -214,7 +214,7 @@ func (p *Pipeline) addWarning(ctx context.Context, it *item) error {
 func warningMessage(it *item) string {
 	msg := warningPrefix + "the extract refresh failed at " + it.eventTime().UTC().Format("2006-01-02 15:04 MST")
 	if f := it.facts.Failure; f != nil && f.Error != "" {
-		msg += ": " + render.Headline(f.Error)
+		msg += ": " + words.Headline(f.Error)
 	}
 	return text.Cut(msg, 1000)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/text"
+	"github.com/tabhook/tabhook/internal/words"
 )
 
 // Slack's limits.
@@ -27,46 +28,35 @@ type Message struct {
 	Blocks []slack.Block
 }
 
-type phrase struct {
-	words, emoji string
-}
-
-var phrases = map[string]phrase{
-	"WorkbookCreated":            {"Workbook created", ":new:"},
-	"WorkbookUpdated":            {"Workbook updated", ":pencil2:"},
-	"WorkbookDeleted":            {"Workbook deleted", ":wastebasket:"},
-	"WorkbookRefreshStarted":     {"Workbook extract refresh started", ":hourglass_flowing_sand:"},
-	"WorkbookRefreshSucceeded":   {"Workbook extract refresh succeeded", ":white_check_mark:"},
-	"WorkbookRefreshFailed":      {"Workbook extract refresh failed", ":x:"},
-	"DatasourceCreated":          {"Data source created", ":new:"},
-	"DatasourceUpdated":          {"Data source updated", ":pencil2:"},
-	"DatasourceDeleted":          {"Data source deleted", ":wastebasket:"},
-	"DatasourceRefreshStarted":   {"Data source extract refresh started", ":hourglass_flowing_sand:"},
-	"DatasourceRefreshSucceeded": {"Data source extract refresh succeeded", ":white_check_mark:"},
-	"DatasourceRefreshFailed":    {"Data source extract refresh failed", ":x:"},
-	"ViewDeleted":                {"View deleted", ":wastebasket:"},
-	"UserDeleted":                {"User deleted", ":wastebasket:"},
-	"AdminPromoted":              {"User promoted to site administrator", ":arrow_up:"},
-	"AdminDemoted":               {"User demoted from site administrator", ":arrow_down:"},
-	"LabelCreated":               {"Label created", ":label:"},
-	"LabelUpdated":               {"Label updated", ":label:"},
-	"LabelDeleted":               {"Label deleted", ":label:"},
-	"SiteCreated":                {"Site created", ":office:"},
-	"SiteUpdated":                {"Site updated", ":office:"},
-	"SiteDeleted":                {"Site deleted", ":office:"},
-}
-
-// Words says the event in words: "Workbook extract refresh failed".
-func Words(event string) string {
-	if p, ok := phrases[event]; ok {
-		return p.words
-	}
-	return "Tableau event " + event
+// emojis are the events' symbols in a message's header.
+var emojis = map[string]string{
+	"WorkbookCreated":            ":new:",
+	"WorkbookUpdated":            ":pencil2:",
+	"WorkbookDeleted":            ":wastebasket:",
+	"WorkbookRefreshStarted":     ":hourglass_flowing_sand:",
+	"WorkbookRefreshSucceeded":   ":white_check_mark:",
+	"WorkbookRefreshFailed":      ":x:",
+	"DatasourceCreated":          ":new:",
+	"DatasourceUpdated":          ":pencil2:",
+	"DatasourceDeleted":          ":wastebasket:",
+	"DatasourceRefreshStarted":   ":hourglass_flowing_sand:",
+	"DatasourceRefreshSucceeded": ":white_check_mark:",
+	"DatasourceRefreshFailed":    ":x:",
+	"ViewDeleted":                ":wastebasket:",
+	"UserDeleted":                ":wastebasket:",
+	"AdminPromoted":              ":arrow_up:",
+	"AdminDemoted":               ":arrow_down:",
+	"LabelCreated":               ":label:",
+	"LabelUpdated":               ":label:",
+	"LabelDeleted":               ":label:",
+	"SiteCreated":                ":office:",
+	"SiteUpdated":                ":office:",
+	"SiteDeleted":                ":office:",
 }
 
 func emoji(event string) string {
-	if p, ok := phrases[event]; ok {
-		return p.emoji
+	if e, ok := emojis[event]; ok {
+		return e
 	}
 	return ":bell:"
 }
@@ -92,20 +82,12 @@ func link(url, text string) string {
 	return "*<" + Escape(strings.ReplaceAll(url, "|", "%7C")) + "|" + Escape(strings.ReplaceAll(text, "|", "¦")) + ">*"
 }
 
-// Name is the resource name, or a stand-in when Tableau sent none.
-func Name(f enrich.Facts) string {
-	if strings.TrimSpace(f.Name) != "" {
-		return f.Name
-	}
-	return "(unnamed " + strings.ToLower(f.Payload.Resource) + " " + f.Payload.ResourceLUID + ")"
-}
-
 // Render builds the message for one event.
 func Render(f enrich.Facts) Message {
-	n := Name(f)
-	words := Words(f.Event)
+	n := words.Name(f)
+	said := words.Event(f.Event)
 
-	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Cut(emoji(f.Event)+" "+words+": "+n, maxHeader), true, false))
+	header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Cut(emoji(f.Event)+" "+said+": "+n, maxHeader), true, false))
 
 	body := link(f.URL, n)
 	if f.Payload.Text != "" {
@@ -158,7 +140,7 @@ func Render(f enrich.Facts) Message {
 
 // Fallback is the notification text: the event in words, the name, project and owner.
 func Fallback(f enrich.Facts) string {
-	s := Words(f.Event) + ": " + Name(f)
+	s := words.Event(f.Event) + ": " + words.Name(f)
 	var extra []string
 	if f.Project != "" {
 		extra = append(extra, "project "+f.Project)
@@ -204,7 +186,7 @@ func Digest(facts []enrich.Facts) Message {
 	var chunk strings.Builder
 	named := 0
 	for _, f := range facts {
-		l := text.Cut("• "+Escape(Words(f.Event))+": "+link(f.URL, text.Cut(Name(f), maxDigestLine)), maxSection)
+		l := text.Cut("• "+Escape(words.Event(f.Event))+": "+link(f.URL, text.Cut(words.Name(f), maxDigestLine)), maxSection)
 		if chunk.Len()+len(l)+1 > maxSection {
 			if len(sections) == maxDigestSections-1 {
 				break // the last section is kept for the count of the rest

@@ -22,8 +22,8 @@ import (
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
-	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/text"
+	"github.com/tabhook/tabhook/internal/words"
 )
 
 // Takes reports whether PagerDuty can take the event: a refresh's failure (trigger) or
@@ -72,9 +72,9 @@ func Event(routingKey string, f enrich.Facts) pd.V2Event {
 	if name == "" {
 		name = f.Payload.ResourceName
 	}
-	summary := render.Words(f.Event) + ": " + name
+	summary := words.Event(f.Event) + ": " + name
 	if f.Failure != nil && f.Failure.Error != "" {
-		summary += " — " + render.Headline(f.Failure.Error)
+		summary += " — " + words.Headline(f.Failure.Error)
 	}
 	e.Payload = &pd.V2Payload{
 		Summary:   text.Cut(summary, 1024), // PagerDuty's limit

@@ -19,8 +19,8 @@ import (
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
-	"github.com/tabhook/tabhook/internal/render"
 	txt "github.com/tabhook/tabhook/internal/text"
+	"github.com/tabhook/tabhook/internal/words"
 )
 
 // MaxBytes is the most a message may weigh: Teams refuses more than 28 KB.
@@ -122,7 +122,7 @@ func symbol(event string) string {
 
 // linked is the item's name, linked to Tableau when the URL is known.
 func linked(f enrich.Facts, l limits) string {
-	n := escape(txt.Cut(render.Name(f), l.name))
+	n := escape(txt.Cut(words.Name(f), l.name))
 	if f.URL == "" || strings.ContainsAny(f.URL, " )") {
 		return "**" + n + "**"
 	}
@@ -146,7 +146,7 @@ func text(s string, subtle bool) adaptivecard.Element {
 func single(events []destination.Event, l limits) adaptivecard.Card {
 	f := events[0].Facts
 	card := adaptivecard.NewCard()
-	title := heading(symbol(f.Event) + " " + escape(render.Words(f.Event)) + ": " + escape(txt.Cut(render.Name(f), l.name)))
+	title := heading(symbol(f.Event) + " " + escape(words.Event(f.Event)) + ": " + escape(txt.Cut(words.Name(f), l.name)))
 	body := []adaptivecard.Element{title, text(linked(f, l), false)}
 	facts := adaptivecard.NewFactSet()
 	add := func(title, value string) {
@@ -181,7 +181,7 @@ func single(events []destination.Event, l limits) adaptivecard.Card {
 func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 	var out []adaptivecard.Element
 	if fl := f.Failure; fl != nil && fl.Error != "" {
-		out = append(out, text("**Why:** "+escape(txt.Cut(render.Headline(fl.Error), l.field)), false))
+		out = append(out, text("**Why:** "+escape(txt.Cut(words.Headline(fl.Error), l.field)), false))
 		box := adaptivecard.NewContainer()
 		box.Style = "emphasis"
 		_ = box.AddElement(false, text(escape(txt.Cut(fl.Error, l.errorText)), false))
@@ -189,7 +189,7 @@ func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 		if !fl.Started.IsZero() {
 			s := "Started " + fl.Started.UTC().Format("2006-01-02 15:04:05 MST")
 			if d := fl.Took(); d > 0 {
-				s += ", ran " + render.Duration(d)
+				s += ", ran " + words.Duration(d)
 			}
 			out = append(out, text(s, true))
 		}
@@ -198,7 +198,7 @@ func outcome(f enrich.Facts, l limits) []adaptivecard.Element {
 		out = append(out, text(escape(f.NoReason), true))
 	}
 	if f.Streak > 1 {
-		out = append(out, text(render.Ordinal(f.Streak)+" failure in a row", false))
+		out = append(out, text(words.Ordinal(f.Streak)+" failure in a row", false))
 	}
 	if f.Streak >= 3 {
 		out = append(out, text("⚠️ Tableau suspends a refresh task after 5 failures in a row (Tableau Cloud does; Tableau Server can be set to).", false))
@@ -219,7 +219,7 @@ func digest(events []destination.Event, l limits) adaptivecard.Card {
 			lines = append(lines, fmt.Sprintf("…and %d more; `tabhook deliveries list` shows every event.", len(events)-i))
 			break
 		}
-		lines = append(lines, "- "+escape(render.Words(e.Facts.Event))+": "+linked(e.Facts, l))
+		lines = append(lines, "- "+escape(words.Event(e.Facts.Event))+": "+linked(e.Facts, l))
 	}
 	body = append(body, text(strings.Join(lines, "\n"), false))
 	_ = card.AddElement(false, body...)

@@ -19,7 +19,7 @@ import (
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/payload"
-	"github.com/tabhook/tabhook/internal/render"
+	"github.com/tabhook/tabhook/internal/words"
 )
 
 // Body is the JSON a receiver gets (docs/webhook-body.md). Its names are a promise:
@@ -81,7 +81,7 @@ func NewBody(id string, f enrich.Facts) Body {
 		e.LastSuccessTime = f.LastSuccess.UTC().Format(time.RFC3339)
 	}
 	if fl := f.Failure; fl != nil {
-		e.Failure = &Failure{Error: fl.Error, Headline: render.Headline(fl.Error), JobID: fl.JobID, StartedAt: stamp(fl.Started), EndedAt: stamp(fl.Ended)}
+		e.Failure = &Failure{Error: fl.Error, Headline: words.Headline(fl.Error), JobID: fl.JobID, StartedAt: stamp(fl.Started), EndedAt: stamp(fl.Ended)}
 	}
 	return b
 }
