@@ -43,6 +43,7 @@ func addRelayFlags(cmd *cobra.Command) {
 	_ = fs.MarkHidden("workers")
 	fs.Duration("health-every", time.Minute, "how often /readyz's view of Tableau, Slack and a shared store is refreshed")
 	_ = fs.MarkHidden("health-every")
+	fs.Int("digest-max", relay.DefaultDigestMax, "the most events one digest message (and one claim) stands for: a backlog after an outage drains as a few digests a channel")
 	fs.Duration("lease", 30*time.Second, "how long a claimed event stays with a replica that stops renewing it (a shared store)")
 	_ = fs.MarkHidden("lease")
 }

@@ -168,6 +168,9 @@ func service(fs *pflag.FlagSet, cfg *relay.Config) error {
 	var err error
 	cfg.Service.Workers, _ = fs.GetInt("workers")
 	cfg.Service.Lease, _ = fs.GetDuration("lease")
+	if cfg.Service.DigestMax, _ = fs.GetInt("digest-max"); cfg.Service.DigestMax < 2 {
+		return cli.Usagef("invalid --digest-max %d: at least 2", cfg.Service.DigestMax)
+	}
 	cfg.HealthEvery, _ = fs.GetDuration("health-every")
 	cfg.MentionOwner, _ = fs.GetBool("mention-owner")
 	cfg.QualityWarnings, _ = fs.GetBool("quality-warnings")

@@ -56,7 +56,9 @@ type ServiceConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	Retention              time.Duration // how long delivered records are kept; default 7 days
 	// When DigestAfter or more events are due at once (default 10: ten seconds of
-	// Slack's pace), they are posted together, up to DigestMax (default 50) a message.
+	// Slack's pace), they are posted together, up to DigestMax (default 1,000) a
+	// message: a backlog after an outage drains as a few digests a channel, each naming
+	// its failures first and counting the rest (--digest-max).
 	DigestAfter, DigestMax int
 	// Lease is how long a claim lasts unrenewed (default 30s): what a replica that
 	// dies mid-delivery holds up.
@@ -98,6 +100,9 @@ type ServiceConfig struct {
 	Muted func()
 }
 
+// DefaultDigestMax is the most events one digest (and one claim) stands for.
+const DefaultDigestMax = 1000
+
 // QualityWarnings is the part of Tableau that keeps data quality warnings;
 // *tableau.Client implements it.
 type QualityWarnings interface {
@@ -130,7 +135,7 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 		c.DigestAfter = 10
 	}
 	if c.DigestMax <= 1 {
-		c.DigestMax = 50
+		c.DigestMax = DefaultDigestMax
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -329,5 +330,61 @@ func TestStaleClaimSendsNothing(t *testing.T) {
 	got, _ := sp.Get(b[0].ID)
 	if got.State != store.Delivered || got.MessageTS == "" {
 		t.Fatalf("B's record: %+v", got)
+	}
+}
+
+// TestStageBacklogDigestCarriesOneKey: a digest of more events than its metadata can
+// list carries one key, kept in each record; after a lost answer the channel is
+// searched once for that key and, found, every event is recorded as posted — no second
+// message; not found, the digest is posted again under the same key.
+func TestStageBacklogDigestCarriesOneKey(t *testing.T) {
+	var ps []payload.Payload
+	for i := range maxListed + 30 {
+		ps = append(ps, ev(i, fmt.Sprintf("ops-%d", i)))
+	}
+	for _, found := range []bool{true, false} {
+		sl := &fakeSlack{postErr: &slackout.Error{Op: "post message", Code: "no answer"}} // the answer is lost
+		p, sp, _ := pipelineWith(t, sl)
+		items := itemsOf(stored(t, sp, ps...))
+		p.route(context.Background(), items)
+		p.post(context.Background(), items)
+		r, _ := sp.Get(items[0].rec.ID)
+		key := r.DigestKey
+		if !strings.HasPrefix(key, "digest-") || !r.PostStarted {
+			t.Fatalf("the interrupted digest's record: %+v", r)
+		}
+		for _, it := range items {
+			if r, _ := sp.Get(it.rec.ID); r.DigestKey != key {
+				t.Fatalf("record %d carries key %q, want %q", it.rec.ID, r.DigestKey, key)
+			}
+		}
+		// The retry.
+		sl.found = found
+		var again []store.Record
+		for _, it := range items {
+			r, _ := sp.Get(it.rec.ID)
+			again = append(again, r)
+		}
+		retry := itemsOf(again)
+		p.route(context.Background(), retry)
+		p.post(context.Background(), retry)
+		if sl.finds != 1 {
+			t.Errorf("found=%v: %d history searches, want 1 for the whole digest", found, sl.finds)
+		}
+		wantPosts := 0
+		if !found {
+			wantPosts = 1
+		}
+		if len(sl.posts) != wantPosts {
+			t.Fatalf("found=%v: %d posts after the lost answer, want %d", found, len(sl.posts), wantPosts)
+		}
+		if !found && (len(sl.posts[0].identities) != 1 || sl.posts[0].identities[0] != key) {
+			t.Errorf("the digest posted again carries %v, want its key %s", sl.posts[0].identities, key)
+		}
+		for _, it := range retry {
+			if !it.posted {
+				t.Fatalf("found=%v: event %d not recorded as posted", found, it.rec.ID)
+			}
+		}
 	}
 }

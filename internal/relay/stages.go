@@ -141,23 +141,70 @@ func (p *Pipeline) post(ctx context.Context, items []*item) {
 	}
 	for _, ch := range order {
 		var fresh []*item
+		var keys []string
+		digests := map[string][]*item{} // interrupted digests of a backlog, by key
 		for _, it := range groups[ch] {
 			switch {
 			case it.rec.MessageTS != "":
 				it.posted, it.inPost = true, 1 // posted by an earlier attempt
+			case it.rec.PostStarted && it.rec.DigestKey != "":
+				if _, ok := digests[it.rec.DigestKey]; !ok {
+					keys = append(keys, it.rec.DigestKey)
+				}
+				digests[it.rec.DigestKey] = append(digests[it.rec.DigestKey], it)
 			case it.rec.PostStarted, it.threadTS != "":
 				p.postOne(ctx, it)
 			default:
 				fresh = append(fresh, it)
 			}
 		}
+		for _, key := range keys {
+			p.resumeDigest(ctx, ch, key, digests[key])
+		}
 		switch {
 		case len(fresh) == 1:
 			p.postOne(ctx, fresh[0])
 		case len(fresh) > 1:
-			p.postDigest(ctx, ch, fresh)
+			p.postDigest(ctx, ch, fresh, "")
 		}
 	}
+}
+
+// maxListed is how many events a digest's metadata names one by one (the lost-answer
+// check matches each); a larger digest — a backlog — carries one key for all of them
+// instead, kept in each event's record with the post-may-happen mark.
+const maxListed = 50
+
+// digestKey names a backlog's digest: its first event's identity and its size, unique
+// among the messages a channel's history search can see.
+func digestKey(items []*item) string {
+	return fmt.Sprintf("digest-%s-%d", items[0].rec.Identity(), len(items))
+}
+
+// resumeDigest finishes a backlog's digest whose post was sent but whose answer was
+// lost: the channel is searched once for its key; found, every event in it is
+// recorded as posted; not found (or the search cannot run), it is posted again under
+// the same key.
+func (p *Pipeline) resumeDigest(ctx context.Context, ch, key string, items []*item) {
+	since := items[0].rec.SentAt
+	if since.IsZero() {
+		since = items[0].rec.ReceivedAt
+	}
+	ts, found, err := p.cfg.Slack.FindPosted(ctx, ch, key, since.Add(-historySkew))
+	switch {
+	case err != nil && (slackout.IsPermanent(err) || slackout.Code(err) == "ratelimited"):
+		p.log().Warn("cannot check whether an interrupted digest arrived; posting it again", "count", len(items), "channel", ch, "err", err)
+	case err != nil:
+		fail(items, err)
+		return
+	case found:
+		p.log().Info("an interrupted digest had arrived; not posting it again", "count", len(items), "channel", ch, "ts", ts)
+		if err := p.recordDigest(items, ts); err != nil {
+			fail(items, err)
+		}
+		return
+	}
+	p.postDigest(ctx, ch, items, key)
 }
 
 // historySkew widens the channel-history search before the first send, for a clock
@@ -178,7 +225,7 @@ func (p *Pipeline) postOne(ctx context.Context, it *item) {
 			return
 		}
 	}
-	if err := p.markSent(it); err != nil {
+	if err := p.markSent("", it); err != nil {
 		it.err = err
 		return
 	}
@@ -229,8 +276,11 @@ func (p *Pipeline) findPosted(ctx context.Context, it *item) (found bool, err er
 
 // postDigest posts several events of one channel as one message that stands for each
 // of them (it names them, or counts those it cannot name).
-func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
-	if err := p.markSent(items...); err != nil {
+func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item, key string) {
+	if key == "" && len(items) > maxListed {
+		key = digestKey(items)
+	}
+	if err := p.markSent(key, items...); err != nil {
 		fail(items, err)
 		return
 	}
@@ -238,6 +288,9 @@ func (p *Pipeline) postDigest(ctx context.Context, ch string, items []*item) {
 	identities := make([]string, len(items))
 	for i, it := range items {
 		facts[i], identities[i] = it.facts, it.rec.Identity()
+	}
+	if key != "" {
+		identities = []string{key}
 	}
 	ts, err := p.cfg.Slack.Post(ctx, ch, render.Digest(facts), identities...)
 	if err != nil {
@@ -289,7 +342,7 @@ func ids(items []*item) []uint64 {
 
 // markSent records, before the post leaves, that it may happen: a retry after a lost
 // answer then checks the channel rather than posting blindly.
-func (p *Pipeline) markSent(items ...*item) error {
+func (p *Pipeline) markSent(digestKey string, items ...*item) error {
 	now := time.Now()
 	var todo []uint64
 	threads := map[uint64]string{}
@@ -303,7 +356,7 @@ func (p *Pipeline) markSent(items ...*item) error {
 		return nil
 	}
 	err := p.cfg.Store.UpdateMany(todo, fence(items, func(r *store.Record) error {
-		r.PostStarted, r.ThreadTS = true, threads[r.ID]
+		r.PostStarted, r.ThreadTS, r.DigestKey = true, threads[r.ID], digestKey
 		if r.SentAt.IsZero() {
 			r.SentAt = now
 		}
@@ -314,7 +367,7 @@ func (p *Pipeline) markSent(items ...*item) error {
 	}
 	for _, it := range items {
 		if !it.rec.PostStarted {
-			it.rec.PostStarted, it.rec.ThreadTS = true, it.threadTS
+			it.rec.PostStarted, it.rec.ThreadTS, it.rec.DigestKey = true, it.threadTS, digestKey
 		}
 		if it.rec.SentAt.IsZero() {
 			it.rec.SentAt = now
@@ -328,7 +381,7 @@ func (p *Pipeline) markSent(items ...*item) error {
 func (p *Pipeline) notSent(items ...*item) {
 	err := p.cfg.Store.UpdateMany(ids(items), fence(items, func(r *store.Record) error {
 		if r.MessageTS == "" {
-			r.PostStarted = false
+			r.PostStarted, r.DigestKey = false, ""
 		}
 		return nil
 	}))

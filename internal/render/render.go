@@ -4,6 +4,7 @@ package render
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -169,10 +170,13 @@ func contextLine(f enrich.Facts) string {
 }
 
 // Digest limits: each event's line is cut to maxDigestLine characters, and the list
-// to maxDigestSections sections; events past that are counted, never dropped.
+// to maxDigestSections sections; events past that are counted, never dropped. A digest
+// of more than maxDigestNamed events — a backlog after an outage — names that many,
+// failures first, after a count of every event by type.
 const (
 	maxDigestLine     = 300
 	maxDigestSections = 45
+	maxDigestNamed    = 50
 )
 
 // Digest is one message that stands for several events of one channel: it names each
@@ -182,14 +186,19 @@ const (
 func Digest(facts []enrich.Facts) Message {
 	title := fmt.Sprintf(":package: %d Tableau events", len(facts))
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Cut(title, maxHeader), true, false))}
+	listed := facts
+	if len(facts) > maxDigestNamed {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text.Cut(countByEvent(facts), maxSection)), nil, nil))
+		listed = worstFirst(facts)[:maxDigestNamed]
+	}
 	var sections []string
 	var chunk strings.Builder
 	named := 0
-	for _, f := range facts {
+	for _, f := range listed {
 		l := text.Cut("• "+Escape(words.Event(f.Event))+": "+link(f.URL, text.Cut(words.Name(f), maxDigestLine)), maxSection)
 		if chunk.Len()+len(l)+1 > maxSection {
-			if len(sections) == maxDigestSections-1 {
-				break // the last section is kept for the count of the rest
+			if len(sections) == maxDigestSections-2 {
+				break // the last sections are kept for the counts
 			}
 			sections = append(sections, chunk.String())
 			chunk.Reset()
@@ -210,4 +219,50 @@ func Digest(facts []enrich.Facts) Message {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(sec), nil, nil))
 	}
 	return Message{Text: Escape(fmt.Sprintf("%d Tableau events", len(facts))), Blocks: blocks}
+}
+
+// countByEvent is "*By event:* 950 × Workbook extract refresh failed · 50 × …",
+// failures first, then the most frequent.
+func countByEvent(facts []enrich.Facts) string {
+	counts := map[string]int{}
+	failed := map[string]bool{}
+	for _, f := range facts {
+		counts[f.Event]++
+		failed[f.Event] = f.IsFailure()
+	}
+	events := make([]string, 0, len(counts))
+	for e := range counts {
+		events = append(events, e)
+	}
+	sort.Slice(events, func(i, j int) bool {
+		a, b := events[i], events[j]
+		if failed[a] != failed[b] {
+			return failed[a]
+		}
+		if counts[a] != counts[b] {
+			return counts[a] > counts[b]
+		}
+		return a < b
+	})
+	parts := make([]string, len(events))
+	for i, e := range events {
+		parts[i] = fmt.Sprintf("%d × %s", counts[e], Escape(words.Event(e)))
+	}
+	return "*By event:* " + strings.Join(parts, " · ")
+}
+
+// worstFirst is the events with refresh failures first, each group in its order.
+func worstFirst(facts []enrich.Facts) []enrich.Facts {
+	out := make([]enrich.Facts, 0, len(facts))
+	for _, f := range facts {
+		if f.IsFailure() {
+			out = append(out, f)
+		}
+	}
+	for _, f := range facts {
+		if !f.IsFailure() {
+			out = append(out, f)
+		}
+	}
+	return out
 }

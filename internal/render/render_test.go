@@ -133,6 +133,7 @@ func shapes() map[string]Message {
 		many = append(many, facts("WorkbookRefreshSucceeded", fmt.Sprintf("%02d-%s", i, strings.Repeat("n", 1600)), nil))
 	}
 	out["digest-long-names"] = Digest(many)
+	out["digest-backlog"] = Digest(backlog())
 	for name, m := range updates() {
 		out[name] = m
 	}
@@ -237,6 +238,43 @@ func TestDigestRepresentsEveryEvent(t *testing.T) {
 		if named+more != n || len(d.Blocks) > 50 {
 			t.Errorf("%d events: %d named + %d counted, %d blocks", n, named, more, len(d.Blocks))
 		}
+	}
+}
+
+// backlog is what piled up during an outage: 1,000 events, a few failures among them.
+func backlog() []enrich.Facts {
+	var out []enrich.Facts
+	for i := range 1000 {
+		switch {
+		case i%100 == 7:
+			out = append(out, facts("DatasourceRefreshFailed", fmt.Sprintf("Orders %03d", i), nil))
+		case i%2 == 0:
+			out = append(out, facts("WorkbookRefreshSucceeded", fmt.Sprintf("Sales %03d", i), nil))
+		default:
+			out = append(out, facts("WorkbookUpdated", fmt.Sprintf("Draft %03d", i), nil))
+		}
+	}
+	return out
+}
+
+// TestBacklogDigestSummarises: a digest of a backlog counts every event by type,
+// failures first, names the failures before anything else, and counts the rest.
+func TestBacklogDigestSummarises(t *testing.T) {
+	d := Digest(backlog())
+	counts := d.Blocks[1].(*slack.SectionBlock).Text.Text
+	if counts != "*By event:* 10 × Data source extract refresh failed · 500 × Workbook extract refresh succeeded · 490 × Workbook updated" {
+		t.Errorf("counts: %s", counts)
+	}
+	list := d.Blocks[2].(*slack.SectionBlock).Text.Text
+	if !strings.HasPrefix(list, "• Data source extract refresh failed: *Orders 007*") || strings.Count(list, "refresh failed") != 10 {
+		t.Errorf("failures are not named first: %.300s", list)
+	}
+	last := d.Blocks[len(d.Blocks)-1].(*slack.SectionBlock).Text.Text
+	if !strings.HasPrefix(last, "…and 950 more") {
+		t.Errorf("the rest: %s", last)
+	}
+	if len(d.Blocks) > 6 {
+		t.Errorf("a backlog's digest has %d blocks: a summary, not a wall", len(d.Blocks))
 	}
 }
 

@@ -49,6 +49,10 @@ type Record struct {
 	SentAt      time.Time // when the first post was sent
 	PreviewDone bool
 	Digest      bool // posted as part of a digest message
+	// DigestKey is what a digest message stands for when it stands for too many events
+	// to list them in its metadata (a backlog): fixed with PostStarted, so a retry after
+	// a lost answer looks for the digest, not for each event.
+	DigestKey string
 	// ThreadTS is the message the post replies to (a refresh's thread), fixed with
 	// PostStarted so a retry looks for — and posts — the reply in the same thread.
 	ThreadTS    string
@@ -86,6 +90,7 @@ type Stored struct {
 	SentAt      time.Time       `json:"sent_at,omitzero"`
 	PreviewDone bool            `json:"preview_done,omitempty"`
 	Digest      bool            `json:"digest,omitempty"`
+	DigestKey   string          `json:"digest_key,omitempty"`
 	ThreadTS    string          `json:"thread_ts,omitempty"`
 	DeliveredAt time.Time       `json:"delivered_at,omitzero"`
 	Lease       uint64          `json:"-"`
