@@ -86,6 +86,9 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 	s.SettingsErr = err
 	if err == nil {
 		s.Retention = days(cfg.Service.Retention)
+		if cfg.Actions != nil {
+			s.ActionsAllow = cfg.Actions.Allow
+		}
 	}
 	s.Destinations, s.DestinationsErr = config.Destinations(r.Config(), nil)
 	if err == nil {

@@ -49,7 +49,10 @@ type Setup struct {
 	Now           time.Time
 	// The options whose needs are checked: --mention-owner (a Slack scope) and
 	// --quality-warnings (REST API 3.9).
-	MentionOwner    bool
+	MentionOwner bool
+	// ActionsAllow is actions.allow when --actions is on (nil: off): its user groups
+	// need the usergroups:read scope.
+	ActionsAllow    []string
 	QualityWarnings bool
 	// SettingsErr is what serve or run (Command) would refuse to start with: the
 	// same check, run by the same function. Nil when they would start.
@@ -296,6 +299,9 @@ func checkSlack(ctx context.Context, s Setup) []Result {
 	if s.MentionOwner {
 		out = append(out, mentionScope(auth.Scopes))
 	}
+	if s.ActionsAllow != nil {
+		out = append(out, actionsScope(auth.Scopes, s.ActionsAllow))
+	}
 	if s.Channel == "" {
 		out = append(out, bad("slack channel", "no channel set", "set --slack-channel (SLACK_CHANNEL)"))
 	} else {
@@ -332,6 +338,28 @@ func mentionScope(have []string) Result {
 			"add users:read.email (and users:read) to the Slack app's bot token scopes and reinstall it")
 	}
 	return ok(name, "users:read.email present: failure messages mention the owner")
+}
+
+// actionsScope checks what --actions needs of the token: usergroups:read when
+// actions.allow names user groups (S…), to know who is in them.
+func actionsScope(have, allow []string) Result {
+	const name = "slack actions"
+	groups := 0
+	for _, a := range allow {
+		if strings.HasPrefix(a, "S") {
+			groups++
+		}
+	}
+	switch {
+	case groups == 0:
+		return ok(name, fmt.Sprintf("buttons on failed refreshes for %s (user IDs only: no extra scope needed)", strings.Join(allow, ", ")))
+	case len(have) == 0:
+		return ok(name, "Slack did not report the token's scopes; user groups in actions.allow need usergroups:read")
+	case !has(have, "usergroups:read"):
+		return bad(name, "actions.allow names user groups, but the token lacks the usergroups:read scope: their members' clicks would be refused",
+			"add usergroups:read to the Slack app's bot token scopes and reinstall it")
+	}
+	return ok(name, fmt.Sprintf("buttons on failed refreshes for %s; usergroups:read present", strings.Join(allow, ", ")))
 }
 
 func has(list []string, s string) bool {

@@ -245,3 +245,22 @@ func TestDestinationsChecked(t *testing.T) {
 		t.Errorf("a config error: %+v", f)
 	}
 }
+
+// TestActionsScope: user groups in actions.allow need usergroups:read; user IDs alone
+// need nothing more.
+func TestActionsScope(t *testing.T) {
+	for _, tc := range []struct {
+		have, allow []string
+		ok          bool
+	}{
+		{[]string{"chat:write"}, []string{"U0ALICE"}, true},
+		{[]string{"chat:write"}, []string{"U0ALICE", "S0ONCALL"}, false},
+		{[]string{"chat:write", "usergroups:read"}, []string{"S0ONCALL"}, true},
+		{nil, []string{"S0ONCALL"}, true}, // scopes not reported: said, not failed
+	} {
+		r := actionsScope(tc.have, tc.allow)
+		if r.OK != tc.ok || (!r.OK && !strings.Contains(r.Fix, "usergroups:read")) {
+			t.Errorf("%v %v: %+v", tc.have, tc.allow, r)
+		}
+	}
+}
