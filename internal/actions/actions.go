@@ -258,7 +258,7 @@ func (h *Handler) act(ctx context.Context, cb slack.InteractionCallback, a *slac
 		note = h.acknowledge(ctx, cb, it, &done)
 	}
 	if note != "" {
-		h.note(ctx, cb, note, a.ActionID)
+		h.note(ctx, cb, it, a.Value, note, a.ActionID)
 	}
 }
 
@@ -321,7 +321,7 @@ func (h *Handler) acknowledge(ctx context.Context, cb slack.InteractionCallback,
 
 // note says on the message what was done (and swaps Mute and Unmute), by chat.update:
 // one update of a message at a time in this process.
-func (h *Handler) note(ctx context.Context, cb slack.InteractionCallback, note, actionID string) {
+func (h *Handler) note(ctx context.Context, cb slack.InteractionCallback, it render.Item, value, note, actionID string) {
 	ch, ts := cb.Container.ChannelID, cb.Container.MessageTs
 	if ch == "" {
 		ch = cb.Channel.ID
@@ -332,12 +332,16 @@ func (h *Handler) note(ctx context.Context, cb slack.InteractionCallback, note, 
 	lock := &h.msgLock[fnv(ch+ts)%uint32(len(h.msgLock))]
 	lock.Lock()
 	defer lock.Unlock()
-	blocks := render.AddNote(slices.Clone(cb.Message.Blocks.BlockSet), note)
+	blocks := slices.Clone(cb.Message.Blocks.BlockSet)
+	if render.Items(blocks) > 1 && it.Name != "" {
+		note += " — " + render.Escape(it.Name) // a digest: say which item
+	}
+	blocks = render.AddNote(blocks, note)
 	switch actionID {
 	case render.ActionMute:
-		render.SwapMute(blocks, true)
+		render.SwapMute(blocks, value, true)
 	case render.ActionUnmute:
-		render.SwapMute(blocks, false)
+		render.SwapMute(blocks, value, false)
 	}
 	if err := h.cfg.Slack.Update(ctx, ch, ts, render.Message{Text: cb.Message.Text, Blocks: blocks}); err != nil {
 		h.cfg.Logger.Warn("could not say on the message what was done", "channel", ch, "ts", ts, "err", err)

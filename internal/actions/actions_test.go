@@ -312,3 +312,38 @@ func TestCheckAllow(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestClickNamesItsItem: a click on one item of a digest acts on that item,
+// says which on the message, and swaps only its Mute button.
+func TestDigestClickNamesItsItem(t *testing.T) {
+	w := newWorld(t, "U0ALICE")
+	sc := slackout.New(slackout.Options{Token: token, APIURL: w.slack.APIURL()})
+	var facts []enrich.Facts
+	for _, id := range []string{tableausim.WorkbookID, "wb-other"} {
+		facts = append(facts, enrich.Facts{Event: "WorkbookRefreshFailed", Kind: "workbook", Name: "Book " + id[:4], Actions: true,
+			Payload: payload.Payload{SiteLUID: w.site, ResourceLUID: id, EventType: "WorkbookRefreshFailed", Resource: "EXTRACTS"}})
+	}
+	ts, err := sc.Post(context.Background(), "C0ALERTS", render.Digest(facts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ts = ts
+	req, err := w.slack.Request(w.srv.URL, secret, slackfake.Click{User: "U0ALICE", Channel: "C0ALERTS", TS: ts, ActionID: render.ActionMute, Item: w.site + "/workbook/wb-other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.send(req)
+	msg := w.message()
+	if !strings.Contains(msg, "Muted for 24 h by <@U0ALICE>") || !strings.Contains(msg, "— Book wb-o") {
+		t.Fatalf("the note does not name the item: %s", msg)
+	}
+	if strings.Count(msg, render.ActionUnmute) != 1 || strings.Count(msg, `"`+render.ActionMute+`"`) != 1 {
+		t.Fatalf("Mute swapped on the wrong buttons: %s", msg)
+	}
+	if muted, _, _ := actions.Hold(w.store, render.Item{Site: w.site, Kind: "workbook", ID: "wb-other"}, time.Now()); !muted {
+		t.Error("the clicked item is not muted")
+	}
+	if muted, _, _ := actions.Hold(w.store, render.Item{Site: w.site, Kind: "workbook", ID: tableausim.WorkbookID}, time.Now()); muted {
+		t.Error("the other item is muted")
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/text"
+	"github.com/tabhook/tabhook/internal/words"
 )
 
 // The action IDs of the buttons a failed refresh's message offers (--actions); Slack
@@ -25,27 +27,39 @@ const (
 	NotesBlockID   = "tabhook_action_notes"
 )
 
-// Item is what a button acts on: a site's workbook or data source. Its Value is what
-// the button carries (Slack allows 2,000 characters; IDs are LUIDs).
+// Item is what a button acts on: a site's workbook or data source, and its name as the
+// message showed it (for saying which one was acted on in a digest).
 type Item struct {
 	Site, Kind, ID string
+	Name           string
 }
 
-// Value is the button's value: site/kind/id.
+// maxButtonName is how much of the name a button's value carries (Slack allows 2,000
+// characters a value).
+const maxButtonName = 200
+
+// Value is the item's identity: site/kind/id (names can change; this cannot).
 func (i Item) Value() string { return i.Site + "/" + i.Kind + "/" + i.ID }
 
-// ParseItem reads a button's value.
+// ButtonValue is what a button carries: site/kind/id/name.
+func (i Item) ButtonValue() string { return i.Value() + "/" + text.Cut(i.Name, maxButtonName) }
+
+// ParseItem reads a button's value (site/kind/id, then the name if any).
 func ParseItem(v string) (Item, error) {
-	parts := strings.Split(v, "/")
-	if len(parts) != 3 || parts[0] == "" || parts[2] == "" || (parts[1] != "workbook" && parts[1] != "datasource") {
+	parts := strings.SplitN(v, "/", 4)
+	if len(parts) < 3 || parts[0] == "" || parts[2] == "" || (parts[1] != "workbook" && parts[1] != "datasource") {
 		return Item{}, fmt.Errorf("not a tabhook item: %q", v)
 	}
-	return Item{Site: parts[0], Kind: parts[1], ID: parts[2]}, nil
+	it := Item{Site: parts[0], Kind: parts[1], ID: parts[2]}
+	if len(parts) == 4 {
+		it.Name = parts[3]
+	}
+	return it, nil
 }
 
 // ItemOf is the item an event is about.
 func ItemOf(f enrich.Facts) Item {
-	return Item{Site: f.Payload.SiteLUID, Kind: f.Kind, ID: f.Payload.ResourceLUID}
+	return Item{Site: f.Payload.SiteLUID, Kind: f.Kind, ID: f.Payload.ResourceLUID, Name: words.Name(f)}
 }
 
 // Actionable reports whether a message offers buttons for the event: a failed refresh
@@ -62,7 +76,7 @@ func button(id, label, value string, style slack.Style) *slack.ButtonBlockElemen
 
 // actionButtons are a failed refresh's buttons: run it again, mute, acknowledge.
 func actionButtons(f enrich.Facts) []slack.BlockElement {
-	v := ItemOf(f).Value()
+	v := ItemOf(f).ButtonValue()
 	return []slack.BlockElement{
 		button(ActionRefresh, "Run refresh now", v, slack.StylePrimary),
 		button(ActionMute, "Mute 24 h", v, ""),
@@ -70,8 +84,9 @@ func actionButtons(f enrich.Facts) []slack.BlockElement {
 	}
 }
 
-// SwapMute turns a message's Mute button into Unmute (muted true) or back, in place.
-func SwapMute(blocks []slack.Block, muted bool) {
+// SwapMute turns the Mute button carrying value into Unmute (muted true) or back, in
+// place: in a digest, only the clicked item's.
+func SwapMute(blocks []slack.Block, value string, muted bool) {
 	from, to, label := ActionMute, ActionUnmute, "Unmute"
 	if !muted {
 		from, to, label = ActionUnmute, ActionMute, "Mute 24 h"
@@ -82,11 +97,28 @@ func SwapMute(blocks []slack.Block, muted bool) {
 			continue
 		}
 		for i, el := range ab.Elements.ElementSet {
-			if btn, ok := el.(*slack.ButtonBlockElement); ok && btn.ActionID == from {
+			if btn, ok := el.(*slack.ButtonBlockElement); ok && btn.ActionID == from && btn.Value == value {
 				ab.Elements.ElementSet[i] = button(to, label, btn.Value, "")
 			}
 		}
 	}
+}
+
+// Items counts the items a message has buttons for: more than one in a digest.
+func Items(blocks []slack.Block) int {
+	n := 0
+	for _, b := range blocks {
+		ab, ok := b.(*slack.ActionBlock)
+		if !ok || ab.Elements == nil {
+			continue
+		}
+		for _, el := range ab.Elements.ElementSet {
+			if btn, ok := el.(*slack.ButtonBlockElement); ok && btn.ActionID == ActionRefresh {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // maxNotes is how many lines of what was done a message keeps (a context block holds

@@ -177,6 +177,9 @@ const (
 	maxDigestLine     = 300
 	maxDigestSections = 45
 	maxDigestNamed    = 50
+	// maxDigestActions is how many failures of a digest get buttons of their own
+	// (--actions): the first, in order.
+	maxDigestActions = 5
 )
 
 // Digest is one message that stands for several events of one channel: it names each
@@ -191,11 +194,21 @@ func Digest(facts []enrich.Facts) Message {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text.Cut(countByEvent(facts), maxSection)), nil, nil))
 		listed = worstFirst(facts)[:maxDigestNamed]
 	}
+	named := 0
+	// The first failures (--actions) stand alone, each with its buttons.
+	var rest []enrich.Facts
+	for _, f := range listed {
+		if Actionable(f) && named < maxDigestActions {
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(digestLine(f)), nil, nil), slack.NewActionBlock("", actionButtons(f)...))
+			named++
+			continue
+		}
+		rest = append(rest, f)
+	}
 	var sections []string
 	var chunk strings.Builder
-	named := 0
-	for _, f := range listed {
-		l := text.Cut("• "+Escape(words.Event(f.Event))+": "+link(f.URL, text.Cut(words.Name(f), maxDigestLine)), maxSection)
+	for _, f := range rest {
+		l := digestLine(f)
 		if chunk.Len()+len(l)+1 > maxSection {
 			if len(sections) == maxDigestSections-2 {
 				break // the last sections are kept for the counts
@@ -219,6 +232,11 @@ func Digest(facts []enrich.Facts) Message {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(sec), nil, nil))
 	}
 	return Message{Text: Escape(fmt.Sprintf("%d Tableau events", len(facts))), Blocks: blocks}
+}
+
+// digestLine names one event of a digest.
+func digestLine(f enrich.Facts) string {
+	return text.Cut("• "+Escape(words.Event(f.Event))+": "+link(f.URL, text.Cut(words.Name(f), maxDigestLine)), maxSection)
 }
 
 // countByEvent is "*By event:* 950 × Workbook extract refresh failed · 50 × …",

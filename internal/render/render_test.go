@@ -134,13 +134,15 @@ func shapes() map[string]Message {
 	}
 	out["digest-long-names"] = Digest(many)
 	out["digest-backlog"] = Digest(backlog())
+	out["digest-actions"] = Digest(digestWithFailures())
 	for name, m := range updates() {
 		out[name] = m
 	}
-	acted := Render(refreshCases()["refresh-failed-actions"])
+	failed := refreshCases()["refresh-failed-actions"]
+	acted := Render(failed)
 	acted.Blocks = AddNote(acted.Blocks, ":arrows_counterclockwise: Refresh requested by <@U0ALICE> at 2026-11-30 07:05:00 UTC")
 	acted.Blocks = AddNote(acted.Blocks, ":mute: Muted for 24 h by <@U0BOB> at 2026-11-30 07:06:00 UTC")
-	SwapMute(acted.Blocks, true)
+	SwapMute(acted.Blocks, ItemOf(failed).ButtonValue(), true)
 	out["refresh-failed-acted-on"] = acted
 	return out
 }
@@ -255,6 +257,53 @@ func backlog() []enrich.Facts {
 		}
 	}
 	return out
+}
+
+// digestWithFailures is a storm with seven failures, --actions on: the first five get
+// buttons of their own.
+func digestWithFailures() []enrich.Facts {
+	var out []enrich.Facts
+	for i := range 12 {
+		if i%3 == 0 {
+			out = append(out, facts("WorkbookUpdated", fmt.Sprintf("Draft %02d", i), nil))
+			continue
+		}
+		out = append(out, facts("DatasourceRefreshFailed", fmt.Sprintf("Orders %02d", i), func(f *enrich.Facts) {
+			f.Actions, f.Kind = true, "datasource"
+			f.Payload.ResourceLUID = fmt.Sprintf("ds-%02d", i)
+		}))
+	}
+	return out
+}
+
+// TestDigestButtonsPerItem: a digest gives its first failures buttons of their own,
+// each carrying its item; Mute swaps only the clicked item's button.
+func TestDigestButtonsPerItem(t *testing.T) {
+	m := Digest(digestWithFailures())
+	if n := Items(m.Blocks); n != maxDigestActions {
+		t.Fatalf("%d items with buttons, want %d", n, maxDigestActions)
+	}
+	var values []string
+	for _, b := range m.Blocks {
+		if ab, ok := b.(*slack.ActionBlock); ok {
+			values = append(values, ab.Elements.ElementSet[0].(*slack.ButtonBlockElement).Value)
+		}
+	}
+	it, err := ParseItem(values[1])
+	if err != nil || it.ID != "ds-02" || it.Name != "Orders 02" || it.Kind != "datasource" {
+		t.Fatalf("the second item's button: %q → %+v %v", values[1], it, err)
+	}
+	SwapMute(m.Blocks, values[1], true)
+	b, _ := json.Marshal(m.Blocks)
+	if strings.Count(string(b), ActionUnmute) != 1 || strings.Count(string(b), ActionMute+`"`) != maxDigestActions-1 {
+		t.Errorf("mute swapped more than the clicked item's button: %s", b)
+	}
+	all := Plain(m)
+	for i := range 12 {
+		if !strings.Contains(all, fmt.Sprintf(" %02d", i)) {
+			t.Errorf("event %d is not named", i)
+		}
+	}
 }
 
 // TestBacklogDigestSummarises: a digest of a backlog counts every event by type,

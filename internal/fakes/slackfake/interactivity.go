@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,6 +59,9 @@ type Click struct {
 	Channel  string // the message's channel ID
 	TS       string // the message's timestamp
 	ActionID string // the button's action_id
+	// Item, when set, picks among several such buttons (a digest's) the one whose value
+	// begins with it.
+	Item string
 	// At is when Slack signs the request; zero: now. An old At makes a stale request.
 	At time.Time
 }
@@ -81,7 +85,7 @@ func (f *Fake) Request(target, signingSecret string, c Click) (*http.Request, er
 	if msg == nil {
 		return nil, fmt.Errorf("no message %s in %s", c.TS, c.Channel)
 	}
-	value, blockID, err := buttonValue(msg.Blocks, c.ActionID)
+	value, blockID, err := buttonValue(msg.Blocks, c.ActionID, c.Item)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +126,7 @@ func (f *Fake) Request(target, signingSecret string, c Click) (*http.Request, er
 }
 
 // buttonValue finds a button by its action_id in a message's blocks.
-func buttonValue(blocks json.RawMessage, actionID string) (value, blockID string, err error) {
+func buttonValue(blocks json.RawMessage, actionID, item string) (value, blockID string, err error) {
 	var bs []struct {
 		Type     string `json:"type"`
 		BlockID  string `json:"block_id"`
@@ -137,7 +141,7 @@ func buttonValue(blocks json.RawMessage, actionID string) (value, blockID string
 	}
 	for _, b := range bs {
 		for _, e := range b.Elements {
-			if b.Type == "actions" && e.Type == "button" && e.ActionID == actionID {
+			if b.Type == "actions" && e.Type == "button" && e.ActionID == actionID && strings.HasPrefix(e.Value, item) {
 				return e.Value, b.BlockID, nil
 			}
 		}
