@@ -39,6 +39,11 @@ const maxWorking = 8
 // validAllow: a Slack user (U…, W… on Enterprise Grid) or user group (S…) ID.
 var validAllow = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
 
+// AllowOwner in actions.allow lets an item's owner act on its messages: the owner's
+// e-mail in Tableau is looked up in Slack (users.lookupByEmail) and compared with the
+// clicker.
+const AllowOwner = "owner"
+
 // CheckAllow refuses an actions.allow list that would let nobody act, or holds
 // something that is not a Slack ID (a name or an e-mail would never match).
 func CheckAllow(allow []string) error {
@@ -46,8 +51,8 @@ func CheckAllow(allow []string) error {
 		return errors.New("actions.allow is empty: list the Slack user IDs (U…) and user group IDs (S…) who may act from messages")
 	}
 	for _, a := range allow {
-		if !validAllow.MatchString(a) {
-			return fmt.Errorf("actions.allow: %q is not a Slack user ID (U…) or user group ID (S…); find a user's in their profile (⋮ → Copy member ID)", a)
+		if a != AllowOwner && !validAllow.MatchString(a) {
+			return fmt.Errorf("actions.allow: %q is not a Slack user ID (U…), a user group ID (S…) or %q; find a user's ID in their Slack profile (⋮ → Copy member ID)", a, AllowOwner)
 		}
 	}
 	return nil
@@ -56,6 +61,13 @@ func CheckAllow(allow []string) error {
 // Slack is what acting needs of Slack's Web API: saying on the message what was done.
 type Slack interface {
 	Update(ctx context.Context, ch, ts string, m render.Message) error
+}
+
+// Owners finds who owns an item, for actions.allow's "owner": the owner's e-mail in
+// Tableau, and the Slack user with that e-mail.
+type Owners interface {
+	OwnerEmail(ctx context.Context, kind, id string) (string, error)
+	UserByEmail(ctx context.Context, email string) (string, error)
 }
 
 // Groups lists a Slack user group's members, for actions.allow's groups.
@@ -84,6 +96,7 @@ type Config struct {
 	Store         store.Store
 	Slack         Slack
 	Groups        Groups // nil: only user IDs in Allow can match
+	Owners        Owners // nil: "owner" in Allow matches no one
 	Tableau       Tableau
 	// SiteID is the site the relay serves: a button of another site's message is
 	// refused.
@@ -238,7 +251,7 @@ func (h *Handler) act(ctx context.Context, cb slack.InteractionCallback, a *slac
 		h.respond(cb.ResponseURL, "This message is about another Tableau site than the one this relay serves: nothing was done.")
 		return
 	}
-	if ok, err := h.allowed(ctx, cb.User.ID); !ok {
+	if ok, err := h.allowed(ctx, cb.User.ID, it); !ok {
 		done.Result = "denied"
 		if err != nil {
 			done.Detail = err.Error()
@@ -356,12 +369,21 @@ func fnv(s string) uint32 {
 	return h
 }
 
-// allowed: the user is listed, or a member of a listed user group.
-func (h *Handler) allowed(ctx context.Context, user string) (bool, error) {
+// allowed: the user is listed, a member of a listed user group, or — with "owner"
+// listed — the item's owner.
+func (h *Handler) allowed(ctx context.Context, user string, it render.Item) (bool, error) {
 	if slices.Contains(h.cfg.Allow, user) {
 		return true, nil
 	}
 	var errs []error
+	if slices.Contains(h.cfg.Allow, AllowOwner) {
+		owner, err := h.owner(ctx, it)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("the item's owner: %w", err))
+		} else if owner == user {
+			return true, nil
+		}
+	}
 	for _, g := range h.cfg.Allow {
 		if g == "" || g[0] != 'S' {
 			continue
@@ -376,6 +398,18 @@ func (h *Handler) allowed(ctx context.Context, user string) (bool, error) {
 		}
 	}
 	return false, errors.Join(errs...)
+}
+
+// owner is the Slack user who owns the item in Tableau ("" when not found).
+func (h *Handler) owner(ctx context.Context, it render.Item) (string, error) {
+	if h.cfg.Owners == nil {
+		return "", errors.New("owners cannot be looked up here")
+	}
+	email, err := h.cfg.Owners.OwnerEmail(ctx, it.Kind, it.ID)
+	if err != nil || email == "" {
+		return "", err
+	}
+	return h.cfg.Owners.UserByEmail(ctx, email)
 }
 
 func (h *Handler) members(ctx context.Context, group string) ([]string, error) {

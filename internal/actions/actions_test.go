@@ -73,6 +73,7 @@ func newWorld(t *testing.T, allow ...string) *world {
 	t.Cleanup(cancel)
 	w.h = actions.New(ctx, actions.Config{
 		SigningSecret: secret, Allow: allow, Store: w.store, Slack: sc, Groups: sc, Tableau: tc,
+		Owners: actions.TableauOwners{Tableau: tc, Slack: sc},
 		SiteID: func() string { return w.site },
 		Acknowledge: func(_ context.Context, it render.Item) (bool, error) {
 			w.mu.Lock()
@@ -297,6 +298,22 @@ func TestOtherRequestsIgnored(t *testing.T) {
 	}
 }
 
+// TestOwnerMayAct: with "owner" in actions.allow, the item's owner (found by their
+// Tableau e-mail in Slack) may act, and no one else by that rule.
+func TestOwnerMayAct(t *testing.T) {
+	w := newWorld(t, actions.AllowOwner)
+	w.slack.SetScopes("chat:write,users:read,users:read.email")
+	w.slack.AddUser("bob@example.com", "U0BOB")
+	w.click("U0ALICE", render.ActionRefresh, nil)
+	if w.sim.Refreshes(tableausim.WorkbookID) != 0 {
+		t.Fatal("someone who is not the owner ran the refresh")
+	}
+	w.click("U0BOB", render.ActionRefresh, nil)
+	if w.sim.Refreshes(tableausim.WorkbookID) != 1 {
+		t.Fatalf("the owner could not run the refresh: %v", w.results())
+	}
+}
+
 func TestCheckAllow(t *testing.T) {
 	for _, tc := range []struct {
 		allow []string
@@ -306,6 +323,7 @@ func TestCheckAllow(t *testing.T) {
 		{[]string{"U0ALICE", "S0ONCALL", "W0GRID"}, true},
 		{[]string{"alice@example.com"}, false},
 		{[]string{"#ops"}, false},
+		{[]string{"owner", "U0ALICE"}, true},
 	} {
 		if err := actions.CheckAllow(tc.allow); (err == nil) != tc.ok {
 			t.Errorf("%v: %v", tc.allow, err)

@@ -350,9 +350,14 @@ func actionsScope(have, allow []string) Result {
 			groups++
 		}
 	}
+	owner := has(allow, "owner")
+	if owner && len(have) > 0 && !has(have, "users:read.email") {
+		return bad(name, "actions.allow lets an item's owner act, but the token lacks the users:read.email scope: owners cannot be found in Slack",
+			"add users:read.email (and users:read) to the Slack app's bot token scopes and reinstall it")
+	}
 	switch {
 	case groups == 0:
-		return ok(name, fmt.Sprintf("buttons on failed refreshes for %s (user IDs only: no extra scope needed)", strings.Join(allow, ", ")))
+		return ok(name, fmt.Sprintf("buttons on failed refreshes for %s (no user groups: usergroups:read not needed)", strings.Join(allow, ", ")))
 	case len(have) == 0:
 		return ok(name, "Slack did not report the token's scopes; user groups in actions.allow need usergroups:read")
 	case !has(have, "usergroups:read"):

@@ -297,6 +297,10 @@ func (e *Enricher) owner(ctx context.Context, f *Facts, o tableau.User) error {
 
 // emailOf is the user's e-mail: the email attribute, or the user name where it is one
 // (Tableau Cloud signs users in by e-mail).
+// EmailOf is a Tableau user's e-mail address: their e-mail, or their user name when it
+// is one (Tableau Cloud's are); "" when neither.
+func EmailOf(u tableau.User) string { return emailOf(u) }
+
 func emailOf(u tableau.User) string {
 	if u.Email != "" {
 		return u.Email

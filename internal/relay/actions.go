@@ -32,9 +32,15 @@ func (r *relay) actions(ctx context.Context) (*actions.Handler, error) {
 		}
 	}
 	groups, _ := r.cfg.Slack.(actions.Groups)
+	var owners actions.Owners
+	if lookup, ok := r.cfg.Slack.(interface {
+		UserByEmail(ctx context.Context, email string) (string, error)
+	}); ok {
+		owners = actions.TableauOwners{Tableau: r.cfg.Tableau, Slack: lookup}
+	}
 	cfg := actions.Config{
 		SigningSecret: r.cfg.Actions.SigningSecret, Allow: r.cfg.Actions.Allow,
-		Store: r.store, Slack: sl, Groups: groups, Tableau: tb, SiteID: r.site, Logger: r.log,
+		Store: r.store, Slack: sl, Groups: groups, Owners: owners, Tableau: tb, SiteID: r.site, Logger: r.log,
 		OnDone: func(d actions.Done) {
 			r.cfg.Metrics.Action(d.Action, d.Result)
 			r.cfg.Observe.emit(Event{Type: EvAction, Detail: fmt.Sprintf("%s by %s on %s %s: %s", d.Action, d.User, d.Item.Kind, d.Item.ID, d.Result)})
