@@ -158,6 +158,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.verify(r.Header, body); err != nil {
+		var refused *refusal
+		if !errors.As(err, &refused) {
+			// The store could not say whether the request was seen before: not done,
+			// and not called forged either.
+			h.cfg.Logger.Error("Slack interactivity request not taken: the store did not answer", "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
 		h.cfg.Logger.Warn("Slack interactivity request refused", "why", err.Error(), "remote", r.RemoteAddr)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
@@ -171,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.work <- struct{}{}:
 	default:
 		w.WriteHeader(http.StatusOK)
-		h.respond(cb.ResponseURL, "tabhook is busy with other actions: click again in a moment.")
+		h.wg.Go(func() { h.respond(cb.ResponseURL, "tabhook is busy with other actions: click again in a moment.") })
 		return
 	}
 	// Slack wants the answer within 3 seconds; the work follows it.
@@ -194,31 +202,35 @@ func (h *Handler) verify(header http.Header, body []byte) error {
 	ts := header.Get("X-Slack-Request-Timestamp")
 	sig := header.Get("X-Slack-Signature")
 	if ts == "" || sig == "" {
-		return errors.New("not signed")
+		return &refusal{"not signed"}
 	}
 	sv, err := slack.NewSecretsVerifier(header, h.cfg.SigningSecret)
 	if err != nil {
 		if errors.Is(err, slack.ErrExpiredTimestamp) {
-			return errors.New("stale: more than 5 minutes old")
+			return &refusal{"stale: more than 5 minutes old"}
 		}
-		return errors.New("unreadable signature headers")
+		return &refusal{"unreadable signature headers"}
 	}
 	if _, err := sv.Write(body); err != nil {
-		return err
+		return &refusal{err.Error()}
 	}
 	if err := sv.Ensure(); err != nil {
-		return errors.New("the signature does not match (check --slack-signing-secret-file)")
+		return &refusal{"the signature does not match (check --slack-signing-secret-file)"}
 	}
 	_, err = h.cfg.Store.UpdateItem("slack-request/"+sig, func(old []byte) ([]byte, error) {
 		if old != nil {
-			return nil, errReplay
+			return nil, &refusal{"replayed: this request was already taken"}
 		}
 		return []byte(ts), nil
 	})
 	return err
 }
 
-var errReplay = errors.New("replayed: this request was already taken")
+// refusal is a request refused for what it is (unsigned, forged, stale, replayed):
+// 401, as opposed to a store that could not answer.
+type refusal struct{ why string }
+
+func (r *refusal) Error() string { return r.why }
 
 // parse reads a block_actions request for one of tabhook's buttons.
 func parse(body []byte) (slack.InteractionCallback, *slack.BlockAction, bool) {

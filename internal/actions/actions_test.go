@@ -365,3 +365,33 @@ func TestDigestClickNamesItsItem(t *testing.T) {
 		t.Error("the other item is muted")
 	}
 }
+
+// brokenItems is a store whose items cannot be written (a database gone).
+type brokenItems struct{ *spool.Spool }
+
+func (brokenItems) UpdateItem(string, func([]byte) ([]byte, error)) ([]byte, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestStoreDownIsNotCalledForged: when the store cannot say whether a request was seen
+// before, the click is answered 503 — not done, not called forged.
+func TestStoreDownIsNotCalledForged(t *testing.T) {
+	w := newWorld(t, "U0ALICE")
+	h := actions.New(context.Background(), actions.Config{SigningSecret: secret, Allow: []string{"U0ALICE"}, Store: brokenItems{w.store},
+		Slack: slackout.New(slackout.Options{Token: token, APIURL: w.slack.APIURL()}), SiteID: func() string { return w.site }})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, err := w.slack.Request(srv.URL, secret, slackfake.Click{User: "U0ALICE", Channel: "C0ALERTS", TS: w.ts, ActionID: render.ActionRefresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	h.Wait()
+	if resp.StatusCode != http.StatusServiceUnavailable || w.sim.Refreshes(tableausim.WorkbookID) != 0 {
+		t.Fatalf("answered %d, %d refreshes", resp.StatusCode, w.sim.Refreshes(tableausim.WorkbookID))
+	}
+}
