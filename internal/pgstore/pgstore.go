@@ -423,6 +423,24 @@ func (s *Store) Hold(until time.Time, ids ...uint64) {
 	s.signal()
 }
 
+// Expedite makes a destination's events waiting on a retry due now (store.Store): their
+// next try is cleared in the row and in its record.
+func (s *Store) Expedite(destination string, now time.Time) (int, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE tabhook_events SET next_try = NULL, rec = (rec::jsonb - 'next_try')::json
+		WHERE state = 'pending' AND next_try > $1 AND (lease_until IS NULL OR lease_until <= $1)
+		  AND COALESCE(rec->>'destination', '') = $2`, now, destination)
+	if err != nil {
+		return 0, fmt.Errorf("expedite %q's retries: %w", destination, err)
+	}
+	if tag.RowsAffected() > 0 {
+		s.signal()
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // NextDue is when the next pending event is due (store.Store).
 func (s *Store) NextDue() (time.Time, bool) {
 	ctx, cancel := s.ctx()

@@ -544,3 +544,25 @@ func TestGoneItemSaidOnce(t *testing.T) {
 		t.Errorf("tabhook_events_degraded_total{why=gone} = %v, want 5", got)
 	}
 }
+
+// TestBacklogGoesOutWhenSlackAnswersAgain: events that failed during a Slack outage
+// back off (here ten minutes); the first post that works after it makes them all due
+// at once, so they go out now rather than at the end of their backoff.
+func TestBacklogGoesOutWhenSlackAnswersAgain(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config(t.TempDir(), "WorkbookUpdated")
+	cfg.Service.MinBackoff, cfg.Service.MaxBackoff = 10*time.Minute, 20*time.Minute
+	w.start(cfg)
+	w.slack.SetOutage(true)
+	for i := range 3 {
+		w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: time.Date(2026, 11, 30, 7, 0, i, 0, time.UTC)})
+	}
+	eventually(t, "the failed attempts", func() bool { return w.count(relay.EvRetrying) >= 3 })
+	w.slack.SetOutage(false)
+	// A new event is due at once; its post works, and the three waiting follow.
+	w.fire(tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.WorkbookID, ResourceName: "SafariSample", CreatedAt: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)})
+	eventually(t, "all four delivered, long before the backoff ends", func() bool { return w.count(relay.EvDelivered) == 4 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -62,6 +62,7 @@ type Pipeline struct {
 	// or preview; each destination held and sent to on its own.
 	destStages []stage
 	destHold   sync.Map // destination name → time.Time: no sends before (a 429)
+	down       sync.Map // destination name ("" Slack) → true: its last send failed unanswered
 
 	mu      sync.Mutex
 	routing Routing // changed by a reload

@@ -35,6 +35,9 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 		case it.err != nil && it.rec.Destination == "" && channelRefusal(it.err) && time.Since(it.rec.ReceivedAt) < p.cfg.ChannelDeadAfter:
 			p.waitForChannel(ctx, it)
 		case it.err != nil:
+			if unavailable(it.err) {
+				p.down.Store(it.rec.Destination, true)
+			}
 			if ev, ok := p.failed(ctx, it); ok {
 				failures, failErrs = append(failures, ev), append(failErrs, it.err)
 			}
@@ -44,6 +47,7 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 	}
 	if len(delivered) > 0 {
 		p.delivered(delivered)
+		p.answersAgain(delivered)
 	}
 	p.sayFailures(failures, failErrs)
 	if refusal != nil && p.cfg.Refused != nil {
@@ -107,6 +111,38 @@ func (p *Pipeline) delivered(items []*item) {
 		p.cfg.Observe.emit(Event{Type: typ, ID: it.rec.IDString(), Identity: it.rec.Identity(), EventType: it.facts.Event, Resource: it.rec.Payload.Resource, Name: it.facts.Name,
 			Channel: channel, Destination: destinationOf(it.rec), Latency: now.Sub(it.rec.ReceivedAt), Attempt: it.rec.Attempts + 1, Detail: detail, Reason: reason})
 		p.log().Debug("event delivered", "event_id", it.rec.ID, "event", it.facts.Event, "channel", it.rec.Channel, "ts", it.rec.MessageTS, "latency", now.Sub(it.rec.ReceivedAt))
+	}
+}
+
+// unavailable: the send failed because the service did not answer or failed itself
+// (no answer, 5xx) — an outage, not a refusal of this event.
+func unavailable(err error) bool {
+	if de, ok := destination.AsError(err); ok {
+		return !de.Permanent && (de.Status == 0 || de.Status >= 500)
+	}
+	code := slackout.Code(err)
+	return code == "network" || strings.HasPrefix(code, "http_5")
+}
+
+// answersAgain: a destination that was unavailable delivered again, so its events
+// waiting on a retry are made due at once — the backlog goes out now, as a few
+// digests, instead of as each event's backoff ends.
+func (p *Pipeline) answersAgain(delivered []*item) {
+	for _, it := range delivered {
+		if it.muted || it.noSlack {
+			continue
+		}
+		dest := it.rec.Destination
+		if _, was := p.down.LoadAndDelete(dest); !was {
+			continue
+		}
+		n, err := p.cfg.Store.Expedite(dest, time.Now())
+		switch {
+		case err != nil:
+			p.log().Warn("could not bring the waiting retries forward", "destination", destinationOf(it.rec), "err", err)
+		case n > 0:
+			p.log().Info("answering again: waiting events are due now", "destination", destinationOf(it.rec), "count", n)
+		}
 	}
 }
 

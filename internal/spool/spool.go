@@ -98,6 +98,9 @@ type Spool struct {
 	// answered without reading the index. One process holds the spool, so leases
 	// need not be durable: a crash ends them all.
 	due     map[uint64]time.Time // pending event → NextTry
+	// dests are the pending events of destinations other than Slack (most are Slack's,
+	// which are not kept here), for Expedite.
+	dests map[uint64]string
 	leases  map[uint64]time.Time // claimed event → lease end
 	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
 	tokens  map[uint64]uint64    // pending event → the token of its latest claim (fencing)
@@ -213,7 +216,7 @@ func openIndexed(dir string, o Options, salvaged []store.Record) (s *Spool, err 
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
 	s = &Spool{db: db, opts: o, dir: dir, quit: make(chan struct{}), inflight: map[string]*accepting{}, known: map[keyHash]uint64{}, done: make(chan struct{}),
-		due: map[uint64]time.Time{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, tokens: map[uint64]uint64{}, changed: make(chan struct{}, 1), sizes: map[uint64]int64{}}
+		due: map[uint64]time.Time{}, dests: map[uint64]string{}, leases: map[uint64]time.Time{}, held: map[uint64]bool{}, tokens: map[uint64]uint64{}, changed: make(chan struct{}, 1), sizes: map[uint64]int64{}}
 	s.indexed = sync.NewCond(&s.mu)
 	if o.ReadOnly {
 		return s, nil
@@ -434,6 +437,9 @@ func (s *Spool) init(dir string, salvaged []store.Record) error {
 			}
 			s.setSize(d.ID, int64(len(v)))
 			s.due[d.ID] = d.NextTry
+			if d.Destination != "" {
+				s.dests[d.ID] = d.Destination
+			}
 			return nil
 		})
 	})
@@ -656,6 +662,9 @@ func (s *Spool) indexLoop() {
 				delete(s.inflight, it.rec.Key)
 				s.known[hashKey(it.rec.Key)] = it.rec.ID
 				s.due[it.rec.ID] = time.Time{}
+				if it.rec.Destination != "" {
+					s.dests[it.rec.ID] = it.rec.Destination
+				}
 			}
 		}
 		s.indexed.Broadcast()
@@ -778,9 +787,13 @@ func (s *Spool) track(recs ...store.Record) {
 	for _, r := range recs {
 		if r.State == Pending {
 			s.due[r.ID] = r.NextTry
+			if r.Destination != "" {
+				s.dests[r.ID] = r.Destination
+			}
 			continue
 		}
 		delete(s.due, r.ID)
+		delete(s.dests, r.ID)
 		delete(s.leases, r.ID)
 		delete(s.held, r.ID)
 		delete(s.tokens, r.ID)
@@ -896,6 +909,28 @@ func (s *Spool) Hold(until time.Time, ids ...uint64) {
 	}
 	s.mu.Unlock()
 	s.signal() // the next due time may have changed
+}
+
+// Expedite makes a destination's events waiting on a retry due now (store.Store), in
+// memory.
+func (s *Spool) Expedite(destination string, now time.Time) (int, error) {
+	s.mu.Lock()
+	n := 0
+	for id, at := range s.due {
+		if !at.After(now) || s.dests[id] != destination {
+			continue
+		}
+		if until, claimed := s.leases[id]; claimed && until.After(now) {
+			continue
+		}
+		s.due[id] = time.Time{}
+		n++
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.signal()
+	}
+	return n, nil
 }
 
 // NextDue is when the next pending event is due (store.Store): its NextTry, or the

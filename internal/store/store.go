@@ -173,6 +173,13 @@ type Store interface {
 	// an attempt's outcome could not be recorded (a full disk), so it is not retried
 	// at once. A restart forgets it.
 	Hold(until time.Time, ids ...uint64)
+	// Expedite makes a destination's pending events that wait on a retry due now
+	// (destination "" is Slack), and returns how many: when the destination answers
+	// again after an outage, its backlog goes out at once — as one digest a channel —
+	// instead of as each event's backoff ends. Claimed and held events are left alone.
+	// The spool's change is in memory (a restart forgets it: the events then wait for
+	// their own retry time).
+	Expedite(destination string, now time.Time) (int, error)
 	// NextDue is when the next pending event is due — its NextTry, or the end of its
 	// lease or hold when later; ok is false when none is pending.
 	NextDue() (at time.Time, ok bool)

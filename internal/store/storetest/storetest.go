@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"DestinationsAreSeparateRecords", destinations},
 		{"ItemsArePrunedByAge", itemsPruned},
 		{"StaleClaimsAreFenced", fenced},
+		{"ExpediteBringsOneDestinationsRetriesForward", expedite},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -622,5 +623,44 @@ func destinations(t *testing.T, h Harness) {
 	}
 	if n, _ := s.Pending(); n != 2 {
 		t.Fatalf("%d pending, want 2 (Slack's record and the destination's)", n)
+	}
+}
+
+// expedite: the retries of one destination become due at once; another destination's,
+// a claimed event and one due anyway are left alone.
+func expedite(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	now := time.Now()
+	var recs []store.Record
+	for i, dest := range []string{"", "", "oncall", ""} {
+		r, _, err := s.AcceptFor(Event(i+1), dest, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	claimAll(t, s, 4)
+	later := now.Add(time.Hour)
+	for _, r := range recs[:3] {
+		if _, err := s.Update(r.ID, func(x *store.Record) error { x.NextTry, x.Attempts = later, 1; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// recs[3] stays claimed; recs[0..2] wait for their retry.
+	s.Release(recs[0].ID, recs[1].ID, recs[2].ID)
+	if got, _ := s.Claim(now, 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %d before their retry time", len(got))
+	}
+	n, err := s.Expedite("", now)
+	if err != nil || n != 2 {
+		t.Fatalf("Expedite: %d, %v; want Slack's 2 waiting events", n, err)
+	}
+	got, err := s.Claim(now, 10, time.Minute)
+	if err != nil || len(got) != 2 || got[0].ID != recs[0].ID || got[1].ID != recs[1].ID {
+		t.Fatalf("claimed %+v %v, want Slack's two retries", got, err)
+	}
+	if n, _ := s.Expedite("oncall", now); n != 1 {
+		t.Fatalf("Expedite(oncall): %d, want 1", n)
 	}
 }
