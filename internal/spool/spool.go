@@ -97,10 +97,10 @@ type Spool struct {
 	// The pending events' due times and the leases on them, in memory: claims are
 	// answered without reading the index. One process holds the spool, so leases
 	// need not be durable: a crash ends them all.
-	due     map[uint64]time.Time // pending event → NextTry
+	due map[uint64]time.Time // pending event → NextTry
 	// dests are the pending events of destinations other than Slack (most are Slack's,
 	// which are not kept here), for Expedite.
-	dests map[uint64]string
+	dests   map[uint64]string
 	leases  map[uint64]time.Time // claimed event → lease end
 	held    map[uint64]bool      // leases that are holds (Hold), which Release keeps
 	tokens  map[uint64]uint64    // pending event → the token of its latest claim (fencing)
