@@ -15,10 +15,9 @@ import (
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
-	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/slackout"
-	"github.com/tabhook/tabhook/internal/spool"
 	"github.com/tabhook/tabhook/internal/store"
+	"github.com/tabhook/tabhook/internal/stores"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -258,36 +257,8 @@ func (r *relay) site() string {
 // openStore opens the shared store when one is configured, else the spool, which tells
 // r.refused when intake starts and stops refusing for lack of room.
 func (r *relay) openStore(ctx context.Context) (store.Store, error) {
-	if r.cfg.Store != "" {
-		st, err := pgstore.Open(ctx, r.cfg.Store, pgstore.Options{Version: r.cfg.Version})
-		if err != nil {
-			return nil, err
-		}
-		// Lines of several replicas meet in one place: each says which it is.
-		r.log = r.log.With("replica", st.Replica())
-		r.cfg.Metrics.Info(r.cfg.Version, st.Replica())
-		if !r.cfg.Manage {
-			// serve replicas join too, for the list of replicas (run joins when it
-			// registers its webhooks).
-			if leave, err := st.Join(ctx, "serve "+r.cfg.Path); err == nil {
-				r.mu.Lock()
-				r.leave = leave
-				r.mu.Unlock()
-			} else {
-				r.log.Warn("could not announce this replica", "err", err)
-			}
-		}
-		r.log.Info("using the shared store", "store", pgstore.Redact(r.cfg.Store))
-		// Replicas keep Slack's per-channel pace together, not each its own, and share
-		// one Tableau session: each sign-in with a personal access token ends the last.
-		r.cfg.Slack.SetPacer(st)
-		if c, ok := r.cfg.Tableau.(interface{ ShareSessions(tableau.SessionShare) }); ok {
-			c.ShareSessions(st)
-		}
-		return st, nil
-	}
-	r.cfg.Metrics.Info(r.cfg.Version, "")
-	sp, err := spool.Open(r.cfg.StateDir, spool.Options{
+	st, err := stores.Open(ctx, stores.Options{
+		URL: r.cfg.Store, StateDir: r.cfg.StateDir, Version: r.cfg.Version,
 		MaxSize:    r.cfg.MaxSpoolSize,
 		OnError:    func(err error) { r.log.Error("spool", "err", err) },
 		OnRefusing: r.refused.refusing,
@@ -298,13 +269,49 @@ func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if damage := sp.Damaged(); len(damage) > 0 {
-		r.cfg.Metrics.SpoolDamaged(len(damage))
-		for _, d := range damage {
-			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "damaged state recovered: " + d})
+	if shared, ok := st.(store.Shared); ok {
+		r.share(ctx, st, shared)
+	} else {
+		r.cfg.Metrics.Info(r.cfg.Version, "")
+	}
+	if rec, ok := st.(store.Recovered); ok {
+		if damage := rec.Damaged(); len(damage) > 0 {
+			r.cfg.Metrics.SpoolDamaged(len(damage))
+			for _, d := range damage {
+				r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "damaged state recovered: " + d})
+			}
 		}
 	}
-	return sp, nil
+	return st, nil
+}
+
+// share sets the relay up as one of the replicas of a shared store.
+func (r *relay) share(ctx context.Context, st store.Store, shared store.Shared) {
+	// Lines of several replicas meet in one place: each says which it is.
+	r.log = r.log.With("replica", shared.Replica())
+	r.cfg.Metrics.Info(r.cfg.Version, shared.Replica())
+	if !r.cfg.Manage {
+		// serve replicas join too, for the list of replicas (run joins when it
+		// registers its webhooks).
+		if leave, err := shared.Join(ctx, "serve "+r.cfg.Path); err == nil {
+			r.mu.Lock()
+			r.leave = leave
+			r.mu.Unlock()
+		} else {
+			r.log.Warn("could not announce this replica", "err", err)
+		}
+	}
+	r.log.Info("using the shared store", "store", stores.Redact(r.cfg.Store))
+	// Replicas keep Slack's per-channel pace together, not each its own, and share one
+	// Tableau session: each sign-in with a personal access token ends the last.
+	if p, ok := st.(slackout.Pacer); ok {
+		r.cfg.Slack.SetPacer(p)
+	}
+	if c, ok := r.cfg.Tableau.(interface{ ShareSessions(tableau.SessionShare) }); ok {
+		if s, ok := st.(tableau.SessionShare); ok {
+			c.ShareSessions(s)
+		}
+	}
 }
 
 // delivery builds the delivery service over the store.

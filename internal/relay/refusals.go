@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tabhook/tabhook/internal/spool"
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 // refusals counts the deliveries intake could not store (answered 503: Tableau
@@ -27,9 +27,9 @@ type refusals struct {
 // refusalReason is the metric label for why a delivery could not be stored.
 func refusalReason(err error) string {
 	switch {
-	case errors.Is(err, spool.ErrAtCap):
+	case errors.Is(err, store.ErrAtCap):
 		return "backlog_cap"
-	case errors.Is(err, spool.ErrFull):
+	case errors.Is(err, store.ErrFull):
 		return "disk_full"
 	}
 	return "store_error"

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/tabhook/tabhook/internal/store"
 )
 
 // The reserve is a file of zeros kept in the state directory as headroom for the
@@ -20,7 +22,7 @@ import (
 const ReserveName = "reserve"
 
 // ErrFull refuses intake while the reserve is released: the disk is full.
-var ErrFull = errors.New("the state directory's disk is full: refusing new events until space is freed")
+var ErrFull = store.ErrFull
 
 // defaultReserve is the reserve's size, at most an eighth of the file system: room
 // for the largest index commit (4096 records) several times over.

@@ -272,7 +272,7 @@ func (s *Spool) Backlog() int64 {
 }
 
 // ErrAtCap refuses intake while the backlog is at MaxSize.
-var ErrAtCap = errors.New("the backlog of undelivered events (pending and dead) is at --max-spool-size: new events are refused (503, Tableau retries them) until it is delivered; see why with 'tabhook deliveries list --state dead' and the log, or raise --max-spool-size")
+var ErrAtCap = store.ErrAtCap
 
 // setSize notes an undelivered event's stored size (size < 0: it is delivered or
 // gone) and whether the backlog is now at the cap. Under mu; it returns the change of

@@ -5,6 +5,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -147,7 +148,25 @@ var (
 	// another (a replica frozen past its lease): it must send nothing more.
 	ErrLeaseLost = errors.New("the claim on this event ended and another holder has it")
 	ErrClosed    = errors.New("the store is closed")
+	// ErrAtCap refuses intake while the backlog is at its cap (--max-spool-size).
+	ErrAtCap = errors.New("the backlog of undelivered events (pending and dead) is at --max-spool-size: new events are refused (503, Tableau retries them) until it is delivered; see why with 'tabhook deliveries list --state dead' and the log, or raise --max-spool-size")
+	// ErrFull refuses intake while the disk is full.
+	ErrFull = errors.New("the state directory's disk is full: refusing new events until space is freed")
 )
+
+// Shared is a store several replicas share: it names this process among them, and
+// lets it join a group of replicas (run's webhook owners, serve's listeners) that
+// knows who is alive and who is the last to leave.
+type Shared interface {
+	Replica() string
+	Join(ctx context.Context, group string) (leave func(context.Context) (last bool, err error), err error)
+}
+
+// Recovered is a store that set damaged state aside when it opened (a torn index, an
+// unreadable log segment), and says what.
+type Recovered interface {
+	Damaged() []string
+}
 
 // Store is what delivery needs from storage.
 //
