@@ -9,8 +9,11 @@ import (
 
 // cache keeps successful lookups for a short time and lets concurrent lookups of the
 // same key share one request, so a burst of events about one workbook costs one call.
+// It holds at most max entries: a backlog about 100,000 different workbooks does not
+// keep 100,000 lookups.
 type cache struct {
 	ttl   time.Duration
+	max   int
 	group singleflight.Group
 
 	mu      sync.Mutex
@@ -22,8 +25,8 @@ type entry struct {
 	expires time.Time
 }
 
-func newCache(ttl time.Duration) *cache {
-	return &cache{ttl: ttl, entries: map[string]entry{}}
+func newCache(ttl time.Duration, max int) *cache {
+	return &cache{ttl: ttl, max: max, entries: map[string]entry{}}
 }
 
 func (c *cache) get(key string, fetch func() (any, error)) (any, error) {
@@ -46,8 +49,8 @@ func (c *cache) get(key string, fetch func() (any, error)) (any, error) {
 		v, err := fetch()
 		if err == nil {
 			c.mu.Lock()
+			c.evictLocked(now) // before: the new entry is never the one evicted
 			c.entries[key] = entry{val: v, expires: time.Now().Add(c.ttl)}
-			c.evictLocked(now)
 			c.mu.Unlock()
 		}
 		return v, err
@@ -62,9 +65,11 @@ func (c *cache) forget(key string) {
 	c.mu.Unlock()
 }
 
-// evictLocked drops expired entries once the map grows, bounding memory in long runs.
+// evictLocked makes room once the cache is full: expired entries go first, then as
+// many others (the map's order: arbitrary) as leave a tenth of it free — so the scan
+// runs once per max/10 inserts, not on every one.
 func (c *cache) evictLocked(now time.Time) {
-	if len(c.entries) < 1024 {
+	if len(c.entries) < c.max {
 		return
 	}
 	for k, e := range c.entries {
@@ -72,4 +77,18 @@ func (c *cache) evictLocked(now time.Time) {
 			delete(c.entries, k)
 		}
 	}
+	keep := c.max - c.max/10 - 1
+	for k := range c.entries {
+		if len(c.entries) <= keep {
+			break
+		}
+		delete(c.entries, k)
+	}
+}
+
+// len is how many entries the cache holds.
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

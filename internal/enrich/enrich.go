@@ -97,6 +97,7 @@ type Options struct {
 	Attempts  int           // tries per lookup; default 3
 	Backoff   time.Duration // first wait between tries, doubled each time; default 500ms
 	CacheTTL  time.Duration // how long a looked-up item is reused; default 60s
+	CacheSize int           // the most looked-up items kept; default 10,000
 	NoPreview bool          // skip preview images
 	// OwnerEmails looks the owner up for an e-mail address even when the item names
 	// them (for mentions in Slack): one more cached call per owner.
@@ -124,13 +125,16 @@ func New(src Source, o Options) *Enricher {
 	if o.Backoff <= 0 {
 		o.Backoff = 500 * time.Millisecond
 	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 10000
+	}
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Enricher{src: src, opts: o, log: o.Logger, cache: newCache(o.CacheTTL)}
+	return &Enricher{src: src, opts: o, log: o.Logger, cache: newCache(o.CacheTTL, o.CacheSize)}
 }
 
 // Base returns the facts the payload alone gives.
