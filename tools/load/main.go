@@ -305,13 +305,16 @@ func (c *child) stop() {
 }
 
 // rss reads a process's resident set size in KiB (Linux; 0 elsewhere).
-func rss(pid int) int64 {
+func rss(pid int) int64 { return procStatus(pid, "VmRSS") }
+
+// procStatus reads one KiB field of a process's /proc status (VmRSS, RssAnon, RssFile).
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
 			n, _ := strconv.ParseInt(f[1], 10, 64)
 			return n
 		}
@@ -604,6 +607,8 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 		return err
 	}
 	pending := rss(c.cmd.Process.Pid)
+	anon, file := procStatus(c.cmd.Process.Pid, "RssAnon"), procStatus(c.cmd.Process.Pid, "RssFile")
+	heap, _ := readMetric(metrics, "go_memstats_heap_inuse_bytes")
 	list := exec.Command(bin, "deliveries", "list", "--limit", "0", "-o", "json", "--state-dir", c.state)
 	list.Stdout, list.Stderr = io.Discard, os.Stderr
 	t0 := time.Now()
@@ -621,7 +626,8 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 	err = waitMetric(metrics, "tabhook_spool_pending", func(v float64) bool { return v == 0 }, 30*time.Minute)
 	drained := time.Since(t0)
 	fmt.Printf("\nDrain: %d events accepted while Slack was down (%d req/s)\n", res.requests, int(res.rate()))
-	fmt.Printf("  relay RSS with them pending     %6.1f MB\n", float64(pending)/1024)
+	fmt.Printf("  relay RSS with them pending     %6.1f MB (anonymous %.1f MB, file-backed — the index's mapped pages — %.1f MB; Go heap in use %.1f MB)\n",
+		float64(pending)/1024, float64(anon)/1024, float64(file)/1024, heap/1e6)
 	fmt.Printf("  relay RSS after a full listing  %6.1f MB (listing of all took %s; the CLI's peak %0.1f MB)\n", float64(afterList)/1024, listTook.Round(time.Millisecond), float64(listPeak)/1024)
 	if err != nil {
 		fmt.Printf("  drain: not finished after %s: %v\n", drained.Round(time.Second), err)
