@@ -756,6 +756,81 @@ func (s *Store) PruneItems(cutoff time.Time) (int, error) {
 	return int(tag.RowsAffected()), nil
 }
 
+// UpdateItems changes several items in one transaction (store.Store). The rows are
+// locked in key order, whatever the updates' order, so two replicas updating the same
+// items cannot deadlock; each key's updates still run in the order given.
+func (s *Store) UpdateItems(updates []store.ItemUpdate) ([]error, error) {
+	errs := make([]error, len(updates))
+	keys := make([]string, 0, len(updates))
+	seen := map[string]bool{}
+	for _, u := range updates {
+		if !seen[u.Key] {
+			seen[u.Key] = true
+			keys = append(keys, u.Key)
+		}
+	}
+	slices.Sort(keys)
+	err := s.inTx(func(tx pgx.Tx) error {
+		ctx := context.Background()
+		clear(errs)
+		if _, err := tx.Exec(ctx, `INSERT INTO tabhook_items (key, value) SELECT k, '' FROM unnest($1::text[]) AS k ON CONFLICT DO NOTHING`, keys); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT key, value FROM tabhook_items WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys)
+		if err != nil {
+			return err
+		}
+		values := make(map[string][]byte, len(keys))
+		for rows.Next() {
+			var k string
+			var v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			if len(v) > 0 {
+				values[k] = v
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		changed := make(map[string]bool, len(keys))
+		existed := make(map[string]bool, len(values))
+		for k := range values {
+			existed[k] = true
+		}
+		for i, u := range updates {
+			v, err := u.Fn(values[u.Key])
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			values[u.Key], changed[u.Key] = v, true
+		}
+		for _, k := range keys {
+			var err error
+			switch v := values[k]; {
+			case !changed[k] && existed[k]:
+				continue // every change of it failed: left as it was
+			case v == nil: // deleted, or the placeholder of a key no change wrote
+				_, err = tx.Exec(ctx, `DELETE FROM tabhook_items WHERE key = $1`, k)
+			default:
+				_, err = tx.Exec(ctx, `UPDATE tabhook_items SET value = $2, updated_at = now() WHERE key = $1`, k, v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return errs, fmt.Errorf("update %d items: %w", len(updates), err)
+	}
+	return errs, nil
+}
+
 // UpdateItem changes one item's value in a transaction that holds its row (store.Store):
 // replicas changing the same item take turns.
 func (s *Store) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error) {

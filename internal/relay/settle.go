@@ -24,6 +24,7 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 	var refusal error
 	var failures []Event
 	var failErrs []error
+	var failed []*item
 	for _, it := range items {
 		switch {
 		case it.posted:
@@ -38,9 +39,7 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 			if unavailable(it.err) {
 				p.down.Store(it.rec.Destination, true)
 			}
-			if ev, ok := p.failed(ctx, it); ok {
-				failures, failErrs = append(failures, ev), append(failErrs, it.err)
-			}
+			failed = append(failed, it)
 		case !it.later.IsZero():
 			p.putOff(it)
 		}
@@ -48,6 +47,11 @@ func (p *Pipeline) settle(ctx context.Context, items []*item, began time.Time) {
 	if len(delivered) > 0 {
 		p.delivered(delivered)
 		p.answersAgain(delivered)
+	}
+	for i, ev := range p.failed(ctx, failed) {
+		if ev.Type != "" {
+			failures, failErrs = append(failures, ev), append(failErrs, failed[i].err)
+		}
 	}
 	p.sayFailures(failures, failErrs)
 	if refusal != nil && p.cfg.Refused != nil {
@@ -183,47 +187,89 @@ func (p *Pipeline) putOff(it *item) {
 	}
 }
 
-// failed records a failed attempt: a permanent failure makes a dead letter, logged
-// once; anything else is retried after a backoff, or exactly when Slack said to.
-func (p *Pipeline) failed(ctx context.Context, it *item) (Event, bool) {
-	if ctx.Err() != nil {
-		return Event{}, false // stopping: the event stays pending for the next start
+// failed records failed attempts: a permanent failure makes a dead letter, logged
+// once; anything else is retried after a backoff, or exactly when Slack said to. It
+// returns each one's event line (zero for one whose claim another holder has now).
+func (p *Pipeline) failed(ctx context.Context, items []*item) []Event {
+	if ctx.Err() != nil || len(items) == 0 {
+		return nil // stopping: the events stay pending for the next start
 	}
+	outs := make([]attempt, len(items))
+	byID := make(map[uint64]attempt, len(items))
+	for i, it := range items {
+		outs[i] = p.attemptOf(it)
+		byID[it.rec.ID] = outs[i]
+	}
+	write := func(r *store.Record) error {
+		a := byID[r.ID]
+		r.Attempts, r.LastError = a.attempts, a.err.Error()
+		if a.permanent {
+			r.State, r.DeadReason = store.Dead, a.err.Error()
+		} else {
+			r.NextTry = a.next
+		}
+		return nil
+	}
+	// One write for the batch's failures (a digest's fifty, a backlog's thousand); should
+	// one event's claim have been taken over, each is written alone, so the others'
+	// outcomes are still recorded.
+	errs := make([]error, len(items))
+	err := p.cfg.Store.UpdateMany(ids(items), fence(items, write))
+	if errors.Is(err, store.ErrLeaseLost) {
+		for i, it := range items {
+			_, errs[i] = p.cfg.Store.Update(it.rec.ID, fence([]*item{it}, write))
+		}
+	} else {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	evs := make([]Event, len(items))
+	for i, it := range items {
+		evs[i] = p.recordedFailure(it, outs[i], errs[i])
+	}
+	return evs
+}
+
+// attempt is how a failed attempt is recorded: counted or not, retried when, or dead.
+type attempt struct {
+	err       error
+	attempts  int
+	next      time.Time
+	permanent bool
+}
+
+func (p *Pipeline) attemptOf(it *item) attempt {
 	err := it.err
 	var pe *permanentError
-	permanent := errors.As(err, &pe) || slackout.IsPermanent(err)
+	a := attempt{err: err, permanent: errors.As(err, &pe) || slackout.IsPermanent(err), attempts: it.rec.Attempts}
 	var we *waitError
-	attempts := it.rec.Attempts
 	// A wait the receiver asked for (429's Retry-After) is not an attempt that failed.
 	if !errors.As(err, &we) && slackout.RetryAfter(err) <= 0 {
-		attempts++
+		a.attempts++
 	}
-	next := time.Now().Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, max(attempts, 1)))
+	a.next = time.Now().Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, max(a.attempts, 1)))
 	if ra := slackout.RetryAfter(err); ra > 0 {
 		// Exactly when Slack said, the same instant for every event of the channel:
 		// they are due together and go out as one digest.
-		next = p.cfg.Slack.HeldUntil(it.chID)
-		if !next.After(time.Now()) {
-			next = time.Now().Add(ra)
+		a.next = p.cfg.Slack.HeldUntil(it.chID)
+		if !a.next.After(time.Now()) {
+			a.next = time.Now().Add(ra)
 		}
 	}
-	wait := time.Until(next)
+	return a
+}
+
+// recordedFailure is the event line of a failed attempt whose record was written
+// (uerr nil) or not; the zero Event when another holder has the event now.
+func (p *Pipeline) recordedFailure(it *item, a attempt, uerr error) Event {
 	rec := it.rec
-	_, uerr := p.cfg.Store.Update(rec.ID, fence([]*item{it}, func(r *store.Record) error {
-		r.Attempts, r.LastError = attempts, err.Error()
-		if permanent {
-			r.State, r.DeadReason = store.Dead, err.Error()
-		} else {
-			r.NextTry = next
-		}
-		return nil
-	}))
 	if errors.Is(uerr, store.ErrLeaseLost) {
-		return Event{}, false // another holder has it now: its outcome is theirs
+		return Event{} // another holder has it now: its outcome is theirs
 	}
 	if uerr != nil {
 		// Not retried at once (that would spin): held as the backoff says, in memory.
-		p.cfg.Store.Hold(next, rec.ID)
+		p.cfg.Store.Hold(a.next, rec.ID)
 		p.log().Error("record failed attempt", "event_id", rec.ID, "err", uerr)
 	}
 	channel := it.channel
@@ -231,17 +277,18 @@ func (p *Pipeline) failed(ctx context.Context, it *item) (Event, bool) {
 		channel = ""
 	}
 	ev := Event{ID: rec.IDString(), Identity: rec.Identity(), EventType: rec.Payload.EventType, Resource: rec.Payload.Resource, Name: rec.Payload.ResourceName, Channel: channel,
-		Destination: destinationOf(rec), Attempt: attempts, Reason: reason(err), Detail: err.Error()}
-	if permanent {
+		Destination: destinationOf(rec), Attempt: a.attempts, Reason: reason(a.err), Detail: a.err.Error()}
+	if a.permanent {
 		ev.Type = EvDead
-		p.log().Error("event dead-lettered", "event_id", rec.ID, "event", rec.Payload.EventType, "reason", err)
-		return ev, true
+		p.log().Error("event dead-lettered", "event_id", rec.ID, "event", rec.Payload.EventType, "reason", a.err)
+		return ev
 	}
+	wait := time.Until(a.next)
 	ev.Type, ev.RetryIn = EvRetrying, wait
 	// The relay's event line says it (stdout, the journal): the log repeats it only
 	// when asked for detail.
-	p.log().Debug("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", attempts, "retry_in", wait, "err", err)
-	return ev, true
+	p.log().Debug("delivery failed; will retry", "event_id", rec.ID, "event", rec.Payload.EventType, "attempt", a.attempts, "retry_in", wait, "err", a.err)
+	return ev
 }
 
 // sayFailures emits the failed attempts: one line per post that failed — a digest's

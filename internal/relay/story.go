@@ -11,6 +11,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/refresh"
 	"github.com/tabhook/tabhook/internal/slackout"
+	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/tableau"
 	"github.com/tabhook/tabhook/internal/text"
 	"github.com/tabhook/tabhook/internal/words"
@@ -70,13 +71,23 @@ func (p *Pipeline) mention(ctx context.Context, items []*item) {
 // store: it survives restarts and is shared by replicas) and picks the thread it
 // replies to. A post already under way keeps the thread it started in.
 func (p *Pipeline) story(ctx context.Context, items []*item) {
+	var outcomes []*item
 	for _, it := range liveItems(items) {
-		if !it.facts.IsOutcome() {
-			continue
+		if it.facts.IsOutcome() {
+			outcomes = append(outcomes, it)
 		}
+	}
+	if len(outcomes) == 0 {
+		return
+	}
+	// One write for the batch's stories, in the batch's order (a failure and the
+	// success after it, of one item, count in that order): a backlog of thousands of
+	// outcomes costs one transaction, not one each.
+	earlier := make([]*refresh.Thread, len(outcomes)) // the failure a recovery ends, told elsewhere
+	updates := make([]store.ItemUpdate, len(outcomes))
+	for i, it := range outcomes {
 		failed, at := it.facts.IsFailure(), it.eventTime()
-		var earlier *refresh.Thread // the failure a recovery ends, told elsewhere
-		_, err := p.cfg.Store.UpdateItem(refresh.Key(it.facts), func(old []byte) ([]byte, error) {
+		updates[i] = store.ItemUpdate{Key: refresh.Key(it.facts), Fn: func(old []byte) ([]byte, error) {
 			st, err := refresh.Decode(old)
 			if err != nil {
 				return nil, err
@@ -88,19 +99,26 @@ func (p *Pipeline) story(ctx context.Context, items []*item) {
 			} else {
 				it.root = st.ReplyTo(it.chID, failed, c.Recovered, at)
 			}
-			earlier = nil
+			earlier[i] = nil
 			if c.Recovered > 0 && st.Failed != nil && (it.root == nil || it.root.TS != st.Failed.TS) {
 				f := *st.Failed
-				earlier = &f
+				earlier[i] = &f
 			}
 			return st.Encode()
-		})
-		if err != nil {
+		}}
+	}
+	errs, err := p.cfg.Store.UpdateItems(updates)
+	for i, it := range outcomes {
+		switch {
+		case err != nil:
 			it.err = fmt.Errorf("count the refresh in its story: %w", err)
+			continue
+		case errs[i] != nil:
+			it.err = fmt.Errorf("count the refresh in its story: %w", errs[i])
 		}
-		if earlier != nil {
+		if earlier[i] != nil {
 			// A link, not a reply: one refresh is one thread.
-			if link, err := p.cfg.Slack.Permalink(ctx, earlier.Channel, earlier.TS); err == nil {
+			if link, err := p.cfg.Slack.Permalink(ctx, earlier[i].Channel, earlier[i].TS); err == nil {
 				it.facts.EarlierFailure = link
 			} else {
 				p.log().Debug("no link to the failure a recovery ends", "event_id", it.rec.ID, "err", err)

@@ -1125,6 +1125,40 @@ func (s *Spool) UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]b
 	return out, nil
 }
 
+// UpdateItems changes several items in one transaction (store.Store).
+func (s *Spool) UpdateItems(updates []store.ItemUpdate) ([]error, error) {
+	errs := make([]error, len(updates))
+	err := s.write(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketItems)
+		now := time.Now()
+		for i, u := range updates {
+			errs[i] = nil // a retried transaction starts again
+			old, _ := unstampItem(b.Get([]byte(u.Key)))
+			if old != nil {
+				old = append([]byte(nil), old...) // bbolt's memory is valid only in the transaction
+			}
+			v, err := u.Fn(old)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if v == nil {
+				err = b.Delete([]byte(u.Key))
+			} else {
+				err = b.Put([]byte(u.Key), stampItem(v, now))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return errs, fmt.Errorf("update %d items: %w", len(updates), err)
+	}
+	return errs, nil
+}
+
 // Item reads one item's value (store.Store).
 func (s *Spool) Item(key string) ([]byte, error) {
 	var out []byte

@@ -154,6 +154,12 @@ var (
 	ErrFull = errors.New("the state directory's disk is full: refusing new events until space is freed")
 )
 
+// ItemUpdate is one change of Store.UpdateItems: Fn as UpdateItem's.
+type ItemUpdate struct {
+	Key string
+	Fn  func(old []byte) ([]byte, error)
+}
+
 // Shared is a store several replicas share: it names this process among them, and
 // lets it join a group of replicas (run's webhook owners, serve's listeners) that
 // knows who is alive and who is the last to leave.
@@ -224,6 +230,11 @@ type Store interface {
 	// (nil deletes it); the change is atomic against other writers and durable when
 	// UpdateItem returns. An error from fn changes nothing.
 	UpdateItem(key string, fn func(old []byte) ([]byte, error)) ([]byte, error)
+	// UpdateItems makes several such changes in one transaction, in order (a later
+	// change of a key sees the earlier ones): a batch's refresh stories cost one write,
+	// not one each. An error from an update's Fn leaves its key unchanged and is that
+	// update's in errs; err is the transaction's (then nothing is changed).
+	UpdateItems(updates []ItemUpdate) (errs []error, err error)
 	// Item reads the value under key (nil when none) without writing.
 	Item(key string) ([]byte, error)
 	// PruneItems deletes the values last written before cutoff: the stories of items

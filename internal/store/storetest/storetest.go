@@ -55,6 +55,7 @@ func Run(t *testing.T, h Harness) {
 		{"ItemsArePrunedByAge", itemsPruned},
 		{"StaleClaimsAreFenced", fenced},
 		{"ExpediteBringsOneDestinationsRetriesForward", expedite},
+		{"UpdateItemsInOneGoInOrder", updateItems},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -662,5 +663,40 @@ func expedite(t *testing.T, h Harness) {
 	}
 	if n, _ := s.Expedite("oncall", now); n != 1 {
 		t.Fatalf("Expedite(oncall): %d, want 1", n)
+	}
+}
+
+// updateItems: several item changes in one call, in order — a later change of a key
+// sees the earlier one; a change whose Fn fails leaves its key as it was, the others are
+// made; a nil value deletes.
+func updateItems(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	if _, err := s.UpdateItem("b", func([]byte) ([]byte, error) { return []byte("b0"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateItem("d", func([]byte) ([]byte, error) { return []byte("d0"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	appendTo := func(x string) func([]byte) ([]byte, error) {
+		return func(old []byte) ([]byte, error) { return append(old, x...), nil }
+	}
+	errs, err := s.UpdateItems([]store.ItemUpdate{
+		{Key: "c", Fn: appendTo("1")},
+		{Key: "a", Fn: appendTo("1")},
+		{Key: "c", Fn: appendTo("2")},
+		{Key: "b", Fn: func([]byte) ([]byte, error) { return nil, boom }},
+		{Key: "d", Fn: func([]byte) ([]byte, error) { return nil, nil }},
+		{Key: "e", Fn: func([]byte) ([]byte, error) { return nil, boom }},
+	})
+	if err != nil || len(errs) != 6 || !errors.Is(errs[3], boom) || !errors.Is(errs[5], boom) || errs[0] != nil || errs[4] != nil {
+		t.Fatalf("UpdateItems: %v %v", errs, err)
+	}
+	for key, want := range map[string]string{"a": "1", "b": "b0", "c": "12", "d": "", "e": ""} {
+		got, err := s.Item(key)
+		if err != nil || string(got) != want || (want == "" && got != nil) {
+			t.Errorf("item %s = %q (%v), want %q", key, got, err, want)
+		}
 	}
 }
