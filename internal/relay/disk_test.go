@@ -41,6 +41,10 @@ func TestFullDiskStillDelivers(t *testing.T) {
 	cfg.Ready, cfg.HealthEvery = nil, 10*time.Millisecond
 	// Retries at the production pace: a retry storm at test speed is not the fault here.
 	cfg.Service.MinBackoff, cfg.Service.MaxBackoff = time.Second, 2*time.Second
+	// Batches in proportion to a 3 MB disk: a digest of 1,000 rewrites about a megabyte
+	// of index in one transaction, a third of this disk at once — the index would jump
+	// from below /readyz's threshold to full between two checks.
+	cfg.Service.DigestMax = 50
 	w.slack.SetOutage(true)
 	w.start2(cfg)
 	eventually(t, "the listener", func() bool { return w.readyz() != 0 })
