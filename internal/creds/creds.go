@@ -38,7 +38,7 @@ func EnvName(flag string) string {
 	switch flag {
 	case "server", "site", "pat-name", "pat-secret", "pat-secret-file", "api-version", "ca-cert":
 		return "TS_" + snake(flag)
-	case "slack-token", "slack-token-file", "slack-channel", "slack-api-url":
+	case "slack-token", "slack-token-file", "slack-channel", "slack-api-url", "slack-signing-secret", "slack-signing-secret-file":
 		return snake(flag)
 	}
 	return "TABHOOK_" + snake(flag)

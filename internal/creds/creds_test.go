@@ -88,7 +88,7 @@ func TestPrecedence(t *testing.T) {
 func TestEnvNames(t *testing.T) {
 	for flag, want := range map[string]string{
 		"server": "TS_SERVER", "site": "TS_SITE", "pat-name": "TS_PAT_NAME", "pat-secret-file": "TS_PAT_SECRET_FILE",
-		"api-version": "TS_API_VERSION", "ca-cert": "TS_CA_CERT", "slack-token": "SLACK_TOKEN", "slack-token-file": "SLACK_TOKEN_FILE",
+		"api-version": "TS_API_VERSION", "ca-cert": "TS_CA_CERT", "slack-token": "SLACK_TOKEN", "slack-token-file": "SLACK_TOKEN_FILE", "slack-signing-secret-file": "SLACK_SIGNING_SECRET_FILE",
 		"slack-channel": "SLACK_CHANNEL", "slack-api-url": "SLACK_API_URL", "listen": "TABHOOK_LISTEN",
 		"drain-timeout": "TABHOOK_DRAIN_TIMEOUT", "no-input": "TABHOOK_NO_INPUT", "state-dir": "TABHOOK_STATE_DIR",
 	} {
