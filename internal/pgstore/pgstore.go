@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -38,6 +39,11 @@ type Options struct {
 	// Replica names this process in the claims it holds, for a listing; default
 	// <host>:<pid>. Version is its tabhook version, for the list of replicas.
 	Replica, Version string
+	// Heartbeat is how often a replica that joined a group renews its row and checks
+	// its membership's connection; default 10s.
+	Heartbeat time.Duration
+	// Logger hears of a membership lost and joined again; default none.
+	Logger *slog.Logger
 }
 
 // Store is a PostgreSQL store.
@@ -58,6 +64,8 @@ type Store struct {
 	committersGone chan struct{}
 	replica        string // this process, as its claims name it
 	version        string
+	heartbeat      time.Duration // a joined replica's row renewal and membership check
+	log            *slog.Logger
 }
 
 var _ store.Store = (*Store)(nil)
@@ -110,7 +118,13 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.Replica == "" {
 		o.Replica = store.ThisProcess()
 	}
-	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second, replica: o.Replica, version: o.Version,
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = heartbeatEvery
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{pool: pool, changed: make(chan struct{}, 1), done: make(chan struct{}), timeout: 15 * time.Second, replica: o.Replica, version: o.Version, heartbeat: o.Heartbeat, log: o.Logger,
 		outbox: make(chan struct{}, 1), notified: make(chan struct{}),
 		accepts: make(chan acceptReq, maxGroup), stopping: make(chan struct{}), committersGone: make(chan struct{})}
 	if err := s.migrate(cctx); err != nil {

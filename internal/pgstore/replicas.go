@@ -20,7 +20,8 @@ import (
 // to leave is the one that can then take the lock exclusively. The heartbeat rows stay,
 // for display.
 
-// heartbeatEvery is how often a replica renews its row (display only).
+// heartbeatEvery is how often a replica renews its row and checks its membership's
+// connection, unless Options.Heartbeat says otherwise.
 const heartbeatEvery = 10 * time.Second
 
 // memberKey is the advisory lock of a group's membership.
@@ -32,22 +33,18 @@ func memberKey(group string) int64 {
 
 // Join announces a replica of group (the webhooks' name prefix and URL) until leave is
 // called; leave reports whether no other live replica of the group remains.
+//
+// The membership's connection is checked with every heartbeat: when it was lost (a
+// PostgreSQL restart, a proxy cutting idle connections) while this replica runs on,
+// the replica joins again at once — otherwise another replica stopping would find
+// itself "last" and delete the webhooks this one still serves.
 func (s *Store) Join(ctx context.Context, group string) (leave func(context.Context) (last bool, err error), err error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
 	key := memberKey(group)
-	member, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	member, backend, err := s.member(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("announce this replica: %w", err)
-	}
-	if _, err := member.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, key); err != nil {
-		_ = member.Close(ctx)
-		return nil, fmt.Errorf("announce this replica: %w", err)
-	}
-	var backend int32
-	if err := member.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
-		_ = member.Close(ctx)
 		return nil, fmt.Errorf("announce this replica: %w", err)
 	}
 	// Rows of replicas whose session is gone (killed) are of no more use.
@@ -61,13 +58,22 @@ func (s *Store) Join(ctx context.Context, group string) (leave func(context.Cont
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(heartbeatEvery)
+		t := time.NewTicker(s.heartbeat)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				cctx, cancel := context.WithTimeout(hctx, heartbeatEvery)
-				_, _ = s.pool.Exec(cctx, `UPDATE tabhook_replicas SET seen = now() WHERE id = $1`, id)
+				cctx, cancel := context.WithTimeout(hctx, s.heartbeat)
+				if _, err := member.Exec(cctx, `SELECT 1`); err != nil && hctx.Err() == nil {
+					_ = member.Close(cctx)
+					if m, pid, err := s.member(cctx, key); err == nil {
+						member, backend = m, pid
+						s.log.Warn("this replica's membership was lost (its database connection dropped); joined again", "group", group)
+					} else {
+						s.log.Error("this replica's membership was lost and it could not join again: another replica stopping may take it for the last", "group", group, "err", err)
+					}
+				}
+				_, _ = s.pool.Exec(cctx, `UPDATE tabhook_replicas SET seen = now(), backend = $2 WHERE id = $1`, id, backend)
 				cancel()
 			case <-hctx.Done():
 				return
@@ -96,6 +102,25 @@ func (s *Store) Join(ctx context.Context, group string) (leave func(context.Cont
 		}
 		return alone, nil
 	}, nil
+}
+
+// member opens the membership's own connection and takes the group's shared lock on
+// it: held for as long as the connection lives.
+func (s *Store) member(ctx context.Context, key int64) (*pgx.Conn, int32, error) {
+	member, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := member.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, key); err != nil {
+		_ = member.Close(ctx)
+		return nil, 0, err
+	}
+	var backend int32
+	if err := member.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		_ = member.Close(ctx)
+		return nil, 0, err
+	}
+	return member, backend, nil
 }
 
 // Exclusive runs fn while no other replica of the group runs an Exclusive of its own:

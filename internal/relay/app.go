@@ -258,7 +258,7 @@ func (r *relay) site() string {
 // r.refused when intake starts and stops refusing for lack of room.
 func (r *relay) openStore(ctx context.Context) (store.Store, error) {
 	st, err := stores.Open(ctx, stores.Options{
-		URL: r.cfg.Store, StateDir: r.cfg.StateDir, Version: r.cfg.Version,
+		URL: r.cfg.Store, StateDir: r.cfg.StateDir, Version: r.cfg.Version, Logger: r.log,
 		MaxSize:    r.cfg.MaxSpoolSize,
 		OnError:    func(err error) { r.log.Error("spool", "err", err) },
 		OnRefusing: r.refused.refusing,

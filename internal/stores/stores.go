@@ -6,6 +6,7 @@ package stores
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/tabhook/tabhook/internal/pgstore"
 	"github.com/tabhook/tabhook/internal/spool"
@@ -17,6 +18,7 @@ type Options struct {
 	URL      string // postgres://…: the shared store; "": the spool in StateDir
 	StateDir string
 	Version  string // this tabhook's, for the list of replicas
+	Logger   *slog.Logger
 	// The spool's: its backlog cap, and what it says of its own work.
 	MaxSize    int64
 	OnError    func(error)
@@ -27,7 +29,7 @@ type Options struct {
 // Open opens the store the options name.
 func Open(ctx context.Context, o Options) (store.Store, error) {
 	if o.URL != "" {
-		return pgstore.Open(ctx, o.URL, pgstore.Options{Version: o.Version})
+		return pgstore.Open(ctx, o.URL, pgstore.Options{Version: o.Version, Logger: o.Logger})
 	}
 	return spool.Open(o.StateDir, spool.Options{MaxSize: o.MaxSize, OnError: o.OnError, OnRefusing: o.OnRefusing, OnCompact: o.OnCompact})
 }
