@@ -35,14 +35,8 @@ func cmdClick(ts *testscript.TestScript, neg bool, args []string) {
 		how = args[2]
 	}
 	fake := slackFake(ts)
-	var msg *slackfake.Message
-	for _, m := range fake.Messages() {
-		if strings.Contains(string(m.Blocks), `"`+action+`"`) {
-			m := m
-			msg = &m
-		}
-	}
-	if msg == nil {
+	msg, ok := fake.WithButton(action)
+	if !ok {
 		ts.Fatalf("click: no message has a %s button", args[1])
 	}
 	secret, at := scriptSigningSecret, time.Time{}
@@ -108,10 +102,9 @@ func cmdSlackNote(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: slacknote TEXT")
 	}
-	shown := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
 	has := func() (bool, string) {
 		for _, m := range slackFake(ts).Messages() {
-			if strings.Contains(shown.Replace(string(m.Blocks)), args[0]) {
+			if strings.Contains(m.Shown(), args[0]) {
 				return true, "said"
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -354,7 +355,9 @@ func (h *Handler) note(ctx context.Context, cb slack.InteractionCallback, it ren
 	if ts == "" {
 		ts = cb.Message.Timestamp
 	}
-	lock := &h.msgLock[fnv(ch+ts)%uint32(len(h.msgLock))]
+	sum := fnv.New32a()
+	_, _ = sum.Write([]byte(ch + ts))
+	lock := &h.msgLock[sum.Sum32()%uint32(len(h.msgLock))]
 	lock.Lock()
 	defer lock.Unlock()
 	blocks := slices.Clone(cb.Message.Blocks.BlockSet)
@@ -371,14 +374,6 @@ func (h *Handler) note(ctx context.Context, cb slack.InteractionCallback, it ren
 	if err := h.cfg.Slack.Update(ctx, ch, ts, render.Message{Text: cb.Message.Text, Blocks: blocks}); err != nil {
 		h.cfg.Logger.Warn("could not say on the message what was done", "channel", ch, "ts", ts, "err", err)
 	}
-}
-
-func fnv(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
 }
 
 // allowed: the user is listed, a member of a listed user group, or — with "owner"

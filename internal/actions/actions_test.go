@@ -115,8 +115,7 @@ func (w *world) send(req *http.Request) int {
 func (w *world) message() string {
 	for _, m := range w.slack.Messages() {
 		if m.TS == w.ts {
-			// As Slack shows it: JSON's escapes of < > & undone.
-			return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(m.Blocks))
+			return m.Shown()
 		}
 	}
 	return ""

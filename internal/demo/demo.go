@@ -296,14 +296,8 @@ func (r *recorder) posts() []post {
 // sends the signed request Slack would; the relay starts the refresh and says so on the
 // message.
 func click(ctx context.Context, out io.Writer, fake *slackfake.Fake, public string, cert *selfsigned.Cert, acted <-chan relay.Event) error {
-	var msg *slackfake.Message
-	for _, m := range fake.Messages() {
-		if strings.Contains(string(m.Blocks), render.ActionRefresh) {
-			m := m
-			msg = &m
-		}
-	}
-	if msg == nil {
+	msg, ok := fake.WithButton(render.ActionRefresh)
+	if !ok {
 		return errors.New("the failure's message has no buttons")
 	}
 	req, err := fake.Request(strings.TrimSuffix(public, "/")+"/slack/actions", demoSigningSecret, slackfake.Click{User: demoOps, Channel: msg.Channel, TS: msg.TS, ActionID: render.ActionRefresh})

@@ -194,11 +194,9 @@ func (p *Pipeline) failed(ctx context.Context, items []*item) []Event {
 	if ctx.Err() != nil || len(items) == 0 {
 		return nil // stopping: the events stay pending for the next start
 	}
-	outs := make([]attempt, len(items))
 	byID := make(map[uint64]attempt, len(items))
-	for i, it := range items {
-		outs[i] = p.attemptOf(it)
-		byID[it.rec.ID] = outs[i]
+	for _, it := range items {
+		byID[it.rec.ID] = p.attemptOf(it)
 	}
 	write := func(r *store.Record) error {
 		a := byID[r.ID]
@@ -226,7 +224,7 @@ func (p *Pipeline) failed(ctx context.Context, items []*item) []Event {
 	}
 	evs := make([]Event, len(items))
 	for i, it := range items {
-		evs[i] = p.recordedFailure(it, outs[i], errs[i])
+		evs[i] = p.recordedFailure(it, byID[it.rec.ID], errs[i])
 	}
 	return evs
 }

@@ -404,3 +404,25 @@ func checkNoInjection(t *testing.T, m Message, url string) {
 		}
 	}
 }
+
+// TestNotesAreBounded: a message clicked on again and again keeps its last maxNotes
+// lines of what was done (a context block holds ten elements), the newest last.
+func TestNotesAreBounded(t *testing.T) {
+	blocks := Render(refreshCases()["refresh-failed-actions"]).Blocks
+	for i := range 25 {
+		blocks = AddNote(blocks, fmt.Sprintf("note %02d", i))
+	}
+	var notes *slack.ContextBlock
+	for _, b := range blocks {
+		if cb, ok := b.(*slack.ContextBlock); ok && cb.BlockID == NotesBlockID {
+			if notes != nil {
+				t.Fatal("more than one notes block")
+			}
+			notes = cb
+		}
+	}
+	els := notes.ContextElements.Elements
+	if len(els) != maxNotes || els[len(els)-1].(*slack.TextBlockObject).Text != "note 24" || els[0].(*slack.TextBlockObject).Text != "note 15" {
+		t.Fatalf("%d notes, first %v", len(els), els[0])
+	}
+}

@@ -53,6 +53,24 @@ func (f *Fake) response(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok"))
 }
 
+// WithButton is the newest message that has a button with this action_id.
+func (f *Fake) WithButton(actionID string) (Message, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.messages) - 1; i >= 0; i-- {
+		if strings.Contains(string(f.messages[i].Blocks), `"`+actionID+`"`) {
+			return f.messages[i], true
+		}
+	}
+	return Message{}, false
+}
+
+// Shown is the message's blocks as Slack shows them: JSON's escapes of < > & undone,
+// so a test can look for "<@U0ALICE>".
+func (m Message) Shown() string {
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(m.Blocks))
+}
+
 // Click is a person clicking a button of a posted message.
 type Click struct {
 	User     string // the clicker's Slack user ID
