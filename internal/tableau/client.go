@@ -331,6 +331,9 @@ func (c *Client) callRaw(ctx context.Context, op, method, sitePath string, body 
 }
 
 func sitePathFor(version, siteID, rel string) string {
+	if strings.HasPrefix(rel, "/") {
+		return "/api/" + version + rel // a server-wide resource (Query Sites)
+	}
 	p := "/api/" + version + "/sites/" + siteID
 	if rel != "" {
 		p += "/" + rel

@@ -251,3 +251,29 @@ func tags(ts []xmlTag) []string {
 	}
 	return out
 }
+
+// maxSites bounds Query Sites' listing: a server with more is refused rather than
+// read into memory whole.
+const maxSites = 10000
+
+// Sites lists the sites the signed-in user can enter (Query Sites): every site of the
+// server for a server administrator, else the signed-in one. Pages of 100.
+func (c *Client) Sites(ctx context.Context) ([]Site, error) {
+	const op = "query sites"
+	var out []Site
+	for page := 1; ; page++ {
+		var r tsResponse
+		if err := c.call(ctx, op, http.MethodGet, fmt.Sprintf("/sites?pageSize=100&pageNumber=%d", page), nil, &r); err != nil {
+			return nil, err
+		}
+		for _, s := range r.Sites {
+			out = append(out, Site{ID: s.ID, Name: s.Name, ContentURL: s.ContentURL, State: s.State})
+		}
+		if len(out) > maxSites {
+			return nil, fmt.Errorf("%s: the server has more than %d sites", op, maxSites)
+		}
+		if r.Pagination == nil || len(r.Sites) == 0 || len(out) >= r.Pagination.TotalAvailable {
+			return out, nil
+		}
+	}
+}

@@ -22,6 +22,7 @@ type tsResponse struct {
 	Flow        *xmlFlow        `xml:"flow"`
 	User        *xmlUser        `xml:"user"`
 	Site        *xmlSite        `xml:"site"`
+	Sites       []xmlSite       `xml:"sites>site"`
 	Projects    []xmlProject    `xml:"projects>project"`
 	Job         *xmlJob         `xml:"job"`
 	Jobs        []xmlBackground `xml:"backgroundJobs>backgroundJob"`

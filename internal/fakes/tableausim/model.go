@@ -23,6 +23,7 @@ type response struct {
 	Flow       *Datasource     `xml:"flow,omitempty" json:"flow,omitempty"`
 	User       *User           `xml:"user,omitempty" json:"user,omitempty"`
 	Site       *Site           `xml:"site,omitempty" json:"site,omitempty"`
+	Sites      *siteList       `xml:"sites,omitempty" json:"sites,omitempty"`
 	Projects   *projectList    `xml:"projects,omitempty" json:"projects,omitempty"`
 	Job        *jobWire        `xml:"job,omitempty" json:"job,omitempty"`
 	Jobs       *backgroundList `xml:"backgroundJobs,omitempty" json:"backgroundJobs,omitempty"`
@@ -183,6 +184,10 @@ type Site struct {
 	Name       string `xml:"name,attr" json:"name"`
 	ContentURL string `xml:"contentUrl,attr" json:"contentUrl"`
 	State      string `xml:"state,attr,omitempty" json:"state,omitempty"`
+}
+
+type siteList struct {
+	Site []Site `xml:"site" json:"site"`
 }
 
 type projectWire struct {
