@@ -67,7 +67,7 @@ type Slack interface {
 // Owners finds who owns an item, for actions.allow's "owner": the owner's e-mail in
 // Tableau, and the Slack user with that e-mail.
 type Owners interface {
-	OwnerEmail(ctx context.Context, kind, id string) (string, error)
+	OwnerEmail(ctx context.Context, site, kind, id string) (string, error)
 	UserByEmail(ctx context.Context, email string) (string, error)
 }
 
@@ -98,10 +98,10 @@ type Config struct {
 	Slack         Slack
 	Groups        Groups // nil: only user IDs in Allow can match
 	Owners        Owners // nil: "owner" in Allow matches no one
-	Tableau       Tableau
-	// SiteID is the site the relay serves: a button of another site's message is
-	// refused.
-	SiteID func() string
+	// Tableau is the Tableau of an item's site (by its LUID): nil for a site this
+	// relay does not serve (or has not signed in to yet) — a button of another site's
+	// message is refused.
+	Tableau func(site string) Tableau
 	// Acknowledge acknowledges an item's incident in PagerDuty; it reports false when
 	// no PagerDuty destination is configured. Nil: none.
 	Acknowledge func(ctx context.Context, it render.Item) (bool, error)
@@ -259,7 +259,8 @@ func (h *Handler) act(ctx context.Context, cb slack.InteractionCallback, a *slac
 		return
 	}
 	done.Item = it
-	if site := h.cfg.SiteID(); it.Site != site {
+	tb := h.tableau(it.Site)
+	if tb == nil {
 		done.Result, done.Detail = "failed", "the message is about another site"
 		h.respond(cb.ResponseURL, "This message is about another Tableau site than the one this relay serves: nothing was done.")
 		return
@@ -313,7 +314,7 @@ func verb(id string) string {
 func (h *Handler) stamp() string { return h.cfg.Now().UTC().Format("2006-01-02 15:04 MST") }
 
 func (h *Handler) refresh(ctx context.Context, cb slack.InteractionCallback, it render.Item, done *Done) string {
-	job, err := h.cfg.Tableau.RefreshNow(ctx, it.Kind, it.ID)
+	job, err := h.tableau(it.Site).RefreshNow(ctx, it.Kind, it.ID)
 	switch {
 	case err == nil:
 		done.Result, done.Detail = "requested", "job "+job
@@ -412,7 +413,7 @@ func (h *Handler) owner(ctx context.Context, it render.Item) (string, error) {
 	if h.cfg.Owners == nil {
 		return "", errors.New("owners cannot be looked up here")
 	}
-	email, err := h.cfg.Owners.OwnerEmail(ctx, it.Kind, it.ID)
+	email, err := h.cfg.Owners.OwnerEmail(ctx, it.Site, it.Kind, it.ID)
 	if err != nil || email == "" {
 		return "", err
 	}
@@ -465,5 +466,23 @@ func (h *Handler) report(d Done) {
 	h.cfg.Logger.Info("action from Slack", "user", d.User, "action", d.Action, "item", d.Item.Value(), "result", d.Result, "detail", d.Detail)
 	if h.cfg.OnDone != nil {
 		h.cfg.OnDone(d)
+	}
+}
+
+// tableau is the Tableau of the site; nil when not served.
+func (h *Handler) tableau(site string) Tableau {
+	if h.cfg.Tableau == nil || site == "" {
+		return nil
+	}
+	return h.cfg.Tableau(site)
+}
+
+// OneSite serves the one site whose LUID id tells ("" while unknown) with t.
+func OneSite(id func() string, t Tableau) func(site string) Tableau {
+	return func(site string) Tableau {
+		if site != id() {
+			return nil
+		}
+		return t
 	}
 }

@@ -72,9 +72,8 @@ func newWorld(t *testing.T, allow ...string) *world {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	w.h = actions.New(ctx, actions.Config{
-		SigningSecret: secret, Allow: allow, Store: w.store, Slack: sc, Groups: sc, Tableau: tc,
-		Owners: actions.TableauOwners{Tableau: tc, Slack: sc},
-		SiteID: func() string { return w.site },
+		SigningSecret: secret, Allow: allow, Store: w.store, Slack: sc, Groups: sc, Tableau: actions.OneSite(func() string { return w.site }, tc),
+		Owners: actions.TableauOwners{Tableau: func(string) enrich.Source { return tc }, Slack: sc},
 		Acknowledge: func(_ context.Context, it render.Item) (bool, error) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
@@ -377,7 +376,7 @@ func (brokenItems) UpdateItem(string, func([]byte) ([]byte, error)) ([]byte, err
 func TestStoreDownIsNotCalledForged(t *testing.T) {
 	w := newWorld(t, "U0ALICE")
 	h := actions.New(context.Background(), actions.Config{SigningSecret: secret, Allow: []string{"U0ALICE"}, Store: brokenItems{w.store},
-		Slack: slackout.New(slackout.Options{Token: token, APIURL: w.slack.APIURL()}), SiteID: func() string { return w.site }})
+		Slack: slackout.New(slackout.Options{Token: token, APIURL: w.slack.APIURL()}), Tableau: actions.OneSite(func() string { return w.site }, nil)})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	req, err := w.slack.Request(srv.URL, secret, slackfake.Click{User: "U0ALICE", Channel: "C0ALERTS", TS: w.ts, ActionID: render.ActionRefresh})

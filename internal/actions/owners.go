@@ -11,24 +11,28 @@ import (
 // Tableau, their e-mail there, and the Slack user with that e-mail
 // (users.lookupByEmail, as --mention-owner does).
 type TableauOwners struct {
-	Tableau enrich.Source
+	Tableau func(site string) enrich.Source // the item's site's; nil when not served
 	Slack   interface {
 		UserByEmail(ctx context.Context, email string) (string, error)
 	}
 }
 
 // OwnerEmail is the e-mail of the item's owner in Tableau ("" when Tableau has none).
-func (o TableauOwners) OwnerEmail(ctx context.Context, kind, id string) (string, error) {
+func (o TableauOwners) OwnerEmail(ctx context.Context, site, kind, id string) (string, error) {
+	tb := o.Tableau(site)
+	if tb == nil {
+		return "", fmt.Errorf("the site %s is not served", site)
+	}
 	var ownerID string
 	switch kind {
 	case "workbook":
-		wb, err := o.Tableau.Workbook(ctx, id)
+		wb, err := tb.Workbook(ctx, id)
 		if err != nil {
 			return "", err
 		}
 		ownerID = wb.Owner.ID
 	case "datasource":
-		ds, err := o.Tableau.Datasource(ctx, id)
+		ds, err := tb.Datasource(ctx, id)
 		if err != nil {
 			return "", err
 		}
@@ -36,7 +40,7 @@ func (o TableauOwners) OwnerEmail(ctx context.Context, kind, id string) (string,
 	default:
 		return "", fmt.Errorf("no owner for a %s", kind)
 	}
-	u, err := o.Tableau.User(ctx, ownerID)
+	u, err := tb.User(ctx, ownerID)
 	if err != nil {
 		return "", err
 	}

@@ -22,10 +22,13 @@ import (
 
 // Facts are what is known about one event.
 type Facts struct {
-	Payload  payload.Payload
-	Event    string // API name as delivered
-	Known    bool   // the event is in Tableau's catalogue
-	Kind     string // workbook, datasource, flow, user, view, label, site
+	Payload payload.Payload
+	Event   string // API name as delivered
+	Known   bool   // the event is in Tableau's catalogue
+	Kind    string // workbook, datasource, flow, user, view, label, site
+	// Site names the event's site when the relay serves several ("" otherwise): set by
+	// delivery, shown by every destination.
+	Site     string `json:",omitempty"`
 	Name     string
 	Project  string
 	Owner    string // full name when known

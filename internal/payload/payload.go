@@ -24,6 +24,10 @@ type Payload struct {
 	ResourceLUID string `json:"resource_luid"`
 	CreatedAt    string `json:"created_at"`
 	Text         string `json:"text,omitempty"` // newer servers
+	// Site is the content URL of the site the relay took the delivery for, by the
+	// path it came in on ("" the Default site, and a relay of one site) — never
+	// read from the body: Tableau does not send it, and a sender could lie.
+	Site string `json:"tabhook_site,omitempty"`
 }
 
 // Error says why a body is not a usable payload.
@@ -51,6 +55,7 @@ func Parse(body []byte) (Payload, error) {
 	if err := json.Unmarshal(body, &p); err != nil {
 		return Payload{}, &Error{Reason: "malformed JSON: " + err.Error()}
 	}
+	p.Site = ""
 	var missing []string
 	for _, f := range []struct{ name, val string }{{"event_type", p.EventType}, {"resource_luid", p.ResourceLUID}, {"site_luid", p.SiteLUID}} {
 		if strings.TrimSpace(f.val) == "" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/actions"
 	"github.com/tabhook/tabhook/internal/destination"
+	"github.com/tabhook/tabhook/internal/enrich"
 	"github.com/tabhook/tabhook/internal/render"
 )
 
@@ -17,9 +18,16 @@ func (r *relay) actions(ctx context.Context) (*actions.Handler, error) {
 	if !ok {
 		return nil, errors.New("--actions: this Slack client cannot update messages")
 	}
-	tb, ok := r.cfg.Tableau.(actions.Tableau)
-	if !ok {
-		return nil, errors.New("--actions: this Tableau client cannot start refreshes")
+	for _, s := range r.sites {
+		if _, ok := s.Tableau.(actions.Tableau); !ok {
+			return nil, errors.New("--actions: this Tableau client cannot start refreshes")
+		}
+	}
+	tb := func(luid string) actions.Tableau {
+		if s := r.siteByID(luid); s != nil {
+			return s.Tableau.(actions.Tableau)
+		}
+		return nil
 	}
 	var ackers []destination.Acknowledger
 	for _, d := range r.cfg.Destinations {
@@ -36,11 +44,16 @@ func (r *relay) actions(ctx context.Context) (*actions.Handler, error) {
 	if lookup, ok := r.cfg.Slack.(interface {
 		UserByEmail(ctx context.Context, email string) (string, error)
 	}); ok {
-		owners = actions.TableauOwners{Tableau: r.cfg.Tableau, Slack: lookup}
+		owners = actions.TableauOwners{Tableau: func(luid string) enrich.Source {
+			if s := r.siteByID(luid); s != nil {
+				return s.Tableau
+			}
+			return nil
+		}, Slack: lookup}
 	}
 	cfg := actions.Config{
 		SigningSecret: r.cfg.Actions.SigningSecret, Allow: r.cfg.Actions.Allow,
-		Store: r.store, Slack: sl, Groups: groups, Owners: owners, Tableau: tb, SiteID: r.site, Logger: r.log,
+		Store: r.store, Slack: sl, Groups: groups, Owners: owners, Tableau: tb, Logger: r.log,
 		OnDone: func(d actions.Done) {
 			r.cfg.Metrics.Action(d.Action, d.Result)
 			r.cfg.Observe.emit(Event{Type: EvAction, Detail: fmt.Sprintf("%s by %s on %s %s: %s", d.Action, d.User, d.Item.Kind, d.Item.ID, d.Result)})

@@ -104,6 +104,10 @@ type Config struct {
 	// Actions offers buttons on failed refreshes' messages and takes Slack's clicks at
 	// ActionsPath(Path) (--actions); nil: none.
 	Actions *ActionsConfig
+	// Sites, when set, are the sites this relay serves (config file sites:), each with
+	// its own Tableau client, listener path and (run) webhooks; one whose credential is
+	// refused pauses alone. Empty: the one site of Tableau, at Path.
+	Sites []Site
 }
 
 // ActionsConfig is what acting from Slack's messages needs.
@@ -128,13 +132,11 @@ type relay struct {
 	svc      *Service
 	srv      *Server
 	mu       sync.Mutex
-	siteID   string
-	reg      admin.Registration // run: the webhooks this relay owns
-	managed  []tableau.Webhook  // run: its webhooks as last seen (under mu)
+	sites    []*site // what it serves: one, or the config's sites
 	bg       sync.WaitGroup
 	fatal    chan error                          // a failure after start-up that ends the relay (registration)
 	paused   map[string]bool                     // destinations whose credential was refused (under mu)
-	leave    func(context.Context) (bool, error) // run on a shared store: leave the replicas (under mu)
+	leave    func(context.Context) (bool, error) // serve on a shared store: leave the replicas (under mu)
 	rechecks map[string]chan struct{}            // a reload asks to try a credential again
 	said     map[string]bool                     // set-up notes already given (under mu)
 	renewed  map[string]time.Time                // when a reload last replaced a credential (under mu)
@@ -146,6 +148,9 @@ type Reloaded struct {
 	Routing    Routing
 	SlackToken string // "" keeps the current token
 	PATSecret  string // "" keeps the current secret
+	// SiteSecrets are the PAT secrets of a relay of several sites, by content URL
+	// (a site missing keeps its secret).
+	SiteSecrets map[string]string
 }
 
 // Run serves until ctx ends, then shuts down in order: stop accepting, delete the
@@ -163,8 +168,14 @@ func Run(ctx context.Context, cfg Config) error {
 	health := NewHealth()
 	r := &relay{cfg: cfg, log: cfg.Logger, health: health, fatal: make(chan error, 1), paused: map[string]bool{},
 		refused:  &refusals{log: cfg.Logger, metrics: cfg.Metrics, health: health, every: time.Minute},
-		rechecks: map[string]chan struct{}{"slack": make(chan struct{}, 1), "tableau": make(chan struct{}, 1)},
-		reg:      admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}}
+		rechecks: map[string]chan struct{}{"slack": make(chan struct{}, 1)},
+		sites:    newSites(cfg)}
+	if r.sites[0].multi {
+		health.Clear(CompTableau)
+		for _, s := range r.sites {
+			health.Set(s.comp(CompTableau), "not signed in")
+		}
+	}
 	sp, err := r.openStore(ctx)
 	if err != nil {
 		return err
@@ -173,7 +184,9 @@ func Run(ctx context.Context, cfg Config) error {
 	r.health.Set(CompSpool, "")
 	if cfg.Manage {
 		// Ready means Tableau delivers here: not before the webhooks exist.
-		r.health.Set(CompWebhooks, "not registered yet")
+		for _, s := range r.sites {
+			r.health.Set(s.comp(CompWebhooks), "not registered yet")
+		}
 	}
 	defer sp.Close()
 	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp)
@@ -245,13 +258,16 @@ func Run(ctx context.Context, cfg Config) error {
 func (r *relay) signOut() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = r.cfg.Tableau.SignOut(ctx)
+	for _, s := range r.sites {
+		_ = s.Tableau.SignOut(ctx)
+	}
 }
 
-func (r *relay) site() string {
+// siteID is a site's LUID, "" until it signed in.
+func (r *relay) siteID(s *site) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.siteID
+	return s.id
 }
 
 // openStore opens the shared store when one is configured, else the spool, which tells
@@ -307,9 +323,11 @@ func (r *relay) share(ctx context.Context, st store.Store, shared store.Shared) 
 	if p, ok := st.(slackout.Pacer); ok {
 		r.cfg.Slack.SetPacer(p)
 	}
-	if c, ok := r.cfg.Tableau.(interface{ ShareSessions(tableau.SessionShare) }); ok {
-		if s, ok := st.(tableau.SessionShare); ok {
-			c.ShareSessions(s)
+	for _, site := range r.sites {
+		if c, ok := site.Tableau.(interface{ ShareSessions(tableau.SessionShare) }); ok {
+			if s, ok := st.(tableau.SessionShare); ok {
+				c.ShareSessions(s)
+			}
 		}
 	}
 }
@@ -317,7 +335,7 @@ func (r *relay) share(ctx context.Context, st store.Store, shared store.Shared) 
 // delivery builds the delivery service over the store.
 func (r *relay) delivery(ctx context.Context) *Service {
 	svcCfg := r.cfg.Service
-	svcCfg.Store, svcCfg.Slack, svcCfg.SiteID = r.store, r.cfg.Slack, r.site
+	svcCfg.Store, svcCfg.Slack, svcCfg.Sites = r.store, r.cfg.Slack, r.siteState
 	svcCfg.Routing = Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes, Destinations: DestinationsByName(r.cfg.Destinations)}
 	svcCfg.Destinations = senders(r.cfg.Destinations, r.log)
 	eo := r.cfg.Enrich
@@ -336,9 +354,12 @@ func (r *relay) delivery(ctx context.Context) *Service {
 		r.health.Set("slack "+channel, problem)
 	}
 	if r.cfg.QualityWarnings {
-		svcCfg.Warnings = r.cfg.Tableau
+		svcCfg.WarningsOf = r.warningsOf
 	}
-	svcCfg.Enricher = enrich.New(r.cfg.Tableau, eo)
+	for _, s := range r.sites {
+		s.enricher = enrich.New(s.Tableau, eo)
+	}
+	svcCfg.Enricher = siteEnricher{r}
 	svcCfg.Observe, svcCfg.Logger = r.cfg.Observe, r.log
 	svcCfg.Refused = func(err error, since time.Time) { r.credentialRefused(ctx, err, since) }
 	return NewService(svcCfg)
@@ -349,7 +370,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 func (r *relay) listen(ctx context.Context) error {
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	hc := HandlerConfig{Path: r.cfg.Path, SiteID: r.site, Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
+	hc := HandlerConfig{Sites: r.intakeSites(), Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
 	if r.cfg.Actions != nil {
 		h, err := r.actions(ctx)
 		if err != nil {
@@ -389,16 +410,8 @@ func (r *relay) shutdown() error {
 	cancel()
 	var errs []error
 	// Until Tableau has answered a sign-in, no create can have been sent.
-	if r.cfg.Manage && !r.cfg.KeepWebhooks && r.site() != "" {
-		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		gone, err := r.removeWebhooks(dctx)
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, r.reg.CleanupCommand()))
-		}
-		for _, w := range gone {
-			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: w.ID, Name: w.Name, EventType: w.Event, OK: ok(true), Detail: "deleted"})
-		}
+	if r.cfg.Manage && !r.cfg.KeepWebhooks {
+		errs = append(errs, r.removeAllWebhooks()...)
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), r.cfg.DrainTimeout)
 	r.svc.Stop(dctx)

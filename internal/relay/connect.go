@@ -12,47 +12,65 @@ import (
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
-// checkCredentials makes the first sign-in and auth.test, each bounded in time.
-func (r *relay) checkCredentials(ctx context.Context) (tableauUp, slackUp bool, err error) {
+// checkCredentials makes the first sign-ins (one per site) and auth.test, each
+// bounded in time. A rejected credential ends the start-up — but of one site among
+// several it pauses that site only (the others are served; it is tried again).
+func (r *relay) checkCredentials(ctx context.Context) (tableauUp []bool, slackUp bool, err error) {
 	var wg sync.WaitGroup
-	var terr, serr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		terr = r.signIn(ctx)
-	}()
+	terrs := make([]error, len(r.sites))
+	var serr error
+	for i, s := range r.sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			terrs[i] = r.signIn(ctx, s)
+		}()
+	}
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		serr = r.checkSlack(ctx)
 	}()
 	wg.Wait()
-	for _, e := range []error{terr, serr} {
+	tableauUp = make([]bool, len(r.sites))
+	for i, e := range terrs {
+		tableauUp[i] = e == nil
 		var se *StartupError
-		if errors.As(e, &se) {
-			return false, false, se
+		if errors.As(e, &se) && !(r.sites[i].multi && tableau.IsCredentialsRejected(e)) {
+			return nil, false, se
 		}
 	}
-	return terr == nil, serr == nil, nil
+	var se *StartupError
+	if errors.As(serr, &se) {
+		return nil, false, se
+	}
+	return tableauUp, serr == nil, nil
 }
 
-func (r *relay) signIn(ctx context.Context) error {
+// signIn signs in to a site; a site paused for its credential resumes.
+func (r *relay) signIn(ctx context.Context, s *site) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	err := r.cfg.Tableau.SignIn(ctx)
+	asked := time.Now()
+	err := s.Tableau.SignIn(ctx)
 	if err == nil {
 		r.mu.Lock()
-		r.siteID = r.cfg.Tableau.SiteID()
+		s.id = s.Tableau.SiteID()
 		r.mu.Unlock()
-		r.health.Set(CompTableau, "")
-		r.checkOptions()
+		r.health.Set(s.comp(CompTableau), "")
+		r.resumeSite(s)
+		r.checkOptions(s)
 		return nil
 	}
 	var ue *tableau.UnsupportedError
 	if tableau.IsCredentialsRejected(err) || errors.As(err, &ue) || !tableau.IsTemporary(err) {
+		if s.multi && tableau.IsCredentialsRejected(err) {
+			r.pauseSite(s, err, asked)
+		}
 		return &StartupError{Err: err}
 	}
-	r.health.Set(CompTableau, err.Error())
-	r.log.Debug("Tableau is not reachable", "err", err)
+	r.health.Set(s.comp(CompTableau), err.Error())
+	r.log.Debug("Tableau is not reachable", "err", err, "site", s.siteName())
 	return err
 }
 
@@ -92,40 +110,76 @@ func (r *relay) usesSlack() bool {
 	return len((Routing{Default: r.cfg.Channel, Routes: r.cfg.Routes}).Channels()) > 0
 }
 
-// connectLater retries what was unreachable at start-up. Once Tableau answers (the
-// site is known) the webhooks are registered (run) and the relay is ready: Slack being
-// unreachable does not hold that up — events are stored and posted when it answers.
-func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
+// connectLater retries what was unreachable at start-up. Once a site's Tableau answers
+// (the site is known) its webhooks are registered (run); once every site is — or
+// refuses its credential — the relay is ready: Slack being unreachable does not hold
+// that up (events are stored and posted when it answers).
+func (r *relay) connectLater(ctx context.Context, tableauUp []bool, slackUp bool) {
 	if !slackUp {
 		r.log.Warn("Slack is not reachable: events are stored and will be posted when it answers")
 		r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "Slack is not reachable: events are stored and will be posted when it answers"})
 	}
-	if !tableauUp {
-		r.log.Warn("Tableau is not reachable; accepting events and retrying in the background")
+	settled := make(chan struct{}, len(r.sites))
+	for i, s := range r.sites {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			r.connectSite(ctx, s, tableauUp[i], func() { settled <- struct{}{} })
+		}()
+	}
+	for range r.sites {
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return
+		}
+	}
+	if r.cfg.Ready != nil {
+		r.cfg.Ready(r.srv.Addr().String())
 	}
 	wait := time.Second
-	retry := func() bool {
+	for !slackUp {
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return false
-		}
-		wait = min(wait*2, time.Minute)
-		return true
-	}
-	for !tableauUp {
-		if !retry() {
 			return
 		}
-		err := r.signIn(ctx)
-		tableauUp = err == nil
-		r.fatalLater(err)
-		if !slackUp {
-			slackUp = r.retrySlack(ctx)
+		wait = min(wait*2, time.Minute)
+		slackUp = r.retrySlack(ctx)
+	}
+	r.monitor(ctx)
+}
+
+// connectSite signs in to a site until it answers (a site that refuses its credential
+// is tried every CredentialCheck, and at once after a reload), then registers its
+// webhooks (run) and keeps them, or watches them (serve). settle is called once: when
+// the site is registered, or first refuses its credential.
+func (r *relay) connectSite(ctx context.Context, s *site, up bool, settle func()) {
+	once := sync.OnceFunc(settle)
+	if !up && !r.isSitePaused(s) {
+		r.log.Warn("Tableau is not reachable; accepting events and retrying in the background", "site", s.siteName())
+	}
+	wait := time.Second
+	for !up {
+		if r.isSitePaused(s) {
+			once() // refused, not unreachable: the other sites are ready without it
+			wait = orMinute(r.cfg.CredentialCheck)
+		}
+		select {
+		case <-time.After(wait):
+		case <-s.recheck:
+		case <-ctx.Done():
+			return
+		}
+		wait = min(wait*2, time.Minute)
+		err := r.signIn(ctx, s)
+		up = err == nil
+		if !s.multi {
+			r.fatalLater(err)
 		}
 	}
 	if r.cfg.Manage {
-		if err := r.register(ctx); err != nil {
+		if err := r.register(ctx, s); err != nil {
 			if !errors.Is(err, admin.ErrStopped) {
 				r.fatal <- err
 			}
@@ -134,26 +188,17 @@ func (r *relay) connectLater(ctx context.Context, tableauUp, slackUp bool) {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
-			r.keepWebhooks(ctx)
+			r.keepWebhooks(ctx, s)
 		}()
 	}
 	if !r.cfg.Manage && r.cfg.WatchWebhooks != "" {
 		r.bg.Add(1)
 		go func() {
 			defer r.bg.Done()
-			r.watchWebhooks(ctx)
+			r.watchWebhooks(ctx, s)
 		}()
 	}
-	if r.cfg.Ready != nil {
-		r.cfg.Ready(r.srv.Addr().String())
-	}
-	for !slackUp {
-		if !retry() {
-			return
-		}
-		slackUp = r.retrySlack(ctx)
-	}
-	r.monitor(ctx)
+	once()
 }
 
 // retrySlack checks Slack again and says so when it answers.
@@ -182,18 +227,22 @@ func (r *relay) monitor(ctx context.Context) {
 		}
 		asked := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, terr := r.cfg.Tableau.Site(cctx)
+		for _, site := range r.sites {
+			if r.siteID(site) == "" || r.isSitePaused(site) {
+				continue // still connecting, or its pause checks it
+			}
+			_, terr := site.Tableau.Site(cctx)
+			if tableau.IsCredentialsRejected(terr) {
+				r.credentialRefused(ctx, &credentialsError{destination: "tableau", site: site, err: terr}, asked) // the pause owns its health
+				continue
+			}
+			r.setHealth(site.comp(CompTableau), terr)
+		}
 		_, serr := r.cfg.Slack.AuthTest(cctx)
 		if p, ok := r.store.(interface{ Ping(context.Context) error }); ok {
 			r.setHealth(CompSpool, p.Ping(cctx)) // a shared store can go away
 		}
 		cancel()
-		switch {
-		case tableau.IsCredentialsRejected(terr):
-			r.credentialRefused(ctx, &credentialsError{destination: "tableau", err: terr}, asked) // the pause owns its health
-		case !r.isPaused("tableau"):
-			r.setHealth(CompTableau, terr)
-		}
 		switch {
 		case slackout.WorkspaceRefusal(serr):
 			r.credentialRefused(ctx, serr, asked)
@@ -228,11 +277,11 @@ func (r *relay) setHealth(comp string, err error) {
 }
 
 // checkOptions says at start-up, once, which options the server cannot serve.
-func (r *relay) checkOptions() {
+func (r *relay) checkOptions(s *site) {
 	if !r.cfg.QualityWarnings {
 		return
 	}
-	if err := r.cfg.Tableau.QualityWarningsSupported(); err != nil {
+	if err := s.Tableau.QualityWarningsSupported(); err != nil {
 		r.sayOnce("quality-warnings", "--quality-warnings is unavailable: "+err.Error()+"; failures are posted without marking the data source")
 	}
 }

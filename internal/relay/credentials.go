@@ -22,6 +22,20 @@ func (r *relay) credentialRefused(ctx context.Context, err error, since time.Tim
 		"put a valid token in the token file (SLACK_TOKEN_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself"
 	var ce *credentialsError
 	if errors.As(err, &ce) && ce.destination == "tableau" {
+		s := ce.site
+		if s == nil {
+			s = r.sites[0]
+		}
+		if s.multi {
+			if r.pauseSite(s, err, since) {
+				r.bg.Add(1)
+				go func() {
+					defer r.bg.Done()
+					r.recheckSite(ctx, s)
+				}()
+			}
+			return
+		}
 		who, comp, what, fix = "tableau", CompTableau, "Tableau refused the personal access token",
 			"create a new PAT, put its secret in the secret file (TS_PAT_SECRET_FILE) and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself"
 	}
@@ -61,14 +75,14 @@ func (r *relay) recheck(ctx context.Context, who, comp string) {
 		select {
 		case <-first.C:
 		case <-t.C:
-		case <-r.rechecks[who]:
+		case <-r.recheckOf(who):
 		case <-ctx.Done():
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		var err error
 		if who == "tableau" {
-			err = r.cfg.Tableau.SignIn(cctx)
+			err = r.sites[0].Tableau.SignIn(cctx)
 		} else {
 			var auth slackout.Auth
 			if auth, err = r.cfg.Slack.AuthTest(cctx); err == nil {
@@ -97,4 +111,70 @@ func orMinute(d time.Duration) time.Duration {
 		return time.Minute
 	}
 	return d
+}
+
+// recheckOf is the channel a reload pokes to try a credential again.
+func (r *relay) recheckOf(who string) <-chan struct{} {
+	if who == "tableau" {
+		return r.sites[0].recheck
+	}
+	return r.rechecks[who]
+}
+
+// pauseSite holds the events of one site of several whose credential Tableau refuses
+// (the others flow): said once with the fix, on /readyz and in the metric. It reports
+// whether the site was not paused before. A refusal of a request begun before a reload
+// replaced the secret (since) is the old secret's, and ignored.
+func (r *relay) pauseSite(s *site, err error, since time.Time) bool {
+	r.mu.Lock()
+	if s.paused || since.Before(s.renewed) {
+		r.mu.Unlock()
+		return false
+	}
+	s.paused = true
+	r.mu.Unlock()
+	what := "Tableau refused the personal access token of site " + s.Label()
+	r.health.Set(s.comp(CompTableau), what)
+	r.log.Error(what+"; its events are kept, the other sites' flow", "err", err, "site", s.Label(),
+		"fix", "create a new PAT for the site, put its secret in the site's pat-secret-file and reload: systemctl reload tabhook, or send SIGHUP; tabhook also checks again by itself")
+	r.cfg.Observe.emit(Event{Type: EvPaused, Destination: "tableau", Site: s.Label(), Reason: "credentials_rejected",
+		Detail: what + ": its delivery paused, events kept; fix it and reload"})
+	return true
+}
+
+// resumeSite ends a site's pause once its credential works again.
+func (r *relay) resumeSite(s *site) {
+	r.mu.Lock()
+	was := s.paused
+	s.paused = false
+	r.mu.Unlock()
+	if !was {
+		return
+	}
+	r.log.Info("the site's credential works again: delivery resumes", "site", s.Label())
+	r.cfg.Observe.emit(Event{Type: EvResumed, Destination: "tableau", Site: s.Label(), Detail: "site " + s.Label() + " accepts the credential again: delivery resumes"})
+}
+
+func (r *relay) isSitePaused(s *site) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return s.paused
+}
+
+// recheckSite signs in to a paused site every CredentialCheck, and at once after a
+// reload, until it works (signIn resumes it).
+func (r *relay) recheckSite(ctx context.Context, s *site) {
+	t := time.NewTicker(orMinute(r.cfg.CredentialCheck))
+	defer t.Stop()
+	for r.isSitePaused(s) {
+		select {
+		case <-t.C:
+		case <-s.recheck:
+		case <-ctx.Done():
+			return
+		}
+		if err := r.signIn(ctx, s); err != nil {
+			r.log.Debug("the site's credential is still refused", "site", s.Label(), "err", err)
+		}
+	}
 }

@@ -50,6 +50,9 @@ type ServiceConfig struct {
 	Slack    Slack
 	Routing  Routing       // which channel each event goes to
 	SiteID   func() string // signed-in site; "" while Tableau has not answered
+	// Sites, when set, says of each event's site whether it is served (else the event
+	// is a dead letter) and whether delivery must wait for it. Nil: SiteID's one site.
+	Sites func(p payload.Payload) SiteCheck
 	Workers  int           // batches delivered in parallel; default 4
 	// Retries of transient failures back off from MinBackoff (default 1s) to
 	// MaxBackoff (default 5m), with jitter; they never give up.
@@ -93,11 +96,20 @@ type ServiceConfig struct {
 	// Warnings, when set, marks a data source whose refresh failed with a data quality
 	// warning in Tableau and removes it once a refresh succeeds (--quality-warnings).
 	Warnings QualityWarnings
+	// WarningsOf, when set, is Warnings of an event's site (several sites).
+	WarningsOf func(p payload.Payload) QualityWarnings
 	// Actions offers buttons on failed refreshes' messages (--actions), and holds back
 	// the alerts of items muted from them.
 	Actions bool
 	// Muted counts an alert held back by a mute (a metric).
 	Muted func()
+}
+
+// SiteCheck is what delivery knows of an event's site.
+type SiteCheck struct {
+	Served bool   // this relay serves the site (else the event is a dead letter)
+	Wait   string // why it cannot be delivered yet: not signed in (retried soon)
+	Paused bool   // its credential is refused: held until it works, no attempt counted
 }
 
 // DefaultDigestMax is the most events one digest (and one claim) stands for.
@@ -142,6 +154,20 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 	}
 	if c.SiteID == nil {
 		c.SiteID = func() string { return "" }
+	}
+	if c.Sites == nil {
+		c.Sites = func(p payload.Payload) SiteCheck {
+			switch site := c.SiteID(); site {
+			case "":
+				return SiteCheck{Served: true, Wait: "waiting for the Tableau sign-in to learn the site"}
+			case p.SiteLUID:
+				return SiteCheck{Served: true}
+			}
+			return SiteCheck{}
+		}
+	}
+	if c.WarningsOf == nil && c.Warnings != nil {
+		c.WarningsOf = func(payload.Payload) QualityWarnings { return c.Warnings }
 	}
 	return c
 }

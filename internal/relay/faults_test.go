@@ -490,7 +490,7 @@ func TestChannelBlipDeadLettersNothing(t *testing.T) {
 	if !notReadyFor(t, w, "slack #alerts") {
 		t.Error("/readyz does not name the refused channel")
 	}
-	if got := metricValue(t, cfg.Metrics, `tabhook_delivery_paused{channel="#alerts",destination="slack"}`); got != 1 {
+	if got := metricValue(t, cfg.Metrics, `tabhook_delivery_paused{channel="#alerts",destination="slack",site=""}`); got != 1 {
 		t.Errorf("tabhook_delivery_paused for #alerts = %v, want 1", got)
 	}
 	time.Sleep(300 * time.Millisecond)  // a few rechecks while the bot is out

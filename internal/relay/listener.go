@@ -21,8 +21,12 @@ type Intake interface {
 
 // HandlerConfig configures the listener's handler.
 type HandlerConfig struct {
-	Path    string        // the one path deliveries are accepted on
+	Path    string        // the one path deliveries are accepted on (one site)
 	SiteID  func() string // the signed-in site's LUID; "" while unknown
+	// Sites, when set, are the paths of several sites' deliveries instead: each
+	// delivery is stored as its path's site's, and refused when its site_luid is
+	// another's.
+	Sites []IntakeSite
 	Intake  Intake
 	Notify  func(id uint64) // a new event is ready for delivery
 	Health  *Health
@@ -40,6 +44,13 @@ type HandlerConfig struct {
 	Actions http.Handler
 }
 
+// IntakeSite is one site's delivery path.
+type IntakeSite struct {
+	Name   string        // content URL, stamped on its events (payload.Site)
+	Path   string        // where its deliveries come in
+	SiteID func() string // its LUID once signed in; "" while unknown
+}
+
 // ActionsPath is where Slack's interactivity requests are taken: below the listener's
 // path, so the public URL's host and secret path serve both.
 func ActionsPath(path string) string { return strings.TrimSuffix(path, "/") + "/slack/actions" }
@@ -50,7 +61,7 @@ func NewHandler(c HandlerConfig) http.Handler {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	h := &ingest{c}
+	h := &ingest{HandlerConfig: c}
 	// Health obeys --allow-cidr like deliveries: a load balancer's checks come from
 	// an allowed network; strangers learn nothing.
 	mux.HandleFunc("/healthz", h.only(func(w http.ResponseWriter, r *http.Request) {
@@ -59,9 +70,17 @@ func NewHandler(c HandlerConfig) http.Handler {
 	if c.Health != nil {
 		mux.HandleFunc("/readyz", h.only(c.Health.serveReady))
 	}
-	mux.Handle(c.Path, h)
+	sites := c.Sites
+	if len(sites) == 0 {
+		sites = []IntakeSite{{Path: c.Path, SiteID: c.SiteID}}
+	}
+	for _, s := range sites {
+		one := *h
+		one.Path, one.SiteID, one.site = s.Path, s.SiteID, s.Name
+		mux.Handle(s.Path, &one)
+	}
 	if c.Actions != nil {
-		mux.Handle(ActionsPath(c.Path), c.Actions)
+		mux.Handle(ActionsPath(sites[0].Path), c.Actions)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
@@ -69,7 +88,10 @@ func NewHandler(c HandlerConfig) http.Handler {
 	return mux
 }
 
-type ingest struct{ HandlerConfig }
+type ingest struct {
+	HandlerConfig
+	site string // the content URL its events are stamped with
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -149,6 +171,7 @@ func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, http.StatusForbidden, "site_luid is not the site this relay serves")
 		return
 	}
+	p.Site = h.site
 	rec, dup, err := h.Intake.Accept(p, time.Now())
 	if err != nil {
 		// Not stored, so not acknowledged: Tableau will deliver it again.

@@ -76,14 +76,14 @@ func NewMetrics() *Metrics {
 			Help: "Time from receiving an event to posting it.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 	}
 	m.paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tabhook", Name: "delivery_paused",
-		Help: "1 while delivery is paused: to a destination that refused the credential (channel empty), or to one Slack channel that refuses posts."}, []string{"destination", "channel"})
+		Help: "1 while delivery is paused: to a destination that refused the credential (channel empty), or to one Slack channel that refuses posts."}, []string{"destination", "channel", "site"})
 	m.delivered.WithLabelValues("slack")
 	m.dead.WithLabelValues("slack")
-	m.paused.WithLabelValues("slack", "").Set(0)
+	m.paused.WithLabelValues("slack", "", "").Set(0)
 	for _, reason := range []string{"backlog_cap", "disk_full", "store_error"} {
 		m.refused.WithLabelValues(reason)
 	}
-	m.paused.WithLabelValues("tableau", "").Set(0)
+	m.paused.WithLabelValues("tableau", "", "").Set(0)
 	m.diskUsed = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "state_dir_disk_used_ratio",
 		Help: "How full the state directory's file system is, 0 to 1."})
 	m.damaged = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tabhook", Name: "spool_damage_found",
@@ -131,9 +131,9 @@ func (m *Metrics) Observe(e Event) {
 	case EvRecovered:
 		m.recovered.Inc()
 	case EvPaused:
-		m.paused.WithLabelValues(e.Destination, e.Channel).Set(1)
+		m.paused.WithLabelValues(e.Destination, e.Channel, e.Site).Set(1)
 	case EvResumed:
-		m.paused.WithLabelValues(e.Destination, e.Channel).Set(0)
+		m.paused.WithLabelValues(e.Destination, e.Channel, e.Site).Set(0)
 	case EvRepost:
 		m.reposts.WithLabelValues(e.Reason).Inc()
 	}

@@ -48,7 +48,9 @@ type Event struct {
 	// a configured destination's name), or what a paused or resumed line is about
 	// ("slack", "tableau").
 	Destination string `json:"destination,omitempty"`
-	Detail      string `json:"detail,omitempty"`
+	// Site names the site a line is about, in a relay of several sites.
+	Site   string `json:"site,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Observer receives events. It must not block for long.

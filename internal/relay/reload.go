@@ -19,10 +19,22 @@ func (r *relay) reload(ctx context.Context) {
 		r.cfg.Slack.SetToken(got.SlackToken)
 		r.poke("slack")
 	}
-	if err == nil && got.PATSecret != "" {
+	if err == nil && got.PATSecret != "" && !r.sites[0].multi {
 		r.renew("tableau")
-		r.cfg.Tableau.SetPATSecret(got.PATSecret)
+		r.sites[0].Tableau.SetPATSecret(got.PATSecret)
 		r.poke("tableau")
+	}
+	for _, s := range r.sites {
+		if secret, ok := got.SiteSecrets[s.Name]; ok && err == nil && secret != "" && s.multi {
+			r.mu.Lock()
+			s.renewed = time.Now()
+			r.mu.Unlock()
+			s.Tableau.SetPATSecret(secret)
+			select {
+			case s.recheck <- struct{}{}:
+			default:
+			}
+		}
 	}
 	routing := got.Routing
 	for _, ch := range routing.Channels() {
@@ -57,8 +69,12 @@ func (r *relay) renew(who string) {
 
 // poke asks a paused destination to try its credential again now.
 func (r *relay) poke(who string) {
+	ch := r.rechecks[who]
+	if who == "tableau" {
+		ch = r.sites[0].recheck
+	}
 	select {
-	case r.rechecks[who] <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }

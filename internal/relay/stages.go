@@ -23,6 +23,7 @@ func (e *waitError) Error() string { return e.reason }
 // set-up, not the event, so delivery pauses rather than failing events.
 type credentialsError struct {
 	destination string
+	site        *site // Tableau's: the site whose credential (nil: the one site)
 	err         error
 }
 
@@ -40,13 +41,15 @@ func (e *permanentError) Error() string { return e.reason }
 // checkSite fails events of another site for good, and holds every event while the
 // site is not known yet (Tableau has not answered a sign-in).
 func (p *Pipeline) checkSite(_ context.Context, items []*item) {
-	site := p.cfg.SiteID()
 	for _, it := range liveItems(items) {
+		c := p.cfg.Sites(it.rec.Payload)
 		switch {
-		case site == "":
-			it.err = &waitError{"waiting for the Tableau sign-in to learn the site"}
-		case it.rec.Payload.SiteLUID != site:
-			it.err = &permanentError{fmt.Sprintf("site_luid %s is not the signed-in site %s", it.rec.Payload.SiteLUID, site), "site_mismatch"}
+		case !c.Served:
+			it.err = &permanentError{fmt.Sprintf("site_luid %s is not a site this relay serves", it.rec.Payload.SiteLUID), "site_mismatch"}
+		case c.Paused:
+			it.later = time.Now().Add(slackPauseHold)
+		case c.Wait != "":
+			it.err = &waitError{c.Wait}
 		}
 	}
 }

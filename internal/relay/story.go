@@ -175,12 +175,15 @@ const warningPrefix = "tabhook: "
 // A failure here never holds up the message: it is logged, and the message says what
 // was done.
 func (p *Pipeline) quality(ctx context.Context, items []*item) {
-	w := p.cfg.Warnings
-	if w == nil {
+	if p.cfg.WarningsOf == nil {
 		return
 	}
 	for _, it := range liveItems(items) {
 		if it.facts.Kind != "datasource" || !it.facts.IsOutcome() {
+			continue
+		}
+		w := p.cfg.WarningsOf(it.rec.Payload)
+		if w == nil {
 			continue
 		}
 		if err := w.QualityWarningsSupported(); err != nil {
@@ -207,7 +210,7 @@ func (p *Pipeline) quality(ctx context.Context, items []*item) {
 
 func (p *Pipeline) addWarning(ctx context.Context, it *item) error {
 	ds, key := it.rec.Payload.ResourceLUID, refresh.Key(it.facts)
-	existing, err := p.cfg.Warnings.QualityWarnings(ctx, ds)
+	existing, err := p.cfg.WarningsOf(it.rec.Payload).QualityWarnings(ctx, ds)
 	if err != nil {
 		return err
 	}
@@ -221,7 +224,7 @@ func (p *Pipeline) addWarning(ctx context.Context, it *item) error {
 			return p.saveWarning(key, q.ID)
 		}
 	}
-	q, err := p.cfg.Warnings.AddQualityWarning(ctx, ds, "STALE", warningMessage(it))
+	q, err := p.cfg.WarningsOf(it.rec.Payload).AddQualityWarning(ctx, ds, "STALE", warningMessage(it))
 	if err != nil {
 		return err
 	}
@@ -248,7 +251,7 @@ func (p *Pipeline) removeWarning(ctx context.Context, it *item) error {
 	}
 	// Always looked for, whatever the story recorded: an add whose answer could not be
 	// read, or a story lost, must not leave "stale data" on the data source for ever.
-	existing, err := p.cfg.Warnings.QualityWarnings(ctx, it.rec.Payload.ResourceLUID)
+	existing, err := p.cfg.WarningsOf(it.rec.Payload).QualityWarnings(ctx, it.rec.Payload.ResourceLUID)
 	if err != nil {
 		return err
 	}
@@ -257,7 +260,7 @@ func (p *Pipeline) removeWarning(ctx context.Context, it *item) error {
 		if q.ID != st.Warning && !strings.HasPrefix(q.Message, warningPrefix) {
 			continue
 		}
-		if err := p.cfg.Warnings.DeleteQualityWarning(ctx, q.ID); err != nil && !tableau.IsNotFound(err) {
+		if err := p.cfg.WarningsOf(it.rec.Payload).DeleteQualityWarning(ctx, q.ID); err != nil && !tableau.IsNotFound(err) {
 			return err
 		}
 		removed++

@@ -16,35 +16,35 @@ const registrationTimeout = 30 * time.Second
 
 // register creates or adopts the webhooks, then verifies them. A stop during it lets
 // the request under way finish and sends no more (admin.ErrStopped).
-func (r *relay) register(ctx context.Context) error {
+func (r *relay) register(ctx context.Context, s *site) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registrationTimeout)
 	defer cancel()
 	var managed []admin.Managed
 	var err error
 	ensure := func() error {
-		managed, err = r.reg.Ensure(rctx, r.cfg.Tableau, ctx.Done())
+		managed, err = s.reg.Ensure(rctx, s.Tableau, ctx.Done())
 		return nil
 	}
 	if c, ok := r.store.(coordinator); ok {
 		// Replicas share one set of webhooks: announce this one, then create or adopt
 		// them while no other replica registers or removes them.
-		leave, jerr := c.Join(rctx, r.group())
+		leave, jerr := c.Join(rctx, s.group())
 		if jerr != nil {
 			return fmt.Errorf("could not register the webhooks: %w", jerr)
 		}
 		r.mu.Lock()
-		r.leave = leave
+		s.leave = leave
 		r.mu.Unlock()
-		if xerr := c.Exclusive(rctx, r.group(), ensure); xerr != nil {
+		if xerr := c.Exclusive(rctx, s.group(), ensure); xerr != nil {
 			return fmt.Errorf("could not register the webhooks: %w", xerr)
 		}
 	} else {
 		_ = ensure()
 	}
 	r.mu.Lock()
-	r.managed = r.managed[:0]
+	s.managed = s.managed[:0]
 	for _, m := range managed {
-		r.managed = append(r.managed, m.Webhook)
+		s.managed = append(s.managed, m.Webhook)
 	}
 	r.mu.Unlock()
 	for _, m := range managed {
@@ -52,7 +52,7 @@ func (r *relay) register(ctx context.Context) error {
 		if m.Adopted {
 			what = "adopted"
 		}
-		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: ok(true), Detail: what})
+		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: m.Webhook.ID, Name: m.Webhook.Name, EventType: m.Webhook.Event, OK: ok(true), Detail: what, Site: s.siteName()})
 	}
 	if errors.Is(err, admin.ErrStopped) {
 		return err
@@ -60,14 +60,14 @@ func (r *relay) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("could not register the webhooks: %w", err)
 	}
-	r.health.Clear(CompWebhooks)
+	r.health.Clear(s.comp(CompWebhooks))
 	if r.cfg.Verify {
 		hooks := make([]tableau.Webhook, len(managed))
 		for i, m := range managed {
 			hooks[i] = m.Webhook
 		}
-		for _, v := range r.reg.Verify(ctx, r.cfg.Tableau, hooks) {
-			r.cfg.Observe.emit(Event{Type: EvVerify, ID: v.Webhook.ID, Name: v.Webhook.Name, EventType: v.Webhook.Event, OK: ok(v.OK), Detail: v.Detail})
+		for _, v := range s.reg.Verify(ctx, s.Tableau, hooks) {
+			r.cfg.Observe.emit(Event{Type: EvVerify, ID: v.Webhook.ID, Name: v.Webhook.Name, EventType: v.Webhook.Event, OK: ok(v.OK), Detail: v.Detail, Site: s.siteName()})
 			if !v.OK {
 				// The foreground view says it (a line, or a JSON line): once per audience.
 				r.log.Debug("Tableau cannot deliver to the listener", "webhook", v.Webhook.Name, "problem", v.Detail)
@@ -84,25 +84,57 @@ type coordinator interface {
 	Exclusive(ctx context.Context, group string, fn func() error) error
 }
 
-// group names the replicas that share these webhooks.
-func (r *relay) group() string { return r.reg.Prefix + " " + r.reg.URL }
+// group names the replicas that share a site's webhooks.
+func (s *site) group() string { return s.reg.Prefix + " " + s.reg.URL }
+
+// siteName is the site's name for lines of a relay of several sites ("" for one).
+func (s *site) siteName() string {
+	if !s.multi {
+		return ""
+	}
+	return s.Label()
+}
+
+// removeAllWebhooks deletes every site's webhooks at a stop (each site that signed
+// in: until Tableau has answered a sign-in, no create can have been sent), each said.
+func (r *relay) removeAllWebhooks() []error {
+	var errs []error
+	for _, s := range r.sites {
+		if r.siteID(s) == "" {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		gone, err := r.removeWebhooks(dctx, s)
+		cancel()
+		if err != nil {
+			if s.multi {
+				err = fmt.Errorf("site %s: %w", s.Label(), err)
+			}
+			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, s.reg.CleanupCommand()))
+		}
+		for _, w := range gone {
+			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: w.ID, Name: w.Name, EventType: w.Event, OK: ok(true), Detail: "deleted", Site: s.siteName()})
+		}
+	}
+	return errs
+}
 
 // removeWebhooks deletes this relay's webhooks at a stop — unless other replicas of it
 // still run (a shared store), or it never announced itself (stopped before Tableau
 // answered: nothing of its own to delete).
-func (r *relay) removeWebhooks(ctx context.Context) ([]tableau.Webhook, error) {
+func (r *relay) removeWebhooks(ctx context.Context, s *site) ([]tableau.Webhook, error) {
 	c, shared := r.store.(coordinator)
 	if !shared {
-		return r.reg.Remove(ctx, r.cfg.Tableau)
+		return s.reg.Remove(ctx, s.Tableau)
 	}
 	r.mu.Lock()
-	leave := r.leave
+	leave := s.leave
 	r.mu.Unlock()
 	if leave == nil {
 		return nil, nil
 	}
 	var gone []tableau.Webhook
-	err := c.Exclusive(ctx, r.group(), func() error {
+	err := c.Exclusive(ctx, s.group(), func() error {
 		last, err := leave(ctx)
 		if err != nil {
 			return err
@@ -111,7 +143,7 @@ func (r *relay) removeWebhooks(ctx context.Context) ([]tableau.Webhook, error) {
 			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "webhooks kept: other replicas still serve them"})
 			return nil
 		}
-		gone, err = r.reg.Remove(ctx, r.cfg.Tableau)
+		gone, err = s.reg.Remove(ctx, s.Tableau)
 		return err
 	})
 	return gone, err
@@ -134,7 +166,7 @@ func (r *relay) webhookCheckEvery() time.Duration {
 // the relay was down, pointed elsewhere — each said once (a line and a log record) and
 // counted; a webhook it cannot repair is reported by /readyz until it can. Replicas
 // check one at a time.
-func (r *relay) keepWebhooks(ctx context.Context) {
+func (r *relay) keepWebhooks(ctx context.Context, s *site) {
 	t := time.NewTicker(r.webhookCheckEvery())
 	defer t.Stop()
 	for {
@@ -143,68 +175,68 @@ func (r *relay) keepWebhooks(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		r.checkWebhooks(ctx)
+		r.checkWebhooks(ctx, s)
 	}
 }
 
-func (r *relay) checkWebhooks(ctx context.Context) {
+func (r *relay) checkWebhooks(ctx context.Context, s *site) {
 	cctx, cancel := context.WithTimeout(ctx, registrationTimeout)
 	defer cancel()
 	var repairs []admin.Repair
 	check := func() error {
 		r.mu.Lock()
-		known := append([]tableau.Webhook(nil), r.managed...)
+		known := append([]tableau.Webhook(nil), s.managed...)
 		r.mu.Unlock()
 		var now []tableau.Webhook
 		var err error
-		repairs, now, err = r.reg.Repair(cctx, r.cfg.Tableau, known)
+		repairs, now, err = s.reg.Repair(cctx, s.Tableau, known)
 		r.mu.Lock()
-		r.managed = now
+		s.managed = now
 		r.mu.Unlock()
 		return err
 	}
 	var err error
 	if c, ok := r.store.(coordinator); ok {
-		err = c.Exclusive(cctx, r.group(), check) // the lock's error, or check's
+		err = c.Exclusive(cctx, s.group(), check) // the lock's error, or check's
 	} else {
 		err = check()
 	}
 	for _, rp := range repairs {
 		what := map[string]string{admin.RepairMissing: "re-created", admin.RepairDisabled: "re-enabled", admin.RepairChanged: "put back"}[rp.Reason]
-		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: rp.Webhook.ID, Name: rp.Webhook.Name, EventType: rp.Webhook.Event, OK: ok(true), Reason: rp.Reason, Detail: what + " (" + rp.Before + ")"})
+		r.cfg.Observe.emit(Event{Type: EvWebhook, ID: rp.Webhook.ID, Name: rp.Webhook.Name, EventType: rp.Webhook.Event, OK: ok(true), Reason: rp.Reason, Detail: what + " (" + rp.Before + ")", Site: s.siteName()})
 		r.log.Warn("a webhook of this relay drifted and was put right", "webhook", rp.Webhook.Name, "id", rp.Webhook.ID, "reason", rp.Reason, "was", rp.Before)
 		r.cfg.Metrics.WebhookRepaired(rp.Reason)
 	}
 	if err != nil && ctx.Err() == nil {
 		problem := "a webhook could not be checked or repaired: " + err.Error()
-		r.health.Set(CompWebhooks, problem)
-		r.log.Error("webhooks", "err", err)
+		r.health.Set(s.comp(CompWebhooks), problem)
+		r.log.Error("webhooks", "err", err, "site", s.siteName())
 		return
 	}
-	r.health.Clear(CompWebhooks)
+	r.health.Clear(s.comp(CompWebhooks))
 }
 
 // watchWebhooks is serve's view of webhooks managed elsewhere (--watch-webhooks): every
 // WebhookCheck it lists the site's webhooks named with the prefix that point at this
 // relay, and reports — never changes — what it finds: none, or one disabled, turns
 // /readyz (webhooks) and is said once per change.
-func (r *relay) watchWebhooks(ctx context.Context) {
+func (r *relay) watchWebhooks(ctx context.Context, s *site) {
 	t := time.NewTicker(r.webhookCheckEvery())
 	defer t.Stop()
 	said := ""
 	for {
-		problem := r.watchedProblem(ctx)
+		problem := r.watchedProblem(ctx, s)
 		if problem == "" {
-			r.health.Clear(CompWebhooks)
+			r.health.Clear(s.comp(CompWebhooks))
 		} else {
-			r.health.Set(CompWebhooks, problem)
+			r.health.Set(s.comp(CompWebhooks), problem)
 		}
 		if problem != said && ctx.Err() == nil {
 			detail := problem
 			if problem == "" {
 				detail = "the watched webhooks are enabled and point at this relay again"
 			}
-			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "webhooks: " + detail})
+			r.cfg.Observe.emit(Event{Type: EvStatus, Detail: "webhooks: " + detail, Site: s.siteName()})
 			said = problem
 		}
 		select {
@@ -216,14 +248,14 @@ func (r *relay) watchWebhooks(ctx context.Context) {
 }
 
 // watchedProblem is what is wrong with the watched webhooks, "" when nothing.
-func (r *relay) watchedProblem(ctx context.Context) string {
+func (r *relay) watchedProblem(ctx context.Context, s *site) string {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	hooks, err := r.cfg.Tableau.ListWebhooks(cctx)
+	hooks, err := s.Tableau.ListWebhooks(cctx)
 	if err != nil {
 		return "" // Tableau's own health is /readyz's tableau check
 	}
-	v := admin.Watch(hooks, r.cfg.WatchWebhooks, r.cfg.PublicURL, r.cfg.Path)
+	v := admin.Watch(hooks, r.cfg.WatchWebhooks, s.PublicURL, s.Path)
 	r.cfg.Metrics.WebhooksWatched(v.Enabled, v.Disabled)
 	return v.Problem
 }

@@ -100,6 +100,7 @@ func Render(f enrich.Facts) Message {
 			fields = append(fields, mrkdwn(text.Cut("*"+label+"*\n"+Escape(value), maxField)))
 		}
 	}
+	add("Site", f.Site)
 	add("Project", f.Project)
 	if owner := ownerText(f); owner != "" {
 		fields = append(fields, mrkdwn(text.Cut("*Owner*\n"+owner, maxField)))
@@ -143,6 +144,9 @@ func Render(f enrich.Facts) Message {
 func Fallback(f enrich.Facts) string {
 	s := words.Event(f.Event) + ": " + words.Name(f)
 	var extra []string
+	if f.Site != "" {
+		extra = append(extra, "site "+f.Site)
+	}
 	if f.Project != "" {
 		extra = append(extra, "project "+f.Project)
 	}
@@ -236,7 +240,11 @@ func Digest(facts []enrich.Facts) Message {
 
 // digestLine names one event of a digest.
 func digestLine(f enrich.Facts) string {
-	return text.Cut("• "+Escape(words.Event(f.Event))+": "+link(f.URL, text.Cut(words.Name(f), maxDigestLine)), maxSection)
+	site := ""
+	if f.Site != "" {
+		site = " (site " + Escape(f.Site) + ")"
+	}
+	return text.Cut("• "+Escape(words.Event(f.Event))+": "+link(f.URL, text.Cut(words.Name(f), maxDigestLine))+site, maxSection)
 }
 
 // countByEvent is "*By event:* 950 × Workbook extract refresh failed · 50 × …",

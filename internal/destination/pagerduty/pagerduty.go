@@ -109,6 +109,7 @@ func details(f enrich.Facts) map[string]any {
 		}
 	}
 	set("name", f.Name)
+	set("site", f.Site)
 	set("project", f.Project)
 	set("owner", f.Owner)
 	set("owner_email", f.OwnerEmail)

@@ -154,6 +154,7 @@ func single(events []destination.Event, l limits) adaptivecard.Card {
 			_ = facts.AddFact(adaptivecard.Fact{Title: title, Value: escape(txt.Cut(value, l.field))})
 		}
 	}
+	add("Site", f.Site)
 	add("Project", f.Project)
 	add("Owner", f.Owner)
 	add("Site role", f.SiteRole)

@@ -41,6 +41,7 @@ type Data struct {
 type Enrichment struct {
 	Kind            string   `json:"kind,omitempty"`
 	Name            string   `json:"name,omitempty"`
+	Site            string   `json:"site,omitempty"`
 	Project         string   `json:"project,omitempty"`
 	Owner           string   `json:"owner,omitempty"`
 	OwnerEmail      string   `json:"owner_email,omitempty"`
@@ -74,6 +75,7 @@ func NewBody(id string, f enrich.Facts) Body {
 	// RFC 3339 always: Tableau's created_at, or when tabhook received the event.
 	b := Body{Type: f.Event, Timestamp: at.UTC().Format(time.RFC3339), Data: Data{EventID: id, Payload: f.Payload}}
 	e := &b.Data.Enrichment
+	e.Site = f.Site
 	e.Kind, e.Name, e.Project, e.Owner, e.OwnerEmail, e.URL, e.Tags, e.SiteRole = f.Kind, f.Name, f.Project, f.Owner, f.OwnerEmail, f.URL, f.Tags, f.SiteRole
 	e.FailuresInARow, e.RecoveredAfter, e.ReasonMissing, e.DetailsMissing = f.Streak, f.Recovered, f.NoReason, f.Degraded
 	e.TimeNote = f.AtNote
