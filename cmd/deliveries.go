@@ -18,6 +18,7 @@ import (
 	"github.com/tabhook/tabhook/internal/control"
 	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/pgstore"
+	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/store"
 )
 
@@ -27,6 +28,8 @@ type deliveriesOptions struct {
 	Open        func() (control.Deliveries, error)
 	State       store.State
 	Destination string    // list: only this destination's records
+	Site        string    // list: only this site's events
+	Sites       bool      // list: the config serves several sites (a SITE column)
 	Configured  []string  // the config file's destinations, besides slack
 	Since       time.Time // list: received since
 	Limit       int       // list: at most this many; 0: all
@@ -124,6 +127,8 @@ retry the one that failed.`,
 			opts.Open, opts.State, opts.Format = open, store.State(state), outputFormat(cmd)
 			opts.Destination, _ = cmd.Flags().GetString("destination")
 			opts.Configured = configuredDestinations(f)
+			opts.Site, _ = cmd.Flags().GetString("site")
+			opts.Sites = config.SiteURLs(f.Resolver().Config()) != nil
 			if opts.Since, err = parseSince(stringFlag(cmd.Flags(), "since"), time.Now()); err != nil {
 				return err
 			}
@@ -142,8 +147,9 @@ retry the one that failed.`,
 	cmd.Flags().StringVar(&state, "state", "", "only events in this state: pending, delivered or dead")
 	cmd.Flags().String("destination", "", `only the records of this destination: "slack" or a name from the config file's destinations`)
 	cmd.Flags().String("since", "", "only events received since: a duration (24h, 7d) or a time (2026-11-30T07:00:00Z)")
+	cmd.Flags().String("site", "", "only events of this site (its content URL; default for the Default site), in a relay of several sites")
 	cmd.Flags().Int("limit", -1, fmt.Sprintf("at most this many, oldest first; 0 for all (default %d on a terminal, else all)", defaultTerminalLimit))
-	creds.MarkCommandLineOnly(cmd.Flags(), "since", "limit")
+	creds.MarkCommandLineOnly(cmd.Flags(), "since", "limit", "site")
 	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"pending", "delivered", "dead"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -164,8 +170,8 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 	if err := knownDestination(ctx, d, opts.Destination, opts.Configured); err != nil {
 		return err
 	}
-	out := newListing(opts.IO, opts.Format)
-	q := store.ListQuery{State: opts.State, Destination: opts.Destination, Since: opts.Since}
+	out := newListing(opts.IO, opts.Format, opts.Sites || opts.Site != "")
+	q := store.ListQuery{State: opts.State, Destination: opts.Destination, Since: opts.Since, Site: opts.Site}
 	shown, more := 0, false
 	for {
 		q.Limit = listPage
@@ -208,14 +214,19 @@ func deliveriesListRun(ctx context.Context, opts *deliveriesOptions) error {
 type listing struct {
 	ios   *cli.IOStreams
 	json  bool
+	sites bool // a SITE column (a relay of several sites)
 	n     int
 	table *cli.Table
 }
 
-func newListing(ios *cli.IOStreams, format string) *listing {
-	l := &listing{ios: ios, json: format == cli.FormatJSON}
+func newListing(ios *cli.IOStreams, format string, sites bool) *listing {
+	l := &listing{ios: ios, json: format == cli.FormatJSON, sites: sites}
 	if !l.json {
-		l.table = cli.NewTable(ios.Out, ios.OutTTY, "ID", "STATE", "DESTINATION", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL")
+		cols := []string{"ID", "STATE", "DESTINATION", "EVENT", "NAME", "RECEIVED", "ATTEMPTS", "DETAIL"}
+		if sites {
+			cols = slices.Insert(cols, 2, "SITE")
+		}
+		l.table = cli.NewTable(ios.Out, ios.OutTTY, cols...)
 	}
 	return l
 }
@@ -234,7 +245,11 @@ func (l *listing) add(r control.Delivery) error {
 		_, err = fmt.Fprint(l.ios.Out, sep, string(b))
 		return err
 	}
-	l.table.Row(r.IDString(), r.State, r.Destination, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r))
+	row := []string{r.IDString(), r.State, r.Destination, r.Payload.EventType, r.Payload.ResourceName, r.ReceivedAt.Local().Format(time.DateTime), strconv.Itoa(r.Attempts), detail(r)}
+	if l.sites {
+		row = slices.Insert(row, 2, relay.SiteLabel(r.Payload.Site))
+	}
+	l.table.Row(row...)
 	if !l.ios.OutTTY && l.n%listPage == 0 { // a pipe gets rows as they come
 		err := l.table.Render()
 		l.table = cli.NewTable(l.ios.Out, false)

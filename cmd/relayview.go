@@ -178,11 +178,17 @@ func describe(e relay.Event) string {
 		if e.ID == "" {
 			return "webhooks: " + e.Detail
 		}
+		if e.Site != "" {
+			return fmt.Sprintf("webhook %-8s %s  %s (%s) on site %s", e.Detail, e.Name, e.EventType, e.ID, e.Site)
+		}
 		return fmt.Sprintf("webhook %-8s %s  %s (%s)", e.Detail, e.Name, e.EventType, e.ID)
 	case relay.EvVerify:
 		mark := "FAIL"
 		if e.OK != nil && *e.OK {
 			mark = "ok  "
+		}
+		if e.Site != "" {
+			return fmt.Sprintf("verify %s %s on site %s: %s", mark, e.Name, e.Site, e.Detail)
 		}
 		return fmt.Sprintf("verify %s %s: %s", mark, e.Name, e.Detail)
 	case relay.EvStatus, relay.EvPaused, relay.EvResumed:

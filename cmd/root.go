@@ -191,7 +191,7 @@ func (f *Factory) InterruptHint() string {
 // (destination, state, yes, the webhook commands' selections), which a config file key
 // would never reach.
 func configKeys(root *cobra.Command) []string {
-	seen := map[string]bool{"routes": true, "destinations": true}
+	seen := map[string]bool{"routes": true, "destinations": true, "sites": true}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {

@@ -135,6 +135,14 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	if cfg.PublicURL != "" {
 		fmt.Fprintf(w, "  public URL %s\n", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}
+	for _, s := range cfg.Sites {
+		// The secret is the relay's path, which each site's extends with its name.
+		where := "path " + relay.SitePath(shownPath(cfg.Path, showSecrets), s.Name)
+		if cfg.PublicURL != "" {
+			where = relay.SitePath(shownURL(cfg.PublicURL, cfg.Path, showSecrets), s.Name)
+		}
+		fmt.Fprintf(w, "  site       %s: %s\n", s.Label(), where)
+	}
 	switch channels := (relay.Routing{Default: cfg.Channel, Routes: cfg.Routes}).Channels(); {
 	case len(channels) == 0:
 		fmt.Fprintf(w, "  Slack      none: every route sends to the destinations below\n")

@@ -48,7 +48,8 @@ func TestScripts(t *testing.T) {
 		Setup: setupSim,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simsignins": cmdSimSignIns, "firemany": cmdFireMany, "simwarnings": cmdSimWarnings,
 			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy,
-			"click": cmdClick, "slacknote": cmdSlackNote, "ephemeral": cmdEphemeral, "simrefreshes": cmdSimRefreshes, "pdacked": cmdPDAcked},
+			"click": cmdClick, "slacknote": cmdSlackNote, "ephemeral": cmdEphemeral, "simrefreshes": cmdSimRefreshes, "pdacked": cmdPDAcked,
+			"firesite": cmdFireSite, "sitecount": cmdSiteCount, "simpat": cmdSimPAT},
 		Deadline: time.Now().Add(5 * time.Minute), // the scripts run two at a time; some take a minute
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
@@ -60,8 +61,9 @@ func TestScripts(t *testing.T) {
 }
 
 type (
-	simKey   struct{}
-	slackKey struct{}
+	serverKey struct{}
+	simKey    struct{}
+	slackKey  struct{}
 )
 
 const scriptSlackToken = "xoxb-script-token-8d1f"
@@ -88,10 +90,22 @@ func setupSim(e *testscript.Env) error {
 			return err
 		}
 	}
-	sim := tableausim.New(tableausim.Options{
+	// A server of three sites: the Default site (what every script but sites.txtar
+	// uses, as sim(ts)), finance and sales, each with its own token.
+	server := tableausim.NewServer(tableausim.Options{
 		DeliveryTLS: &tls.Config{RootCAs: cert.Pool},
 		RetryDelay:  time.Millisecond,
-	})
+	}, "finance", "sales")
+	sim := server.Site("")
+	e.Values[serverKey{}] = server
+	for _, name := range []string{"finance", "sales"} {
+		secret := name + "-pat-secret-" + name
+		server.Site(name).AddPAT(tableausim.PAT{Name: name + "-pat", Secret: secret})
+		if err := os.WriteFile(filepath.Join(e.WorkDir, name+"-pat"), []byte(secret+"\n"), 0o600); err != nil {
+			return err
+		}
+		e.Setenv("SITE_"+strings.ToUpper(name), server.Site(name).SiteID())
+	}
 	slack := slackfake.New(scriptSlackToken).Start()
 	e.Defer(slack.Close)
 	e.Values[slackKey{}] = slack
@@ -99,7 +113,7 @@ func setupSim(e *testscript.Env) error {
 	e.Setenv("SLACK_TOKEN", scriptSlackToken)
 	e.Setenv("SLACK_API_URL", slack.APIURL())
 	sim.AddPAT(tableausim.PAT{Name: scriptPATName, Secret: scriptPATSecret})
-	srv := sim.Start()
+	srv := server.Start()
 	e.Defer(func() { srv.Close(); dest.Close() })
 	e.Values[simKey{}] = sim
 	e.Setenv("TS_SERVER", srv.URL)
@@ -359,11 +373,56 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 	waitUntil(ts, "waitfor "+args[0]+" "+args[1], 20*time.Second, cond)
 }
 
+// site is the simulated server's site with this content URL ("default": the Default
+// site).
+func site(ts *testscript.TestScript, name string) *tableausim.Sim {
+	if name == "default" {
+		name = ""
+	}
+	s := ts.Value(serverKey{}).(*tableausim.Server).Site(name)
+	if s == nil {
+		ts.Fatalf("the simulator has no site %q", name)
+	}
+	return s
+}
+
+// firesite SITE EVENT LUID NAME [CREATED_AT]: fire, on that site ("default" the
+// Default site).
+func cmdFireSite(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 4 {
+		ts.Fatalf("usage: firesite SITE EVENT LUID NAME [CREATED_AT]")
+	}
+	fireOn(ts, site(ts, args[0]), neg, args[1:])
+}
+
+// sitecount SITE N: how many webhooks the site holds.
+func cmdSiteCount(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sitecount SITE N")
+	}
+	waitUntil(ts, "sitecount "+args[0]+" "+args[1], 20*time.Second, func() (bool, string) {
+		got := fmt.Sprint(len(site(ts, args[0]).Webhooks()))
+		return (got == args[1]) != neg, "site " + args[0] + " holds " + got + " webhooks"
+	})
+}
+
+// simpat SITE NAME SECRET: the token's secret changes (revoked, a new one issued).
+func cmdSimPAT(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: simpat SITE NAME SECRET")
+	}
+	site(ts, args[0]).SetPATSecret(args[1], args[2])
+}
+
 // fire EVENT LUID NAME [CREATED_AT]: the simulator delivers an event to its webhooks.
 func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 {
 		ts.Fatalf("usage: fire EVENT LUID NAME [CREATED_AT]")
 	}
+	fireOn(ts, sim(ts), neg, args)
+}
+
+func fireOn(ts *testscript.TestScript, sim *tableausim.Sim, neg bool, args []string) {
 	ev := tableausim.Event{Type: args[0], ResourceLUID: args[1], ResourceName: args[2]}
 	if len(args) > 3 {
 		t, err := time.Parse(time.RFC3339, args[3])
@@ -372,7 +431,7 @@ func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ev.CreatedAt = t
 	}
-	ds, err := sim(ts).Fire(context.Background(), ev)
+	ds, err := sim.Fire(context.Background(), ev)
 	if err != nil {
 		ts.Fatalf("fire: %v", err)
 	}
@@ -380,8 +439,9 @@ func cmdFire(ts *testscript.TestScript, neg bool, args []string) {
 	refused, reached := false, false
 	for _, d := range ds {
 		ts.Logf("fire %s: %s answered %d after %d attempts %s", args[0], d.URL, d.Status, d.Attempts, d.Err)
-		reached = reached || d.URL == public
-		if !d.OK && (public == "" || d.URL == public) && !neg {
+		ours := public != "" && (d.URL == public || strings.HasPrefix(d.URL, public+"/")) // a site's path extends the relay's
+		reached = reached || ours
+		if !d.OK && (public == "" || ours) && !neg {
 			ts.Fatalf("delivery to %s failed after %d attempts: %d %s", d.URL, d.Attempts, d.Status, d.Err)
 		}
 		refused = refused || (!d.OK && d.Status == http.StatusServiceUnavailable)

@@ -73,17 +73,28 @@ func Load(o Options) (relay.Config, error) {
 	if err := service(fs, &cfg); err != nil {
 		return cfg, err
 	}
+	sites, err := Sites(o.Resolver.Config())
+	if err != nil {
+		return cfg, &cli.UsageError{Err: err}
+	}
+	InheritCredentials(fs, sites)
 	tc, err := o.Tableau(fs)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Metrics, cfg.MetricsListen = relay.NewMetrics(), flag(fs, "metrics-listen")
 	tc.OnCall = cfg.Metrics.TableauCall
-	client, err := tableau.New(tc)
-	if err != nil {
-		return cfg, &cli.UsageError{Err: err}
+	if sites != nil {
+		if err := sitesOf(sites, tc, &cfg); err != nil {
+			return cfg, err
+		}
+	} else {
+		client, err := tableau.New(tc)
+		if err != nil {
+			return cfg, &cli.UsageError{Err: err}
+		}
+		cfg.Tableau = client
 	}
-	cfg.Tableau = client
 	if err := destinationsAndRoutes(o, &cfg); err != nil {
 		return cfg, err
 	}
@@ -258,8 +269,16 @@ func reloader(o Options, dests map[string]destination.Config, needSlack bool) fu
 		if err != nil {
 			return relay.Reloaded{}, fmt.Errorf("re-read the Tableau PAT secret: %w", err)
 		}
+		var perSite map[string]string
+		if sites, err := Sites(r.Config()); err != nil {
+			return relay.Reloaded{}, err
+		} else if sites != nil {
+			if perSite, err = siteSecrets(sites, secret); err != nil {
+				return relay.Reloaded{}, err
+			}
+		}
 		current = channel
-		return relay.Reloaded{Routing: routing, SlackToken: token, PATSecret: secret}, nil
+		return relay.Reloaded{Routing: routing, SlackToken: token, PATSecret: secret, SiteSecrets: perSite}, nil
 	}
 }
 
@@ -277,7 +296,7 @@ func Routing(v *viper.Viper, defaultChannel string, dests map[string]destination
 			return relay.Routing{}, fmt.Errorf("routes in the config file: %w", err)
 		}
 	}
-	routing, err := relay.Routing{Default: defaultChannel, Routes: routes, Destinations: dests}.Check()
+	routing, err := relay.Routing{Default: defaultChannel, Routes: routes, Destinations: dests, Sites: SiteURLs(v)}.Check()
 	if err != nil {
 		return relay.Routing{}, fmt.Errorf("routes in the config file: %w", err)
 	}

@@ -124,6 +124,7 @@ func Query(q store.ListQuery) url.Values {
 	}
 	set("state", string(q.State))
 	set("destination", q.Destination)
+	set("site", q.Site)
 	if !q.Since.IsZero() {
 		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
 	}
@@ -138,7 +139,7 @@ func Query(q store.ListQuery) url.Values {
 
 // ParseQuery reads what Query wrote.
 func ParseQuery(v url.Values) (store.ListQuery, error) {
-	q := store.ListQuery{State: store.State(v.Get("state")), Destination: v.Get("destination")}
+	q := store.ListQuery{State: store.State(v.Get("state")), Destination: v.Get("destination"), Site: v.Get("site")}
 	var err error
 	if s := v.Get("since"); s != "" {
 		if q.Since, err = time.Parse(time.RFC3339Nano, s); err != nil {

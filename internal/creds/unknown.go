@@ -9,7 +9,7 @@ import (
 )
 
 // routeKeys are the keys of one route in the config file.
-var routeKeys = []string{"events", "projects", "channel", "to"}
+var routeKeys = []string{"events", "projects", "site", "channel", "to"}
 
 // UnknownKeys names the config file's keys that no setting reads — a typo such as
 // slack-chanel or pat_secret_file, or event: inside a route — each with the nearest

@@ -636,7 +636,9 @@ func (s *Store) List(q store.ListQuery) ([]store.Record, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, rec, lease_holder, lease_until, held FROM tabhook_events
 		WHERE id > $1 AND ($2 = '' OR state = $2) AND ($3::timestamptz IS NULL OR received_at >= $3)
 		AND ($4 = '' OR coalesce(rec->>'destination', 'slack') = $4)
-		ORDER BY id LIMIT $5`, int64(q.After), string(q.State), since, q.Destination, limit)
+		AND ($6 = '' OR lower(coalesce(rec->'payload'->>'tabhook_site', '')) = lower($6)
+			OR (lower($6) = 'default' AND coalesce(rec->'payload'->>'tabhook_site', '') = ''))
+		ORDER BY id LIMIT $5`, int64(q.After), string(q.State), since, q.Destination, limit, q.Site)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/slackout"
 )
 
@@ -23,6 +24,9 @@ func (r *relay) credentialRefused(ctx context.Context, err error, since time.Tim
 	var ce *credentialsError
 	if errors.As(err, &ce) && ce.destination == "tableau" {
 		s := ce.site
+		if s == nil {
+			s = r.siteOf(ce.event)
+		}
 		if s == nil {
 			s = r.sites[0]
 		}
@@ -151,6 +155,13 @@ func (r *relay) resumeSite(s *site) {
 	if !was {
 		return
 	}
+	// Its events were put off by the pause's hold: due now, not at its end. (Others
+	// waiting on a retry go too: the cost is a try early.)
+	if r.store != nil {
+		for _, dest := range append([]string{""}, destinationNames(r.cfg.Destinations)...) {
+			_, _ = r.store.Expedite(dest, time.Now())
+		}
+	}
 	r.log.Info("the site's credential works again: delivery resumes", "site", s.Label())
 	r.cfg.Observe.emit(Event{Type: EvResumed, Destination: "tableau", Site: s.Label(), Detail: "site " + s.Label() + " accepts the credential again: delivery resumes"})
 }
@@ -177,4 +188,12 @@ func (r *relay) recheckSite(ctx context.Context, s *site) {
 			r.log.Debug("the site's credential is still refused", "site", s.Label(), "err", err)
 		}
 	}
+}
+
+func destinationNames(ds []destination.Config) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Name
+	}
+	return out
 }

@@ -52,8 +52,8 @@ type ServiceConfig struct {
 	SiteID   func() string // signed-in site; "" while Tableau has not answered
 	// Sites, when set, says of each event's site whether it is served (else the event
 	// is a dead letter) and whether delivery must wait for it. Nil: SiteID's one site.
-	Sites func(p payload.Payload) SiteCheck
-	Workers  int           // batches delivered in parallel; default 4
+	Sites   func(p payload.Payload) SiteCheck
+	Workers int // batches delivered in parallel; default 4
 	// Retries of transient failures back off from MinBackoff (default 1s) to
 	// MaxBackoff (default 5m), with jitter; they never give up.
 	MinBackoff, MaxBackoff time.Duration

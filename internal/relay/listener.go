@@ -21,12 +21,12 @@ type Intake interface {
 
 // HandlerConfig configures the listener's handler.
 type HandlerConfig struct {
-	Path    string        // the one path deliveries are accepted on (one site)
-	SiteID  func() string // the signed-in site's LUID; "" while unknown
+	Path   string        // the one path deliveries are accepted on (one site)
+	SiteID func() string // the signed-in site's LUID; "" while unknown
 	// Sites, when set, are the paths of several sites' deliveries instead: each
 	// delivery is stored as its path's site's, and refused when its site_luid is
 	// another's.
-	Sites []IntakeSite
+	Sites   []IntakeSite
 	Intake  Intake
 	Notify  func(id uint64) // a new event is ready for delivery
 	Health  *Health

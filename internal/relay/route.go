@@ -16,8 +16,11 @@ import (
 type Route struct {
 	Events   []string `mapstructure:"events" json:"events,omitempty"`     // API names, any spelling
 	Projects []string `mapstructure:"projects" json:"projects,omitempty"` // project names, as Tableau shows them
-	Channel  string   `mapstructure:"channel" json:"channel,omitempty"`
-	To       []string `mapstructure:"to" json:"to,omitempty"` // destinations' names
+	// Site: sites' content URLs ("Default" or "" the Default site); a relay of
+	// several sites only.
+	Site    []string `mapstructure:"site" json:"site,omitempty"`
+	Channel string   `mapstructure:"channel" json:"channel,omitempty"`
+	To      []string `mapstructure:"to" json:"to,omitempty"` // destinations' names
 }
 
 // Routing picks each event's channel and destinations: the first route that matches,
@@ -27,14 +30,20 @@ type Routing struct {
 	Routes  []Route
 	// Destinations are the configured destinations by name, for Check.
 	Destinations map[string]destination.Config
+	// Sites are the content URLs of the sites served, for Check; nil: one site
+	// (routes cannot name sites).
+	Sites []string
 }
 
 // Check normalises the routes' event names and refuses a route that goes nowhere,
 // names a destination that is not configured, or sends a destination events its type
 // does not take (PagerDuty pages about refresh outcomes only).
 func (r Routing) Check() (Routing, error) {
-	out := Routing{Default: r.Default, Destinations: r.Destinations}
+	out := Routing{Default: r.Default, Destinations: r.Destinations, Sites: r.Sites}
 	for i, rt := range r.Routes {
+		if err := r.checkSites(i, rt); err != nil {
+			return Routing{}, err
+		}
 		if rt.Channel == "" && len(rt.To) == 0 {
 			return Routing{}, fmt.Errorf("route %d has no channel and no to: give a Slack channel, destinations, or both", i+1)
 		}
@@ -53,6 +62,34 @@ func (r Routing) Check() (Routing, error) {
 		out.Routes = append(out.Routes, rt)
 	}
 	return out, nil
+}
+
+func (r Routing) checkSites(i int, rt Route) error {
+	if len(rt.Site) == 0 {
+		return nil
+	}
+	if r.Sites == nil {
+		return fmt.Errorf("route %d names a site, but the relay serves one site: list the sites under sites: in the config file", i+1)
+	}
+	for _, s := range rt.Site {
+		if !slices.ContainsFunc(r.Sites, func(served string) bool { return sameSite(s, served) }) {
+			labels := make([]string, len(r.Sites))
+			for j, served := range r.Sites {
+				labels[j] = SiteLabel(served)
+			}
+			return fmt.Errorf("route %d: site %q is not a site of this relay (sites: %s)", i+1, s, strings.Join(labels, ", "))
+		}
+	}
+	return nil
+}
+
+// sameSite: a route's site names the site with this content URL ("Default" and "" the
+// Default site; any case, as Tableau's content URLs are).
+func sameSite(name, contentURL string) bool {
+	if contentURL == "" {
+		return name == "" || strings.EqualFold(name, "Default")
+	}
+	return strings.EqualFold(name, contentURL)
 }
 
 func (r Routing) checkTo(i int, rt Route) error {
@@ -108,11 +145,15 @@ func (r Routing) Channel(f enrich.Facts) string {
 // its destinations.
 func (r Routing) Route(f enrich.Facts) (channel string, to []string) {
 	for _, rt := range r.Routes {
-		if matches(rt.Events, f.Event) && matches(rt.Projects, f.Project) {
+		if matches(rt.Events, f.Event) && matches(rt.Projects, f.Project) && matchesSite(rt.Site, f.Payload.Site) {
 			return rt.Channel, rt.To
 		}
 	}
 	return r.Default, nil
+}
+
+func matchesSite(list []string, contentURL string) bool {
+	return len(list) == 0 || slices.ContainsFunc(list, func(s string) bool { return sameSite(s, contentURL) })
 }
 
 func matches(list []string, v string) bool {

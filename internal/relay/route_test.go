@@ -102,3 +102,36 @@ func TestRoutesEndToEnd(t *testing.T) {
 		t.Fatalf("messages by channel: %v", got)
 	}
 }
+
+// TestRoutingBySite: a route's site: names sites by content URL ("Default" the
+// Default site, any case); a site the relay does not serve, or a site: in a relay of
+// one site, is refused naming what is.
+func TestRoutingBySite(t *testing.T) {
+	r, err := relay.Routing{Default: "#all", Sites: []string{"", "finance", "sales"}, Routes: []relay.Route{
+		{Site: []string{"Finance"}, Channel: "#finance"},
+		{Site: []string{"default", "sales"}, Events: []string{"WorkbookUpdated"}, Channel: "#updates"},
+	}}.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ site, event, want string }{
+		{"finance", "WorkbookUpdated", "#finance"},
+		{"sales", "WorkbookUpdated", "#updates"},
+		{"", "WorkbookUpdated", "#updates"},
+		{"sales", "DatasourceRefreshFailed", "#all"},
+	} {
+		f := enrich.Facts{Event: tc.event}
+		f.Payload.Site = tc.site
+		if got := r.Channel(f); got != tc.want {
+			t.Errorf("%s of site %q → %s, want %s", tc.event, tc.site, got, tc.want)
+		}
+	}
+	_, err = relay.Routing{Default: "#a", Sites: []string{"", "finance"}, Routes: []relay.Route{{Site: []string{"hr"}, Channel: "#x"}}}.Check()
+	if err == nil || !strings.Contains(err.Error(), `site "hr" is not a site of this relay (sites: Default, finance)`) {
+		t.Errorf("unknown site: %v", err)
+	}
+	_, err = relay.Routing{Default: "#a", Routes: []relay.Route{{Site: []string{"finance"}, Channel: "#x"}}}.Check()
+	if err == nil || !strings.Contains(err.Error(), "the relay serves one site") {
+		t.Errorf("site: without sites: %v", err)
+	}
+}

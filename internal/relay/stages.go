@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/payload"
 	"github.com/tabhook/tabhook/internal/render"
 	"github.com/tabhook/tabhook/internal/slackout"
 	"github.com/tabhook/tabhook/internal/store"
@@ -23,7 +24,8 @@ func (e *waitError) Error() string { return e.reason }
 // set-up, not the event, so delivery pauses rather than failing events.
 type credentialsError struct {
 	destination string
-	site        *site // Tableau's: the site whose credential (nil: the one site)
+	site        *site           // Tableau's: the site whose credential (nil: event's)
+	event       payload.Payload // the event whose lookup was refused
 	err         error
 }
 
@@ -71,7 +73,7 @@ func (p *Pipeline) enrich(ctx context.Context, items []*item) {
 			}
 			if it.facts.Rejected != nil {
 				// Not the event's fault: held until the PAT works, then enriched fully.
-				it.err = &credentialsError{destination: "tableau", err: it.facts.Rejected}
+				it.err = &credentialsError{destination: "tableau", event: it.rec.Payload, err: it.facts.Rejected}
 				return
 			}
 			if it.facts.Degraded != "" {

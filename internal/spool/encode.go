@@ -38,6 +38,10 @@ func encodeNew(rec store.Record) []byte {
 		b = append(b, `,"text":`...)
 		b = appendString(b, p.Text)
 	}
+	if p.Site != "" {
+		b = append(b, `,"tabhook_site":`...)
+		b = appendString(b, p.Site)
+	}
 	b = append(b, `},"received_at":"`...)
 	b = rec.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","state":`...)

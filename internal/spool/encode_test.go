@@ -17,7 +17,7 @@ func FuzzEncodeNew(f *testing.F) {
 	f.Add("E", "\xff\xfe", "t", "text\n")
 	f.Fuzz(func(t *testing.T, event, name, created, text string) {
 		rec := store.Record{ID: 42, Key: created + "/k", State: Pending, ReceivedAt: time.Date(2026, 11, 30, 7, 0, 0, 123456789, time.UTC),
-			Payload: payload.Payload{Resource: "WORKBOOK", EventType: event, ResourceName: name, SiteLUID: "s", ResourceLUID: "r", CreatedAt: created, Text: text}}
+			Payload: payload.Payload{Resource: "WORKBOOK", EventType: event, ResourceName: name, SiteLUID: "s", ResourceLUID: "r", CreatedAt: created, Text: text, Site: text}}
 		var fast, std record
 		if err := json.Unmarshal(encodeNew(rec), &fast); err != nil {
 			t.Fatalf("invalid JSON %q: %v", encodeNew(rec), err)

@@ -105,8 +105,11 @@ type ListQuery struct {
 	State       State     // "" every state
 	Destination string    // "" every destination; "slack" Slack's records
 	Since       time.Time // received at or after; zero: any time
-	After       uint64    // only IDs above this: the previous page's last
-	Limit       int       // at most this many; 0: no limit
+	// Site: only events of this site (its content URL, "default" the Default site;
+	// any case), as a relay of several sites stamps them; "" every site.
+	Site  string
+	After uint64 // only IDs above this: the previous page's last
+	Limit int    // at most this many; 0: no limit
 }
 
 // Matches reports whether r is selected (paging aside).
@@ -116,7 +119,16 @@ func (q ListQuery) Matches(r Record) bool {
 		dest = "slack"
 	}
 	return (q.State == "" || r.State == q.State) && (q.Destination == "" || q.Destination == dest) &&
-		(q.Since.IsZero() || !r.ReceivedAt.Before(q.Since))
+		(q.Since.IsZero() || !r.ReceivedAt.Before(q.Since)) && (q.Site == "" || SiteIs(r.Payload.Site, q.Site))
+}
+
+// SiteIs reports whether an event's site (its content URL) is the one named: by
+// content URL, or "default" for the Default site, in any case.
+func SiteIs(contentURL, name string) bool {
+	if contentURL == "" {
+		return strings.EqualFold(name, "default")
+	}
+	return strings.EqualFold(contentURL, name)
 }
 
 // Identity is the event's global identity (payload.Identity), which its messages carry
