@@ -49,7 +49,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simsignins": cmdSimSignIns, "firemany": cmdFireMany, "simwarnings": cmdSimWarnings,
 			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy,
 			"click": cmdClick, "slacknote": cmdSlackNote, "ephemeral": cmdEphemeral, "simrefreshes": cmdSimRefreshes, "pdacked": cmdPDAcked,
-			"firesite": cmdFireSite, "sitecount": cmdSiteCount, "simpat": cmdSimPAT},
+			"firesite": cmdFireSite, "sitecount": cmdSiteCount, "simpat": cmdSimPAT, "sitehook": cmdSiteHook},
 		Deadline: time.Now().Add(5 * time.Minute), // the scripts run two at a time; some take a minute
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
@@ -404,6 +404,14 @@ func cmdSiteCount(ts *testscript.TestScript, neg bool, args []string) {
 		got := fmt.Sprint(len(site(ts, args[0]).Webhooks()))
 		return (got == args[1]) != neg, "site " + args[0] + " holds " + got + " webhooks"
 	})
+}
+
+// sitehook SITE NAME EVENT URL registers a webhook directly on that site.
+func cmdSiteHook(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: sitehook SITE NAME EVENT URL")
+	}
+	site(ts, args[0]).AddWebhook(args[1], args[2], args[3])
 }
 
 // simpat SITE NAME SECRET: the token's secret changes (revoked, a new one issued).

@@ -168,7 +168,11 @@ func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if site := h.SiteID(); site != "" && p.SiteLUID != site {
-		h.reject(w, http.StatusForbidden, "site_luid is not the site this relay serves")
+		msg := "site_luid is not the site this relay serves"
+		if h.site != "" || len(h.Sites) > 1 {
+			msg = "site_luid is not the site of this path (" + SiteLabel(h.site) + "): each site delivers to its own path"
+		}
+		h.reject(w, http.StatusForbidden, msg)
 		return
 	}
 	p.Site = h.site
@@ -183,7 +187,7 @@ func (h *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"})
 		return
 	}
-	ev := Event{ID: rec.IDString(), Identity: rec.Identity(), EventType: p.EventType, Resource: p.Resource, Name: p.ResourceName}
+	ev := Event{ID: rec.IDString(), Identity: rec.Identity(), EventType: p.EventType, Resource: p.Resource, Name: p.ResourceName, Site: h.site}
 	status := "accepted"
 	if dup {
 		ev.Type, status = EvDuplicate, "duplicate"

@@ -273,3 +273,54 @@ func TestDiskFailureIs503(t *testing.T) {
 		t.Fatalf("after recovery stored %v", ids)
 	}
 }
+
+// TestListenerSeveralSites: each site's deliveries come in on its own path and are
+// stored as that site's; a delivery naming another site's LUID on a site's path is
+// refused (403, counted as rejected), and a path of no served site is 404.
+func TestListenerSeveralSites(t *testing.T) {
+	finance, sales := "8b2a95d8-52b9-40a4-8712-cd6da771bd1b", "11111111-2222-3333-4444-555555555555"
+	body := fixture(t, "payload_workbook_WorkbookCreated.json") // site_luid is finance's
+	sp := openSpool(t)
+	var events []Event
+	h := NewHandler(HandlerConfig{Intake: sp, Health: NewHealth(), Observe: func(e Event) { events = append(events, e) },
+		Sites: []IntakeSite{
+			{Name: "finance", Path: path + "/finance", SiteID: func() string { return finance }},
+			{Name: "sales", Path: path + "/sales", SiteID: func() string { return sales }},
+		}})
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{path + "/finance", 200, `"accepted"`},
+		{path + "/sales", 403, "site_luid is not the site of this path (sales)"},
+		{path + "/hr", 404, "not found"},
+		{path, 404, "not found"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", tc.path, strings.NewReader(body)))
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("POST %s: %d %s; want %d with %q", tc.path, rec.Code, rec.Body, tc.status, tc.want)
+		}
+	}
+	sp.Flush()
+	recs, err := sp.List(store.ListQuery{})
+	if err != nil || len(recs) != 1 || recs[0].Payload.Site != "finance" {
+		t.Fatalf("stored %+v, %v; want finance's one event", recs, err)
+	}
+	var rejected, received int
+	for _, e := range events {
+		switch e.Type {
+		case EvRejected:
+			rejected++
+		case EvReceived:
+			received++
+			if e.Site != "finance" {
+				t.Errorf("received line names site %q", e.Site)
+			}
+		}
+	}
+	if rejected != 1 || received != 1 {
+		t.Errorf("rejected %d, received %d; want 1 and 1", rejected, received)
+	}
+}

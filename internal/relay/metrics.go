@@ -15,7 +15,7 @@ import (
 // Tableau client's calls (TableauCall) and Slack's errors (SlackError).
 type Metrics struct {
 	reg          *prometheus.Registry
-	received     prometheus.Counter
+	received     *prometheus.CounterVec
 	duplicates   prometheus.Counter
 	rejected     *prometheus.CounterVec
 	refused      *prometheus.CounterVec
@@ -55,7 +55,7 @@ func NewMetrics() *Metrics {
 	}
 	m := &Metrics{
 		reg:          reg,
-		received:     counter("events_received_total", "Deliveries stored and acknowledged."),
+		received:     vec("events_received_total", "Deliveries stored and acknowledged, by site (a relay of several sites; at most config.MaxSites).", "site"),
 		duplicates:   counter("events_duplicate_total", "Deliveries of events already stored (Tableau's retries)."),
 		rejected:     vec("deliveries_rejected_total", "Deliveries refused by the listener.", "status"),
 		repaired:     vec("webhooks_repaired_total", "run's webhooks put right after they drifted, by reason: missing (re-created), disabled (re-enabled), changed (put back).", "reason"),
@@ -115,7 +115,7 @@ func (m *Metrics) Pending(count func() float64) {
 func (m *Metrics) Observe(e Event) {
 	switch e.Type {
 	case EvReceived:
-		m.received.Inc()
+		m.received.WithLabelValues(e.Site).Inc()
 	case EvDuplicate:
 		m.duplicates.Inc()
 	case EvRejected:

@@ -67,7 +67,7 @@ func TestMetricsMove(t *testing.T) {
 	eventually(t, "two deliveries", func() bool { return w.count(relay.EvDelivered) == 2 })
 	after := scrape(t, addr)
 	for series, want := range map[string]float64{
-		"tabhook_events_received_total":                                             2,
+		`tabhook_events_received_total{site=""}`:                                    2,
 		"tabhook_events_duplicate_total":                                            1,
 		`tabhook_events_delivered_total{destination="slack"}`:                       2,
 		"tabhook_slack_rate_limited_total":                                          1,
