@@ -62,7 +62,7 @@ func TestTenSitesEnrichedTogether(t *testing.T) {
 		Manage: true, Events: []string{"WorkbookUpdated"}, NamePrefix: "tabhook",
 		Service: relay.ServiceConfig{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		Enrich:  enrich.Options{Backoff: 10 * time.Millisecond, NoPreview: true},
-		Ready: func(string) { close(ready) },
+		Ready:   func(string) { close(ready) },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
