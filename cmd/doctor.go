@@ -89,6 +89,11 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		if cfg.Actions != nil {
 			s.ActionsAllow = cfg.Actions.Allow
 		}
+		for _, site := range cfg.Sites {
+			if c, ok := site.Tableau.(*tableau.Client); ok {
+				s.Sites = append(s.Sites, doctor.Site{Name: site.Label(), Tableau: c})
+			}
+		}
 	}
 	s.Destinations, s.DestinationsErr = config.Destinations(r.Config(), nil)
 	if err == nil {

@@ -37,16 +37,19 @@ type Setup struct {
 	ConfigPath    string
 	ConfigSecrets bool // the config file holds a secret (pat-secret, slack-token)
 	Tableau       *tableau.Client
-	Slack         *slackout.Client
-	UnknownKeys   []string // config file keys no setting reads
-	Store         string   // a shared store's URL, when --store is set
-	Channel       string
-	CertFile      string
-	KeyFile       string
-	Insecure      bool // --insecure-http: TLS ends at a proxy in front
-	PublicURL     string
-	StateDir      string
-	Now           time.Time
+	// Sites, when set, are the config file's sites: each one's Tableau is checked
+	// instead of Tableau alone (its token, its rights).
+	Sites       []Site
+	Slack       *slackout.Client
+	UnknownKeys []string // config file keys no setting reads
+	Store       string   // a shared store's URL, when --store is set
+	Channel     string
+	CertFile    string
+	KeyFile     string
+	Insecure    bool // --insecure-http: TLS ends at a proxy in front
+	PublicURL   string
+	StateDir    string
+	Now         time.Time
 	// The options whose needs are checked: --mention-owner (a Slack scope) and
 	// --quality-warnings (REST API 3.9).
 	MentionOwner bool
@@ -194,7 +197,35 @@ func configFile(s Setup) Result {
 	return ok(name, fmt.Sprintf("%s (mode %04o)", s.ConfigPath, mode))
 }
 
+// Site is one site of a relay of several, to check.
+type Site struct {
+	Name    string // as lines name it: its content URL, or Default
+	Tableau *tableau.Client
+}
+
 func checkTableau(ctx context.Context, s Setup) []Result {
+	if len(s.Sites) == 0 {
+		return checkSite(ctx, s, "")
+	}
+	var out []Result
+	for _, site := range s.Sites {
+		one := s
+		one.Tableau = site.Tableau
+		out = append(out, checkSite(ctx, one, " (site "+site.Name+")")...)
+	}
+	return out
+}
+
+// checkSite checks one site's Tableau; suffix names the site among several.
+func checkSite(ctx context.Context, s Setup, suffix string) []Result {
+	out := checkOneSite(ctx, s)
+	for i := range out {
+		out[i].Check += suffix
+	}
+	return out
+}
+
+func checkOneSite(ctx context.Context, s Setup) []Result {
 	if s.Tableau == nil {
 		return []Result{bad("tableau", "not configured", "set --server, --pat-name and the PAT secret")}
 	}
