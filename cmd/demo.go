@@ -2,10 +2,13 @@ package cmd
 
 import (
 	"context"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/demo"
 	"github.com/tabhook/tabhook/internal/slackout"
 )
@@ -36,8 +39,13 @@ contacted. The demo shows:
 With --slack-token (or SLACK_TOKEN) and --slack-channel the messages are posted to
 Slack for real. To try the relay yourself — your routes, destinations, options — keep
 a simulated site and Slack running with 'tabhook demo sandbox', and fire events at it
-with 'tabhook demo fire'.`,
+with 'tabhook demo fire'.
+
+With --sites the simulated server has more sites besides the Default one, and the one
+relay serves them all (config sites:): a token and a path per site, each site's event
+posted naming its site.`,
 		Example: `  tabhook demo
+  tabhook demo --sites finance
   SLACK_TOKEN=xoxb-... tabhook demo --slack-channel '#tabhook-test'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,6 +57,12 @@ with 'tabhook demo fire'.`,
 			opts.Options = demo.Options{
 				Out: f.IO.Out, SlackToken: token, SlackChannel: stringFlag(cmd.Flags(), "slack-channel"),
 				SlackAPIURL: stringFlag(cmd.Flags(), "slack-api-url"), Logger: f.Logger(), UserAgent: "tabhook/" + f.Build.Version,
+			}
+			opts.Options.Sites, _ = cmd.Flags().GetStringSlice("sites")
+			for _, s := range opts.Options.Sites {
+				if s == "" || !validDemoSite.MatchString(s) || len(opts.Options.Sites) > 5 {
+					return cli.Usagef("invalid --sites %q: give up to five content URLs such as finance,sales (letters, digits, - and _)", strings.Join(opts.Options.Sites, ","))
+				}
 			}
 			if token != "" && opts.Options.SlackChannel == "" {
 				return cli.Usagef("posting the demo to Slack needs --slack-channel (or SLACK_CHANNEL)")
@@ -65,6 +79,8 @@ with 'tabhook demo fire'.`,
 	fs.String("slack-token-file", "", "file holding the Slack bot token (env SLACK_TOKEN_FILE)")
 	fs.String("slack-channel", "", "channel to post to when a token is given (env SLACK_CHANNEL)")
 	fs.String("slack-api-url", slackout.DefaultAPIURL, "Slack Web API URL (env SLACK_API_URL)")
+	fs.StringSlice("sites", nil, "more simulated sites (content URLs) served by the one relay, each with an event")
+	creds.MarkCommandLineOnly(fs, "sites")
 	return cmd
 }
 
@@ -78,3 +94,5 @@ func demoRun(ctx context.Context, opts *demoOptions) error {
 	}
 	return demo.Run(ctx, o)
 }
+
+var validDemoSite = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

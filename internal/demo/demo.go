@@ -38,6 +38,9 @@ type Options struct {
 	SlackAPIURL  string
 	Logger       *slog.Logger
 	UserAgent    string
+	// Sites are more sites (content URLs) besides the Default site: the relay serves
+	// them all, each with its own token, and each gets an event of its own.
+	Sites []string
 }
 
 // The events the demo sends: a workbook update with its preview, a refresh that
@@ -74,14 +77,24 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	sim := tableausim.New(tableausim.Options{DeliveryTLS: &tls.Config{RootCAs: cert.Pool}, RetryDelay: 200 * time.Millisecond})
-	sim.AddPAT(tableausim.PAT{Name: "demo", Secret: "demo-secret"})
-	tsrv := sim.Start()
+	server := tableausim.NewServer(tableausim.Options{DeliveryTLS: &tls.Config{RootCAs: cert.Pool}, RetryDelay: 200 * time.Millisecond}, o.Sites...)
+	sim := server.Site("")
+	tsrv := server.Start()
 	defer tsrv.Close()
-	tc, err := tableau.New(tableau.Config{Server: tsrv.URL, PATName: "demo", PATSecret: "demo-secret", UserAgent: o.UserAgent, Logger: o.Logger})
-	if err != nil {
-		return err
+	clients := map[string]*tableau.Client{}
+	for _, s := range server.Sites() {
+		name := "demo"
+		if s.ContentURL() != "" {
+			name += "-" + s.ContentURL() // a token per site: each holds its own session
+		}
+		s.AddPAT(tableausim.PAT{Name: name, Secret: name + "-secret"})
+		c, err := tableau.New(tableau.Config{Server: tsrv.URL, Site: s.ContentURL(), PATName: name, PATSecret: name + "-secret", UserAgent: o.UserAgent, Logger: o.Logger})
+		if err != nil {
+			return err
+		}
+		clients[s.ContentURL()] = c
 	}
+	tc := clients[""]
 
 	channel := o.SlackChannel
 	var slackAPI relay.SlackAPI
@@ -137,6 +150,11 @@ func Run(ctx context.Context, o Options) error {
 		Ready:        func(string) { close(ready) },
 		MentionOwner: true, QualityWarnings: true,
 	}
+	for _, s := range append([]string{""}, o.Sites...) {
+		if len(o.Sites) > 0 {
+			cfg.Sites = append(cfg.Sites, relay.Site{Name: s, Tableau: clients[s], Path: relay.SitePath(path, s), PublicURL: relay.SitePath(cfg.PublicURL, s)})
+		}
+	}
 	if fake != nil {
 		// Buttons on the failure, and a click on one (a real Slack's clicks would need
 		// its app's Interactivity URL pointed at this machine).
@@ -156,8 +174,20 @@ func Run(ctx context.Context, o Options) error {
 		return ctx.Err()
 	}
 
+	type fired struct {
+		site *tableausim.Sim
+		ev   tableausim.Event
+	}
+	var all []fired
 	for _, ev := range events() {
-		if _, err := sim.Fire(ctx, ev); err != nil {
+		all = append(all, fired{sim, ev})
+	}
+	for i, s := range o.Sites {
+		all = append(all, fired{server.Site(s), tableausim.Event{Type: "WorkbookUpdated", ResourceLUID: tableausim.SuperstoreID, ResourceName: "Superstore", CreatedAt: time.Now().UTC().Add(time.Duration(10+i) * time.Second)}})
+	}
+	for _, f := range all {
+		ev := f.ev
+		if _, err := f.site.Fire(ctx, ev); err != nil {
 			return err
 		}
 		select {
@@ -201,8 +231,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		fmt.Fprintln(o.Out)
 	}
-	left := len(sim.Webhooks())
-	fmt.Fprintf(o.Out, "Done: %d events posted; the relay deleted its webhooks on exit (%d left on the simulated site).\n", len(posts), left)
+	left := 0
+	for _, s := range server.Sites() {
+		left += len(s.Webhooks())
+	}
+	where := "the simulated site"
+	if len(o.Sites) > 0 {
+		where = fmt.Sprintf("the %d simulated sites", len(o.Sites)+1)
+	}
+	fmt.Fprintf(o.Out, "Done: %d events posted; the relay deleted its webhooks on exit (%d left on %s).\n", len(posts), left, where)
 	return nil
 }
 

@@ -56,3 +56,24 @@ func TestDemoNeedsChannelForRealSlack(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestDemoTwoSites: with --sites the one relay serves two simulated sites; each
+// site's event is posted naming its site, and both sites' webhooks are gone at the end.
+func TestDemoTwoSites(t *testing.T) {
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := Run(ctx, Options{Out: &out, Sites: []string{"finance"}}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"Workbook updated: SafariSample (site Default,",
+		"Workbook updated: Superstore (site finance,",
+		"Done: 6 events posted; the relay deleted its webhooks on exit (0 left on the 2 simulated sites).",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+}

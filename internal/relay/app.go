@@ -370,7 +370,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 func (r *relay) listen(ctx context.Context) error {
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	hc := HandlerConfig{Sites: r.intakeSites(), Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
+	hc := HandlerConfig{Path: r.cfg.Path, Sites: r.intakeSites(), Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
 	if r.cfg.Actions != nil {
 		h, err := r.actions(ctx)
 		if err != nil {

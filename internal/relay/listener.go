@@ -80,7 +80,11 @@ func NewHandler(c HandlerConfig) http.Handler {
 		mux.Handle(s.Path, &one)
 	}
 	if c.Actions != nil {
-		mux.Handle(ActionsPath(sites[0].Path), c.Actions)
+		base := c.Path // the relay's path, below which each site's is
+		if base == "" {
+			base = sites[0].Path
+		}
+		mux.Handle(ActionsPath(base), c.Actions)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
