@@ -135,6 +135,9 @@ func printSummary(w io.Writer, cfg relay.Config, showSecrets bool) {
 	if cfg.PublicURL != "" {
 		fmt.Fprintf(w, "  public URL %s\n", shownURL(cfg.PublicURL, cfg.Path, showSecrets))
 	}
+	if cfg.DiscoverSites != nil {
+		fmt.Fprintf(w, "  sites      all the token's user can enter (sites: all), each at %s/<content URL>; listed again every --webhook-check; one token, so their Tableau calls take turns\n", shownPath(cfg.Path, showSecrets))
+	}
 	for _, s := range cfg.Sites {
 		// The secret is the relay's path, which each site's extends with its name.
 		where := "path " + relay.SitePath(shownPath(cfg.Path, showSecrets), s.Name)

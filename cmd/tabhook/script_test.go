@@ -49,7 +49,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "simhook": cmdSimHook, "simcount": cmdSimCount, "simdisable": cmdSimDisable, "simlatency": cmdSimLatency, "simsignins": cmdSimSignIns, "firemany": cmdFireMany, "simwarnings": cmdSimWarnings,
 			"freeport": cmdFreePort, "waitfor": cmdWaitFor, "fire": cmdFire, "slack": cmdSlack, "dest": cmdDest, "jsonlines": cmdJSONLines, "pgschema": cmdPGSchema, "pgproxy": cmdPGProxy,
 			"click": cmdClick, "slacknote": cmdSlackNote, "ephemeral": cmdEphemeral, "simrefreshes": cmdSimRefreshes, "pdacked": cmdPDAcked,
-			"firesite": cmdFireSite, "sitecount": cmdSiteCount, "simpat": cmdSimPAT, "sitehook": cmdSiteHook},
+			"firesite": cmdFireSite, "sitecount": cmdSiteCount, "simpat": cmdSimPAT, "sitehook": cmdSiteHook,
+			"simaddsite": cmdSimAddSite, "simdropsite": cmdSimDropSite},
 		Deadline: time.Now().Add(5 * time.Minute), // the scripts run two at a time; some take a minute
 		Condition: func(cond string) (bool, error) {
 			if cond != "pg" {
@@ -66,7 +67,10 @@ type (
 	slackKey  struct{}
 )
 
-const scriptSlackToken = "xoxb-script-token-8d1f"
+const (
+	scriptSlackToken  = "xoxb-script-token-8d1f"
+	serverAdminSecret = "server-admin-secret-3b7e"
+)
 
 func setupSim(e *testscript.Env) error {
 	dest := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,6 +102,8 @@ func setupSim(e *testscript.Env) error {
 	}, "finance", "sales")
 	sim := server.Site("")
 	e.Values[serverKey{}] = server
+	// A server administrator's token: every site, those added later too.
+	server.AddPAT(tableausim.PAT{Name: "server-admin", Secret: serverAdminSecret})
 	for _, name := range []string{"finance", "sales"} {
 		secret := name + "-pat-secret-" + name
 		server.Site(name).AddPAT(tableausim.PAT{Name: name + "-pat", Secret: secret})
@@ -412,6 +418,22 @@ func cmdSiteHook(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sitehook SITE NAME EVENT URL")
 	}
 	site(ts, args[0]).AddWebhook(args[1], args[2], args[3])
+}
+
+// simaddsite NAME: a site is created on the simulated server.
+func cmdSimAddSite(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: simaddsite NAME")
+	}
+	ts.Value(serverKey{}).(*tableausim.Server).AddSite(args[0])
+}
+
+// simdropsite NAME: a site is deleted from the simulated server.
+func cmdSimDropSite(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: simdropsite NAME")
+	}
+	ts.Value(serverKey{}).(*tableausim.Server).RemoveSite(args[0])
 }
 
 // simpat SITE NAME SECRET: the token's secret changes (revoked, a new one issued).

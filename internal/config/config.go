@@ -84,11 +84,19 @@ func Load(o Options) (relay.Config, error) {
 	}
 	cfg.Metrics, cfg.MetricsListen = relay.NewMetrics(), flag(fs, "metrics-listen")
 	tc.OnCall = cfg.Metrics.TableauCall
-	if sites != nil {
-		if err := sitesOf(sites, tc, &cfg); err != nil {
+	switch {
+	case AllSites(o.Resolver.Config()):
+		cfg.DiscoverSites = discoverSites(tc, cfg)
+		client, err := tableau.New(tc)
+		if err != nil {
+			return cfg, &cli.UsageError{Err: err}
+		}
+		cfg.Tableau = client // replaced by the first site found
+	case sites != nil:
+		if err := sitesOf(sites, tc, &cfg, o.Logger); err != nil {
 			return cfg, err
 		}
-	} else {
+	default:
 		client, err := tableau.New(tc)
 		if err != nil {
 			return cfg, &cli.UsageError{Err: err}

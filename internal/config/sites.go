@@ -1,8 +1,10 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -44,12 +46,12 @@ func Sites(v *viper.Viper) ([]SiteSettings, error) {
 		return nil, nil
 	}
 	raw := v.Get("sites")
-	if s, ok := raw.(string); ok && s == "all" {
-		return nil, errors.New("sites: all is not supported by the relay: list the sites it serves, each with its own personal access token (a token holds one session, so one token cannot serve several sites at once); 'tabhook webhook list --all-sites' shows every site a server administrator can enter")
+	if AllSites(v) {
+		return nil, nil
 	}
 	list, ok := raw.([]any)
 	if !ok || len(list) == 0 {
-		return nil, errors.New("sites in the config file: want a list of sites, each with content-url (\"\" for the Default site)")
+		return nil, errors.New("sites in the config file: want a list of sites, each with content-url (\"\" for the Default site), or all")
 	}
 	if len(list) > MaxSites {
 		return nil, fmt.Errorf("sites in the config file: %d sites; one relay serves at most %d", len(list), MaxSites)
@@ -128,8 +130,22 @@ func siteSettings(i int, m map[string]any) (SiteSettings, error) {
 	return s, nil
 }
 
-// SiteURLs are the content URLs of the config file's sites (nil: one site), for routes.
+// AllSites: the config file says sites: all — every site the token's user can enter
+// (a server administrator's: all of the server's), found while running.
+func AllSites(v *viper.Viper) bool {
+	if v == nil {
+		return false
+	}
+	s, ok := v.Get("sites").(string)
+	return ok && strings.EqualFold(strings.TrimSpace(s), "all")
+}
+
+// SiteURLs are the content URLs of the config file's sites (nil: one site; "*": any,
+// with sites: all), for routes.
 func SiteURLs(v *viper.Viper) []string {
+	if AllSites(v) {
+		return []string{"*"}
+	}
 	sites, err := Sites(v)
 	if err != nil || sites == nil {
 		return nil
@@ -155,20 +171,31 @@ func InheritCredentials(fs *pflag.FlagSet, sites []SiteSettings) {
 
 // sitesOf builds the relay's sites: one Tableau client each (the top-level settings,
 // its own token where given), its listener path and public URL below the relay's.
-// Two sites on one token are refused: Tableau keeps one session per token, so each
-// sign-in would end the other's.
-func sitesOf(settings []SiteSettings, top tableau.Config, cfg *relay.Config) error {
+// Sites on one token (a server administrator's) share it: Tableau keeps one session
+// per token, so their calls take turns (tableau.SharedToken) — said once, as a token
+// per site lets them work at once.
+func sitesOf(settings []SiteSettings, top tableau.Config, cfg *relay.Config, log *slog.Logger) error {
 	tcs, err := SiteConfigs(settings, top)
 	if err != nil {
 		return err
 	}
-	users := map[string]string{}
+	users := map[string][]string{}
+	for _, tc := range tcs {
+		users[tc.PATName] = append(users[tc.PATName], relay.SiteLabel(tc.Site))
+	}
+	shared := map[string]*tableau.SharedToken{}
+	for name, sites := range users {
+		if len(sites) > 1 {
+			shared[name] = &tableau.SharedToken{}
+			if log != nil {
+				log.Warn("several sites share one personal access token: their Tableau calls take turns, and each switch of site signs in again; give each site its own pat-name and pat-secret-file to serve them at once",
+					"token", name, "sites", strings.Join(sites, ", "))
+			}
+		}
+	}
 	for i, s := range settings {
 		tc := tcs[i]
-		if other, ok := users[tc.PATName]; ok {
-			return cli.Usagef("sites %s and %s share the personal access token %q: Tableau keeps one session per token, so each sign-in would end the other's; give each site its own pat-name and pat-secret-file", relay.SiteLabel(other), relay.SiteLabel(s.ContentURL), tc.PATName)
-		}
-		users[tc.PATName] = s.ContentURL
+		tc.Token = shared[tc.PATName]
 		client, err := tableau.New(tc)
 		if err != nil {
 			return &cli.UsageError{Err: err}
@@ -231,4 +258,43 @@ func siteSecrets(settings []SiteSettings, secret string) (map[string]string, err
 		out[s.ContentURL] = v
 	}
 	return out, nil
+}
+
+// discoverSites is sites: all: with the top-level token (which every site shares, so
+// their calls take turns), Query Sites lists the sites to serve.
+func discoverSites(top tableau.Config, base relay.Config) func(ctx context.Context) ([]relay.Site, error) {
+	shared := &tableau.SharedToken{}
+	top.Token = shared
+	clients := map[string]*tableau.Client{} // one per site for the relay's life: a site keeps its client
+	return func(ctx context.Context) ([]relay.Site, error) {
+		lister, err := tableau.New(top)
+		if err != nil {
+			return nil, err
+		}
+		if err := lister.SignIn(ctx); err != nil {
+			return nil, err
+		}
+		found, err := lister.Sites(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w; sites: all needs a token whose user may list the sites (a server administrator's)", err)
+		}
+		var out []relay.Site
+		for _, s := range found {
+			if s.State != "" && !strings.EqualFold(s.State, "Active") {
+				continue // a suspended site takes no sign-in
+			}
+			c, ok := clients[s.ContentURL]
+			if !ok {
+				tc := top
+				tc.Site = s.ContentURL
+				if c, err = tableau.New(tc); err != nil {
+					return nil, err
+				}
+				clients[s.ContentURL] = c
+			}
+			out = append(out, relay.Site{Name: s.ContentURL, Tableau: c,
+				Path: relay.SitePath(base.Path, s.ContentURL), PublicURL: relay.SitePath(base.PublicURL, s.ContentURL)})
+		}
+		return out, nil
+	}
 }

@@ -108,6 +108,10 @@ type Config struct {
 	// its own Tableau client, listener path and (run) webhooks; one whose credential is
 	// refused pauses alone. Empty: the one site of Tableau, at Path.
 	Sites []Site
+	// DiscoverSites, when set, finds the sites to serve instead (config sites: all):
+	// every site the token's user can enter, at start and every WebhookCheck after, so
+	// sites added on the server are served and deleted ones dropped.
+	DiscoverSites func(ctx context.Context) ([]Site, error)
 }
 
 // ActionsConfig is what acting from Slack's messages needs.
@@ -132,7 +136,9 @@ type relay struct {
 	svc      *Service
 	srv      *Server
 	mu       sync.Mutex
-	sites    []*site // what it serves: one, or the config's sites
+	sites    []*site // what it serves: one, or the config's sites (under mu once running)
+	eo       enrich.Options
+	multi    bool // several sites (fixed at start): r.sites changes only then
 	bg       sync.WaitGroup
 	fatal    chan error                          // a failure after start-up that ends the relay (registration)
 	paused   map[string]bool                     // destinations whose credential was refused (under mu)
@@ -165,12 +171,20 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.DrainTimeout = 10 * time.Second
 	}
 	cfg.Observe = withMetrics(cfg.Observe, cfg.Metrics)
+	if cfg.DiscoverSites != nil {
+		sites, err := discover(ctx, cfg.DiscoverSites)
+		if err != nil {
+			return err
+		}
+		cfg.Sites, cfg.Tableau = sites, sites[0].Tableau
+	}
 	health := NewHealth()
 	r := &relay{cfg: cfg, log: cfg.Logger, health: health, fatal: make(chan error, 1), paused: map[string]bool{},
 		refused:  &refusals{log: cfg.Logger, metrics: cfg.Metrics, health: health, every: time.Minute},
 		rechecks: map[string]chan struct{}{"slack": make(chan struct{}, 1)},
 		sites:    newSites(cfg)}
-	if r.sites[0].multi {
+	r.multi = r.sites[0].multi
+	if r.multi {
 		health.Clear(CompTableau)
 		for _, s := range r.sites {
 			health.Set(s.comp(CompTableau), "not signed in")
@@ -258,7 +272,7 @@ func Run(ctx context.Context, cfg Config) error {
 func (r *relay) signOut() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, s := range r.sites {
+	for _, s := range r.siteList() {
 		_ = s.Tableau.SignOut(ctx)
 	}
 }
@@ -356,6 +370,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 	if r.cfg.QualityWarnings {
 		svcCfg.WarningsOf = r.warningsOf
 	}
+	r.eo = eo
 	for _, s := range r.sites {
 		s.enricher = enrich.New(s.Tableau, eo)
 	}
@@ -370,7 +385,7 @@ func (r *relay) delivery(ctx context.Context) *Service {
 func (r *relay) listen(ctx context.Context) error {
 	sc := r.cfg.Server
 	sc.Logger = r.log
-	hc := HandlerConfig{Path: r.cfg.Path, Sites: r.intakeSites(), Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
+	hc := HandlerConfig{Path: r.cfg.Path, Sites: r.intakeSites(), SiteFor: r.intakeSiteFor(), Intake: r.store, Health: r.health, Observe: r.cfg.Observe, Logger: r.log, Allow: r.cfg.Allow, Refused: r.refused.note}
 	if r.cfg.Actions != nil {
 		h, err := r.actions(ctx)
 		if err != nil {

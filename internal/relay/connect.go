@@ -137,6 +137,13 @@ func (r *relay) connectLater(ctx context.Context, tableauUp []bool, slackUp bool
 	if r.cfg.Ready != nil {
 		r.cfg.Ready(r.srv.Addr().String())
 	}
+	if r.cfg.DiscoverSites != nil {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			r.watchSites(ctx)
+		}()
+	}
 	wait := time.Second
 	for !slackUp {
 		select {
@@ -155,6 +162,10 @@ func (r *relay) connectLater(ctx context.Context, tableauUp []bool, slackUp bool
 // webhooks (run) and keeps them, or watches them (serve). settle is called once: when
 // the site is registered, or first refuses its credential.
 func (r *relay) connectSite(ctx context.Context, s *site, up bool, settle func()) {
+	ctx, stop := context.WithCancel(ctx)
+	r.mu.Lock()
+	s.stop = stop
+	r.mu.Unlock()
 	once := sync.OnceFunc(settle)
 	if !up && !r.isSitePaused(s) {
 		r.log.Warn("Tableau is not reachable; accepting events and retrying in the background", "site", s.siteName())
@@ -227,7 +238,7 @@ func (r *relay) monitor(ctx context.Context) {
 		}
 		asked := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		for _, site := range r.sites {
+		for _, site := range r.siteList() {
 			if r.siteID(site) == "" || r.isSitePaused(site) {
 				continue // still connecting, or its pause checks it
 			}

@@ -27,6 +27,9 @@ func (r *relay) credentialRefused(ctx context.Context, err error, since time.Tim
 		if s == nil {
 			s = r.siteOf(ce.event)
 		}
+		if s == nil && r.multi {
+			return // a site no longer served
+		}
 		if s == nil {
 			s = r.sites[0]
 		}

@@ -26,7 +26,10 @@ type HandlerConfig struct {
 	// Sites, when set, are the paths of several sites' deliveries instead: each
 	// delivery is stored as its path's site's, and refused when its site_luid is
 	// another's.
-	Sites   []IntakeSite
+	Sites []IntakeSite
+	// SiteFor, when set, finds the site of a path below Path as deliveries come (sites
+	// come and go with sites: all); Sites is then not used.
+	SiteFor func(path string) (IntakeSite, bool)
 	Intake  Intake
 	Notify  func(id uint64) // a new event is ready for delivery
 	Health  *Health
@@ -74,10 +77,25 @@ func NewHandler(c HandlerConfig) http.Handler {
 	if len(sites) == 0 {
 		sites = []IntakeSite{{Path: c.Path, SiteID: c.SiteID}}
 	}
-	for _, s := range sites {
-		one := *h
-		one.Path, one.SiteID, one.site = s.Path, s.SiteID, s.Name
-		mux.Handle(s.Path, &one)
+	if c.SiteFor != nil {
+		bySite := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, ok := c.SiteFor(r.URL.Path)
+			if !ok {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+				return
+			}
+			one := *h
+			one.Path, one.SiteID, one.site = s.Path, s.SiteID, s.Name
+			one.ServeHTTP(w, r)
+		})
+		mux.Handle(c.Path, bySite)
+		mux.Handle(strings.TrimSuffix(c.Path, "/")+"/", bySite)
+	} else {
+		for _, s := range sites {
+			one := *h
+			one.Path, one.SiteID, one.site = s.Path, s.SiteID, s.Name
+			mux.Handle(s.Path, &one)
+		}
 	}
 	if c.Actions != nil {
 		base := c.Path // the relay's path, below which each site's is

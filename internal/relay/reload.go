@@ -19,12 +19,12 @@ func (r *relay) reload(ctx context.Context) {
 		r.cfg.Slack.SetToken(got.SlackToken)
 		r.poke("slack")
 	}
-	if err == nil && got.PATSecret != "" && !r.sites[0].multi {
+	if err == nil && got.PATSecret != "" && !r.multi {
 		r.renew("tableau")
 		r.sites[0].Tableau.SetPATSecret(got.PATSecret)
 		r.poke("tableau")
 	}
-	for _, s := range r.sites {
+	for _, s := range r.siteList() {
 		if secret, ok := got.SiteSecrets[s.Name]; ok && err == nil && secret != "" && s.multi {
 			r.mu.Lock()
 			s.renewed = time.Now()

@@ -71,6 +71,9 @@ func (r Routing) checkSites(i int, rt Route) error {
 	if r.Sites == nil {
 		return fmt.Errorf("route %d names a site, but the relay serves one site: list the sites under sites: in the config file", i+1)
 	}
+	if slices.Contains(r.Sites, "*") {
+		return nil // sites: all — sites come and go; a route may name one to come
+	}
 	for _, s := range rt.Site {
 		if !slices.ContainsFunc(r.Sites, func(served string) bool { return sameSite(s, served) }) {
 			labels := make([]string, len(r.Sites))

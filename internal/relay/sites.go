@@ -2,6 +2,9 @@ package relay
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +59,7 @@ type site struct {
 	managed []tableau.Webhook
 	leave   func(context.Context) (bool, error) // run on a shared store
 	paused  bool                                // Tableau refuses its credential
+	stop    context.CancelFunc                  // ends its goroutines (a site dropped)
 	renewed time.Time                           // when a reload last replaced its secret
 }
 
@@ -77,6 +81,7 @@ func newSites(cfg Config) []*site {
 		return []*site{{Site: one, reg: admin.Registration{Prefix: one.NamePrefix, URL: one.PublicURL, Events: one.Events}, recheck: make(chan struct{}, 1)}}
 	}
 	out := make([]*site, 0, len(cfg.Sites))
+	multi := len(cfg.Sites) > 1 || cfg.DiscoverSites != nil
 	for _, s := range cfg.Sites {
 		if len(s.Events) == 0 {
 			s.Events = cfg.Events
@@ -84,7 +89,7 @@ func newSites(cfg Config) []*site {
 		if s.NamePrefix == "" {
 			s.NamePrefix = cfg.NamePrefix
 		}
-		out = append(out, &site{Site: s, multi: len(cfg.Sites) > 1, reg: admin.Registration{Prefix: s.NamePrefix, URL: s.PublicURL, Events: s.Events}, recheck: make(chan struct{}, 1)})
+		out = append(out, &site{Site: s, multi: multi, reg: admin.Registration{Prefix: s.NamePrefix, URL: s.PublicURL, Events: s.Events}, recheck: make(chan struct{}, 1)})
 	}
 	return out
 }
@@ -176,4 +181,127 @@ func (r *relay) intakeSites() []IntakeSite {
 		out = append(out, IntakeSite{Name: name, Path: s.Path, SiteID: func() string { return r.siteID(s) }})
 	}
 	return out
+}
+
+// siteList is the sites served now (sites: all adds and drops them while running).
+func (r *relay) siteList() []*site {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.sites)
+}
+
+// intakeSiteFor finds a delivery's site by its path, as sites come and go; nil for a
+// relay of one site (its path is fixed).
+func (r *relay) intakeSiteFor() func(path string) (IntakeSite, bool) {
+	if !r.multi {
+		return nil
+	}
+	return func(path string) (IntakeSite, bool) {
+		for _, s := range r.siteList() {
+			if s.Path == path {
+				return IntakeSite{Name: s.Name, Path: s.Path, SiteID: func() string { return r.siteID(s) }}, true
+			}
+		}
+		return IntakeSite{}, false
+	}
+}
+
+// maxDiscovered bounds sites: all: a server with more sites than this is served up to
+// it, and the rest said.
+const maxDiscovered = 100
+
+// discover asks for the sites to serve, bounded in time and number.
+func discover(ctx context.Context, find func(context.Context) ([]Site, error)) ([]Site, error) {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sites, err := find(dctx)
+	if err != nil {
+		return nil, fmt.Errorf("sites: all: could not list the server's sites: %w", err)
+	}
+	if len(sites) == 0 {
+		return nil, errors.New("sites: all: the token's user can enter no site")
+	}
+	if len(sites) > maxDiscovered {
+		sites = sites[:maxDiscovered]
+	}
+	return sites, nil
+}
+
+// watchSites (sites: all) lists the server's sites every WebhookCheck: a site added is
+// served from then on (its webhooks registered, for run), a site deleted is dropped.
+func (r *relay) watchSites(ctx context.Context) {
+	t := time.NewTicker(r.webhookCheckEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		found, err := discover(ctx, r.cfg.DiscoverSites)
+		if err != nil {
+			r.log.Debug("could not list the server's sites; trying again later", "err", err)
+			continue
+		}
+		r.applySites(ctx, found)
+	}
+}
+
+// applySites adds the sites found that are not served yet and drops those gone.
+func (r *relay) applySites(ctx context.Context, found []Site) {
+	now := map[string]bool{}
+	for _, f := range found {
+		now[f.Name] = true
+	}
+	served := map[string]bool{}
+	for _, s := range r.siteList() {
+		served[s.Name] = true
+		if !now[s.Name] {
+			r.dropSite(s)
+		}
+	}
+	for _, f := range found {
+		if !served[f.Name] {
+			r.addSite(ctx, f)
+		}
+	}
+}
+
+func (r *relay) addSite(ctx context.Context, f Site) {
+	if len(f.Events) == 0 {
+		f.Events = r.cfg.Events
+	}
+	if f.NamePrefix == "" {
+		f.NamePrefix = r.cfg.NamePrefix
+	}
+	s := &site{Site: f, multi: true, reg: admin.Registration{Prefix: f.NamePrefix, URL: f.PublicURL, Events: f.Events},
+		recheck: make(chan struct{}, 1), enricher: enrich.New(f.Tableau, r.eo)}
+	r.health.Set(s.comp(CompTableau), "not signed in")
+	if r.cfg.Manage {
+		r.health.Set(s.comp(CompWebhooks), "not registered yet")
+	}
+	r.mu.Lock()
+	r.sites = append(r.sites, s)
+	r.mu.Unlock()
+	r.log.Info("a site was added on the server: serving it", "site", s.Label())
+	r.cfg.Observe.emit(Event{Type: EvStatus, Site: s.Label(), Detail: "site " + s.Label() + " was added on the server: serving it"})
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		r.connectSite(ctx, s, r.signIn(ctx, s) == nil, func() {})
+	}()
+}
+
+func (r *relay) dropSite(s *site) {
+	r.mu.Lock()
+	r.sites = slices.DeleteFunc(r.sites, func(x *site) bool { return x == s })
+	stop := s.stop
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	r.health.Clear(s.comp(CompTableau))
+	r.health.Clear(s.comp(CompWebhooks))
+	r.log.Warn("a site is gone from the server: no longer served", "site", s.Label())
+	r.cfg.Observe.emit(Event{Type: EvStatus, Site: s.Label(), Detail: "site " + s.Label() + " is gone from the server: no longer served (its webhooks went with it)"})
 }

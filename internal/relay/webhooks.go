@@ -99,7 +99,7 @@ func (s *site) siteName() string {
 // in: until Tableau has answered a sign-in, no create can have been sent), each said.
 func (r *relay) removeAllWebhooks() []error {
 	var errs []error
-	for _, s := range r.sites {
+	for _, s := range r.siteList() {
 		if r.siteID(s) == "" {
 			continue
 		}

@@ -46,6 +46,9 @@ type Config struct {
 	// credential (replicas on one PAT): a personal access token holds one session at a
 	// time, and each sign-in would end the others'.
 	Sessions SessionShare
+	// Token, when set, is the personal access token this client shares with the
+	// clients of other sites: their calls take turns (SharedToken).
+	Token *SharedToken
 }
 
 // Session is a signed-in session, as processes share it.
@@ -77,6 +80,7 @@ type Client struct {
 	siteID  string
 	userID  string
 	gen     uint64 // increases with every sign-in
+	moved   bool   // the shared token went to another site: not an expiry
 }
 
 // New checks cfg and builds a client. It does not contact the server.
@@ -194,6 +198,11 @@ func (c *Client) ServerInfo(ctx context.Context) (ServerInfo, error) {
 // SignIn negotiates the API version when none was configured and opens the session.
 // Signing in again ends the previous session of the same token, so callers sign in once.
 func (c *Client) SignIn(ctx context.Context) error {
+	release, err := c.turn(ctx)
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	defer release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.signInShared(ctx, "")
@@ -263,12 +272,18 @@ func (c *Client) signInLocked(ctx context.Context) error {
 	c.siteID = r.Credentials.Site.ID
 	c.userID = r.Credentials.User.ID
 	c.gen++
+	c.moved = false
 	c.log.Debug("signed in to Tableau", "server", c.base.Host, "site_id", c.siteID, "api_version", c.version)
 	return nil
 }
 
 // SignOut ends the session. It is a no-op without one.
 func (c *Client) SignOut(ctx context.Context) error {
+	release, err := c.turn(ctx)
+	if err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	defer release()
 	c.mu.Lock()
 	token := c.token
 	c.token = ""
@@ -287,7 +302,11 @@ func (c *Client) reauth(ctx context.Context, gen uint64) error {
 	if c.gen != gen {
 		return nil
 	}
-	c.log.Info("Tableau session expired; signing in again")
+	if c.moved {
+		c.log.Debug("signing in to the site again: the shared token served another site meanwhile", "site", c.cfg.Site)
+	} else {
+		c.log.Info("Tableau session expired; signing in again")
+	}
 	return c.signInShared(ctx, c.token)
 }
 
@@ -309,6 +328,11 @@ func (c *Client) call(ctx context.Context, op, method, sitePath string, body any
 }
 
 func (c *Client) callRaw(ctx context.Context, op, method, sitePath string, body any, read func(*http.Response) error) error {
+	release, err := c.turn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: waiting for the shared token: %w", op, err)
+	}
+	defer release()
 	token, version, siteID, gen := c.session()
 	if token == "" {
 		if err := c.reauth(ctx, gen); err != nil {
@@ -317,7 +341,7 @@ func (c *Client) callRaw(ctx context.Context, op, method, sitePath string, body 
 		token, version, siteID, gen = c.session()
 	}
 	path := sitePathFor(version, siteID, sitePath)
-	err := c.sendRaw(ctx, op, method, path, token, body, read)
+	err = c.sendRaw(ctx, op, method, path, token, body, read)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 		if err := c.reauth(ctx, gen); err != nil {

@@ -17,10 +17,11 @@ import (
 // holds one session on the whole server, as on Tableau: signing in with it to one site
 // ends its session on every other.
 type Server struct {
-	sites []*Sim // the first is the Default site (content URL "")
+	opts Options
 
-	mu   sync.Mutex
-	pats map[string]bool // PATs known server-wide (a server administrator's)
+	mu    sync.Mutex
+	sites []*Sim         // the first is the Default site (content URL "")
+	pats  map[string]PAT // PATs known server-wide (a server administrator's)
 }
 
 // NewServer builds a server with the Default site and one site for each content URL.
@@ -28,18 +29,42 @@ type Server struct {
 // fixtures (the same item IDs, as if each site had published them).
 func NewServer(opts Options, contentURLs ...string) *Server {
 	opts.SiteContentURL = ""
-	m := &Server{pats: map[string]bool{}}
+	m := &Server{opts: opts, pats: map[string]PAT{}}
 	m.sites = append(m.sites, New(opts))
 	for _, u := range contentURLs {
-		o := opts
-		o.SiteContentURL = u
-		s := New(o)
-		s.mu.Lock()
-		s.site.ID, s.site.Name = newID(), u
-		s.mu.Unlock()
-		m.sites = append(m.sites, s)
+		m.AddSite(u)
 	}
 	return m
+}
+
+// AddSite creates a site, as a server administrator would: the server-wide tokens
+// may sign in to it.
+func (m *Server) AddSite(contentURL string) *Sim {
+	o := m.opts
+	o.SiteContentURL = contentURL
+	s := New(o)
+	s.mu.Lock()
+	s.site.ID, s.site.Name = newID(), contentURL
+	s.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.pats {
+		s.AddPAT(p)
+	}
+	m.sites = append(m.sites, s)
+	return s
+}
+
+// RemoveSite deletes a site with everything on it.
+func (m *Server) RemoveSite(contentURL string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, s := range m.sites {
+		if i > 0 && s.ContentURL() == contentURL {
+			m.sites = append(m.sites[:i:i], m.sites[i+1:]...)
+			return
+		}
+	}
 }
 
 // Start serves the server on a loopback httptest server (plain HTTP).
@@ -47,7 +72,7 @@ func (m *Server) Start() *httptest.Server { return httptest.NewServer(m) }
 
 // Site is the site with this content URL ("" the Default site); nil when none.
 func (m *Server) Site(contentURL string) *Sim {
-	for _, s := range m.sites {
+	for _, s := range m.Sites() {
 		if s.ContentURL() == contentURL {
 			return s
 		}
@@ -56,14 +81,18 @@ func (m *Server) Site(contentURL string) *Sim {
 }
 
 // Sites are the server's sites, the Default site first.
-func (m *Server) Sites() []*Sim { return append([]*Sim(nil), m.sites...) }
+func (m *Server) Sites() []*Sim {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*Sim(nil), m.sites...)
+}
 
 // AddPAT registers a server administrator's token: it may sign in to every site.
 func (m *Server) AddPAT(p PAT) {
 	m.mu.Lock()
-	m.pats[p.Name] = true
+	m.pats[p.Name] = p
 	m.mu.Unlock()
-	for _, s := range m.sites {
+	for _, s := range m.Sites() {
 		s.AddPAT(p)
 	}
 }
@@ -72,6 +101,7 @@ func (m *Server) AddPAT(p PAT) {
 // token's sessions elsewhere), a site's resource to the site of its LUID, Query Sites
 // to the server, the rest (server info, sign-out) to whichever site knows the caller.
 func (m *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sites := m.Sites()
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case len(parts) == 4 && parts[0] == "api" && parts[2] == "auth" && parts[3] == "signin":
@@ -79,7 +109,7 @@ func (m *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 3 && parts[0] == "api" && parts[2] == "sites" && r.Method == http.MethodGet:
 		m.querySites(w, r)
 	case len(parts) >= 4 && parts[0] == "api" && parts[2] == "sites":
-		for _, s := range m.sites {
+		for _, s := range sites {
 			if s.SiteID() == parts[3] {
 				s.ServeHTTP(w, r)
 				return
@@ -88,13 +118,13 @@ func (m *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "404000", "Site Not Found", "The site '"+parts[3]+"' could not be found.")
 	default:
 		tok := r.Header.Get("X-Tableau-Auth")
-		for _, s := range m.sites {
+		for _, s := range sites {
 			if s.hasSession(tok) {
 				s.ServeHTTP(w, r)
 				return
 			}
 		}
-		m.sites[0].ServeHTTP(w, r)
+		sites[0].ServeHTTP(w, r)
 	}
 }
 
@@ -110,7 +140,7 @@ func (m *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = xml.Unmarshal(body, &req)
 	}
-	site := m.sites[0]
+	site := m.Sites()[0]
 	if err == nil && req.Credentials != nil {
 		if s := m.Site(req.Credentials.Site.ContentURL); s != nil {
 			site = s
@@ -121,7 +151,7 @@ func (m *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	site.ServeHTTP(rec, r)
 	if rec.status == http.StatusOK && req.Credentials != nil {
 		// One session per token on the whole server.
-		for _, s := range m.sites {
+		for _, s := range m.Sites() {
 			if s != site {
 				s.endPATSession(req.Credentials.PATName)
 			}
@@ -135,7 +165,8 @@ func (m *Server) querySites(w http.ResponseWriter, r *http.Request) {
 	tok := r.Header.Get("X-Tableau-Auth")
 	var caller *Sim
 	var pat string
-	for _, s := range m.sites {
+	sites := m.Sites()
+	for _, s := range sites {
 		if ss, ok := s.session(tok); ok {
 			caller, pat = s, ss.pat
 		}
@@ -145,10 +176,10 @@ func (m *Server) querySites(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.mu.Lock()
-	admin := m.pats[pat]
+	_, admin := m.pats[pat]
 	m.mu.Unlock()
 	list := &siteList{}
-	for _, s := range m.sites {
+	for _, s := range sites {
 		if admin || s == caller {
 			s.mu.Lock()
 			list.Site = append(list.Site, s.site)
