@@ -160,7 +160,7 @@ func (r *relay) connectLater(ctx context.Context, tableauUp []bool, slackUp bool
 // connectSite signs in to a site until it answers (a site that refuses its credential
 // is tried every CredentialCheck, and at once after a reload), then registers its
 // webhooks (run) and keeps them, or watches them (serve). settle is called once: when
-// the site is registered, or first refuses its credential.
+// the site is registered, or — one site of several — when it first fails to answer.
 func (r *relay) connectSite(ctx context.Context, s *site, up bool, settle func()) {
 	ctx, stop := context.WithCancel(ctx)
 	r.mu.Lock()
@@ -172,8 +172,12 @@ func (r *relay) connectSite(ctx context.Context, s *site, up bool, settle func()
 	}
 	wait := time.Second
 	for !up {
+		if s.multi {
+			// One site refused or unreachable holds up only itself: the others are
+			// ready without it (/readyz names it meanwhile).
+			once()
+		}
 		if r.isSitePaused(s) {
-			once() // refused, not unreachable: the other sites are ready without it
 			wait = orMinute(r.cfg.CredentialCheck)
 		}
 		select {

@@ -60,7 +60,8 @@ func TestTenSitesEnrichedTogether(t *testing.T) {
 		Channel: "#alerts", StateDir: t.TempDir(),
 		Server: relay.ServerConfig{Certificate: &cert.TLS, Listener: ln}, Path: base, PublicURL: public,
 		Manage: true, Events: []string{"WorkbookUpdated"}, NamePrefix: "tabhook",
-		Service: relay.ServiceConfig{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
+		// Ten events at once would be one digest: a message each shows each one's facts.
+		Service: relay.ServiceConfig{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, DigestAfter: 100},
 		Enrich:  enrich.Options{Backoff: 10 * time.Millisecond, NoPreview: true},
 		Ready:   func(string) { close(ready) },
 	}
