@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"runtime/debug"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/tabhook/tabhook/internal/cli"
 	"github.com/tabhook/tabhook/internal/config"
 	"github.com/tabhook/tabhook/internal/creds"
+	"github.com/tabhook/tabhook/internal/gctune"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/slackout"
 )
@@ -28,6 +30,8 @@ func addRelayFlags(cmd *cobra.Command) {
 	fs.String("state-dir", "", "where the spool lives (default $STATE_DIRECTORY, else $XDG_STATE_HOME/tabhook; env TABHOOK_STATE_DIR)")
 	fs.Duration("drain-timeout", 10*time.Second, "how long to keep delivering after a stop signal")
 	fs.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off by default)")
+	fs.Bool("debug-pprof", false, "serve Go's profiles at http://METRICS-LISTEN/debug/pprof/ too (for diagnosing memory and CPU)")
+	_ = fs.MarkHidden("debug-pprof")
 	fs.StringSlice("allow-cidr", nil, "accept deliveries only from these networks, e.g. 203.0.113.0/24 (repeatable; behind a proxy, the proxy's address)")
 	fs.String("store", "", "PostgreSQL URL (postgres://user@host/db) of a store shared by several serve replicas; empty: the embedded spool in --state-dir (env TABHOOK_STORE)")
 	fs.String("max-spool-size", "1GiB", "cap on the backlog: the stored size of undelivered events (pending and dead); at the cap new deliveries get 503 (Tableau retries them) until the backlog is delivered; 0: none (env TABHOOK_MAX_SPOOL_SIZE)")
@@ -58,16 +62,22 @@ func relayError(err error) error {
 }
 
 // tuneGC trades memory for CPU in the long-running relay: intake is CPU-bound on small
-// machines, and its heap is small. GOGC and GOMEMLIMIT, when set, win; the soft limit
-// keeps a burst from growing the process past it.
-func tuneGC(env creds.LookupEnv) {
+// machines, and its heap is small. GOGC and GOMEMLIMIT, when set, win; else the soft
+// limit follows the live heap (twice it, at least memoryFloor) until ctx ends: idle
+// headroom stays small, and a large backlog's index does not make the collector run
+// without pause.
+func tuneGC(ctx context.Context, env creds.LookupEnv) {
 	if _, set := env("GOGC"); !set {
 		debug.SetGCPercent(300)
 	}
 	if _, set := env("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(256 << 20)
+		go gctune.Follow(ctx, memoryFloor, 5*time.Second)
 	}
 }
+
+// memoryFloor is the least soft memory limit: the relay's memory with 100,000 events
+// pending (live heap about 26 MB) stays under it.
+const memoryFloor = 64 << 20
 
 // relaySettings is the one check of a relay's settings (internal/config), for serve
 // (manage=false), run (manage=true) and doctor alike.

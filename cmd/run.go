@@ -46,7 +46,7 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			tuneGC(f.Env)
+			tuneGC(cmd.Context(), f.Env)
 			return runRun(cmd.Context(), opts)
 		},
 	}

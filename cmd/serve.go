@@ -65,7 +65,7 @@ The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			tuneGC(f.Env)
+			tuneGC(cmd.Context(), f.Env)
 			return serveRun(cmd.Context(), opts)
 		},
 	}

@@ -83,6 +83,7 @@ func Load(o Options) (relay.Config, error) {
 		return cfg, err
 	}
 	cfg.Metrics, cfg.MetricsListen = relay.NewMetrics(), flag(fs, "metrics-listen")
+	cfg.DebugPprof, _ = fs.GetBool("debug-pprof")
 	tc.OnCall = cfg.Metrics.TableauCall
 	switch {
 	case AllSites(o.Resolver.Config()):

@@ -82,6 +82,8 @@ type Config struct {
 	// Metrics, when set, counts the relay's events; MetricsListen serves them.
 	Metrics       *Metrics
 	MetricsListen string
+	// DebugPprof serves net/http/pprof's profiles on MetricsListen too (hidden flag).
+	DebugPprof bool
 	// Reload delivers SIGHUP; Reconfigure then re-reads the settings that may change
 	// without a restart: the routing and the Slack token.
 	Reload      <-chan os.Signal
@@ -203,7 +205,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	defer sp.Close()
-	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp)
+	stopMetrics, err := serveMetrics(cfg.Metrics, cfg.MetricsListen, sp, cfg.DebugPprof)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/tabhook/tabhook/internal/store"
@@ -25,7 +26,7 @@ func withMetrics(o Observer, m *Metrics) Observer {
 
 // serveMetrics exports the store's backlog and serves the metrics on addr (only
 // counts them when addr is empty).
-func serveMetrics(m *Metrics, addr string, st store.Store) (stop func(), err error) {
+func serveMetrics(m *Metrics, addr string, st store.Store, profiles bool) (stop func(), err error) {
 	if m == nil {
 		return func() {}, nil
 	}
@@ -42,6 +43,10 @@ func serveMetrics(m *Metrics, addr string, st store.Store) (stop func(), err err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
+	if profiles {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil

@@ -593,7 +593,7 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 	if err != nil {
 		return err
 	}
-	c, err := startTabhook(bin, work, w, "--metrics-listen", metrics)
+	c, err := startTabhook(bin, work, w, "--metrics-listen", metrics, "--debug-pprof")
 	if err != nil {
 		return err
 	}
@@ -609,6 +609,11 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 	pending := rss(c.cmd.Process.Pid)
 	anon, file := procStatus(c.cmd.Process.Pid, "RssAnon"), procStatus(c.cmd.Process.Pid, "RssFile")
 	heap, _ := readMetric(metrics, "go_memstats_heap_inuse_bytes")
+	if p := os.Getenv("LOAD_HEAP_PROFILE"); p != "" {
+		if err := fetchTo(p, "http://"+metrics+"/debug/pprof/heap?gc=1"); err != nil {
+			return err
+		}
+	}
 	list := exec.Command(bin, "deliveries", "list", "--limit", "0", "-o", "json", "--state-dir", c.state)
 	list.Stdout, list.Stderr = io.Discard, os.Stderr
 	t0 := time.Now()
@@ -621,6 +626,7 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 		listPeak = ru.Maxrss // KiB on Linux
 	}
 	afterList := rss(c.cmd.Process.Pid)
+	anonList, fileList := procStatus(c.cmd.Process.Pid, "RssAnon"), procStatus(c.cmd.Process.Pid, "RssFile")
 	w.slack.SetOutage(false)
 	t0 = time.Now()
 	err = waitMetric(metrics, "tabhook_spool_pending", func(v float64) bool { return v == 0 }, 30*time.Minute)
@@ -628,7 +634,8 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 	fmt.Printf("\nDrain: %d events accepted while Slack was down (%d req/s)\n", res.requests, int(res.rate()))
 	fmt.Printf("  relay RSS with them pending     %6.1f MB (anonymous %.1f MB, file-backed — the index's mapped pages — %.1f MB; Go heap in use %.1f MB)\n",
 		float64(pending)/1024, float64(anon)/1024, float64(file)/1024, heap/1e6)
-	fmt.Printf("  relay RSS after a full listing  %6.1f MB (listing of all took %s; the CLI's peak %0.1f MB)\n", float64(afterList)/1024, listTook.Round(time.Millisecond), float64(listPeak)/1024)
+	fmt.Printf("  relay RSS after a full listing  %6.1f MB (anonymous %.1f MB, file-backed %.1f MB; listing of all took %s; the CLI's peak %0.1f MB)\n",
+		float64(afterList)/1024, float64(anonList)/1024, float64(fileList)/1024, listTook.Round(time.Millisecond), float64(listPeak)/1024)
 	if err != nil {
 		fmt.Printf("  drain: not finished after %s: %v\n", drained.Round(time.Second), err)
 		return nil
@@ -666,4 +673,22 @@ func readMetric(addr, series string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s", series)
+}
+
+// fetchTo saves what a URL answers in a file (a profile).
+func fetchTo(path, url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
