@@ -243,10 +243,14 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	r.bg.Add(2)
+	r.bg.Add(3)
 	go func() {
 		defer r.bg.Done()
 		r.connectLater(bgCtx, tableauUp, slackUp)
+	}()
+	go func() {
+		defer r.bg.Done()
+		r.releaseMapped(bgCtx)
 	}()
 	go func() {
 		defer r.bg.Done()

@@ -46,3 +46,28 @@ func (r *relay) watchDisk(ctx context.Context) {
 		}
 	}
 }
+
+// releaseEvery is how often the spool's mapped index pages are dropped from the
+// relay's resident memory.
+const releaseEvery = 10 * time.Second
+
+// releaseMapped drops the index's pages that claims and scans touched from the
+// relay's resident memory every releaseEvery (the spool's ReleaseMapped): they are
+// read again, from the page cache or the file, when next needed. Without it a backlog
+// keeps the index's size resident, file-backed, for as long as it lasts.
+func (r *relay) releaseMapped(ctx context.Context) {
+	m, ok := r.store.(interface{ ReleaseMapped() })
+	if !ok {
+		return
+	}
+	t := time.NewTicker(releaseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			m.ReleaseMapped()
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -996,9 +996,12 @@ func (s *Spool) List(q store.ListQuery) ([]store.Record, error) {
 			}
 			out = append(out, s.shown(store.Record(d)))
 			if q.Limit > 0 && len(out) == q.Limit {
-				return nil
+				break
 			}
 		}
+		// A listing's pages leave the process once read: a full listing does not
+		// grow the relay's memory by the store's size.
+		releaseMapped(tx)
 		return nil
 	})
 	return out, err
@@ -1323,3 +1326,13 @@ func (s *Spool) dropHistory() (int, error) {
 
 // deliveredMark is how a delivered record's state reads in its stored JSON.
 var deliveredMark = []byte(`"state":"delivered"`)
+
+// ReleaseMapped drops the index's pages from the process's resident memory (Linux):
+// they are read again from the file (or the page cache) when next needed. The relay
+// calls it every health interval; a listing does after each page.
+func (s *Spool) ReleaseMapped() {
+	_ = s.view(func(tx *bolt.Tx) error {
+		releaseMapped(tx)
+		return nil
+	})
+}

@@ -606,6 +606,9 @@ func drain(work, bin string, cert *selfsigned.Cert, conc, n int) error {
 	if err := waitMetric(metrics, "tabhook_spool_pending", func(v float64) bool { return v >= float64(res.requests) }, 2*time.Minute); err != nil {
 		return err
 	}
+	// Memory at rest with the backlog: after the burst, past the relay's release of the
+	// index's mapped pages (every 10 s).
+	time.Sleep(15 * time.Second)
 	pending := rss(c.cmd.Process.Pid)
 	anon, file := procStatus(c.cmd.Process.Pid, "RssAnon"), procStatus(c.cmd.Process.Pid, "RssFile")
 	heap, _ := readMetric(metrics, "go_memstats_heap_inuse_bytes")
