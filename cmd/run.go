@@ -26,7 +26,11 @@ prints the command that removes what may be left. --keep-webhooks leaves them in
 
 After a crash (kill -9, power loss), the next run adopts the webhooks with the same name
 and URL instead of creating duplicates, and delivers what the spool still holds.
-Webhooks of other instances (same name, another URL) are never touched.`,
+Webhooks of other instances (same name, another URL) are never touched.
+
+One run serves several sites when the config file lists them (sites:, or sites: all
+for every site a server administrator's token can enter): each site gets its own
+webhooks, at the public URL + /<content URL>; see the README's "Several sites".`,
 		Example: `  tabhook run --event WorkbookUpdated --event DatasourceRefreshFailed \
     --public-url https://relay.example.com/tableau/8cf0e1d3b6a24c9f \
     --tls-cert /etc/tabhook/tls.crt --tls-key /etc/tabhook/tls.key --slack-channel '#tableau'`,
@@ -40,7 +44,11 @@ Webhooks of other instances (same name, another URL) are never touched.`,
 			opts.setOutput(cmd)
 			if !cfg.KeepWebhooks {
 				reg := admin.Registration{Prefix: cfg.NamePrefix, URL: cfg.PublicURL, Events: cfg.Events}
-				f.SetInterruptHint(fmt.Sprintf("Stopped at once: this run's webhooks (%s-*) may be left in Tableau. Remove them with:\n  %s", cfg.NamePrefix, reg.CleanupCommand()))
+				cleanup := reg.CleanupCommand()
+				if len(cfg.Sites) > 0 || cfg.DiscoverSites != nil {
+					cleanup += " --all-sites" // every site's
+				}
+				f.SetInterruptHint(fmt.Sprintf("Stopped at once: this run's webhooks (%s-*) may be left in Tableau. Remove them with:\n  %s", cfg.NamePrefix, cleanup))
 			}
 			opts.NotifySocket, _ = f.Env("NOTIFY_SOCKET")
 			if runF != nil {

@@ -47,7 +47,10 @@ Every delivery is stored durably in the spool (--state-dir) before Tableau gets 
 200, so an event Tableau delivered is never lost: what cannot be posted now is retried,
 across restarts. Identical deliveries are posted once.
 
-The listener serves POST on the listener path, GET /healthz and GET /readyz.`,
+The listener serves POST on the listener path, GET /healthz and GET /readyz. A relay of
+several sites (the config file's sites:) takes each site's deliveries at the listener
+path + /<content URL> (the Default site's at the path itself); see the README's
+"Several sites".`,
 		Example: `  tabhook serve --public-url https://relay.example.com/tableau/8cf0e1d3b6a24c9f \
     --tls-cert /etc/tabhook/tls.crt --tls-key /etc/tabhook/tls.key --slack-channel '#tableau'
   tabhook serve --insecure-http --listen 127.0.0.1:8080 --path /tableau/8cf0e1d3b6a24c9f`,

@@ -110,7 +110,11 @@ func (r *relay) removeAllWebhooks() []error {
 			if s.multi {
 				err = fmt.Errorf("site %s: %w", s.Label(), err)
 			}
-			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, s.reg.CleanupCommand()))
+			cleanup := s.reg.CleanupCommand()
+			if s.multi {
+				cleanup += " --site '" + s.Name + "'"
+			}
+			errs = append(errs, fmt.Errorf("%w; remove them with: %s", err, cleanup))
 		}
 		for _, w := range gone {
 			r.cfg.Observe.emit(Event{Type: EvWebhook, ID: w.ID, Name: w.Name, EventType: w.Event, OK: ok(true), Detail: "deleted", Site: s.siteName()})
