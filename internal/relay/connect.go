@@ -246,6 +246,9 @@ func (r *relay) monitor(ctx context.Context) {
 			if r.siteID(site) == "" || r.isSitePaused(site) {
 				continue // still connecting, or its pause checks it
 			}
+			if c, ok := site.Tableau.(interface{ SharesToken() bool }); ok && c.SharesToken() {
+				continue // a call would move the shared token (a sign-in) only to keep it warm
+			}
 			_, terr := site.Tableau.Site(cctx)
 			if tableau.IsCredentialsRejected(terr) {
 				r.credentialRefused(ctx, &credentialsError{destination: "tableau", site: site, err: terr}, asked) // the pause owns its health

@@ -42,6 +42,10 @@ func (t *SharedToken) take(ctx context.Context, c *Client) (release func(), err 
 	return func() { <-t.turn }, nil
 }
 
+// SharesToken reports whether the client takes turns with other sites' clients on
+// one token: each of its calls may cost a sign-in.
+func (c *Client) SharesToken() bool { return c.cfg.Token != nil }
+
 // forget drops the client's session: the token now serves another site.
 func (c *Client) forget() {
 	c.mu.Lock()
