@@ -60,14 +60,5 @@ func (r *relay) releaseMapped(ctx context.Context) {
 	if !ok {
 		return
 	}
-	t := time.NewTicker(releaseEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			m.ReleaseMapped()
-		case <-ctx.Done():
-			return
-		}
-	}
+	every(ctx, releaseEvery, m.ReleaseMapped)
 }

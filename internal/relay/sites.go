@@ -230,21 +230,14 @@ func discover(ctx context.Context, find func(context.Context) ([]Site, error)) (
 // watchSites (sites: all) lists the server's sites every WebhookCheck: a site added is
 // served from then on (its webhooks registered, for run), a site deleted is dropped.
 func (r *relay) watchSites(ctx context.Context) {
-	t := time.NewTicker(r.webhookCheckEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return
-		}
+	every(ctx, r.webhookCheckEvery(), func() {
 		found, err := discover(ctx, r.cfg.DiscoverSites)
 		if err != nil {
 			r.log.Debug("could not list the server's sites; trying again later", "err", err)
-			continue
+			return
 		}
 		r.applySites(ctx, found)
-	}
+	})
 }
 
 // applySites adds the sites found that are not served yet and drops those gone.

@@ -171,15 +171,20 @@ func (r *relay) webhookCheckEvery() time.Duration {
 // counted; a webhook it cannot repair is reported by /readyz until it can. Replicas
 // check one at a time.
 func (r *relay) keepWebhooks(ctx context.Context, s *site) {
-	t := time.NewTicker(r.webhookCheckEvery())
+	every(ctx, r.webhookCheckEvery(), func() { r.checkWebhooks(ctx, s) })
+}
+
+// every calls fn each interval (the first after one) until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+			fn()
 		case <-ctx.Done():
 			return
 		}
-		r.checkWebhooks(ctx, s)
 	}
 }
 
