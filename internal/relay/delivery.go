@@ -59,7 +59,7 @@ type ServiceConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	Retention              time.Duration // how long delivered records are kept; default 7 days
 	// When DigestAfter or more events are due at once (default 10: ten seconds of
-	// Slack's pace), they are posted together, up to DigestMax (default 1,000) a
+	// Slack's pace), they are posted together, up to DigestMax (default 5,000) a
 	// message: a backlog after an outage drains as a few digests a channel, each naming
 	// its failures first and counting the rest (--digest-max).
 	DigestAfter, DigestMax int
@@ -113,7 +113,7 @@ type SiteCheck struct {
 }
 
 // DefaultDigestMax is the most events one digest (and one claim) stands for.
-const DefaultDigestMax = 1000
+const DefaultDigestMax = 5000
 
 // QualityWarnings is the part of Tableau that keeps data quality warnings;
 // *tableau.Client implements it.

@@ -103,6 +103,10 @@ func (s *Scheduler) loop(ctx context.Context) {
 	defer close(s.stopped)
 	done := make(chan []store.Record, s.cfg.Workers)
 	busy := 0
+	// storming: a storm's batch (a digest of up to DigestMax) is under way. One at a
+	// time: a backlog's batches all wait for the same channels' pace, so more would
+	// only hold more records in memory, not drain faster.
+	storming := false
 	// Batches under way renew their leases: a replica that dies stops renewing and
 	// another takes its events over within a lease.
 	inFlight := map[*store.Record][]uint64{}
@@ -112,13 +116,14 @@ func (s *Scheduler) loop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		for busy < s.cfg.Workers && ctx.Err() == nil && !s.isPaused() {
+		for busy < s.cfg.Workers && !storming && ctx.Err() == nil && !s.isPaused() {
 			batches := s.claim(s.cfg.Workers - busy)
 			if len(batches) == 0 {
 				break
 			}
 			for _, b := range batches {
 				busy++
+				storming = storming || len(b) >= s.cfg.DigestAfter
 				inFlight[&b[0]] = recIDs(b)
 				go func() {
 					s.deliver(ctx, b)
@@ -130,13 +135,16 @@ func (s *Scheduler) loop(ctx context.Context) {
 			close(drain.done)
 			drain = nil
 		}
-		s.arm(timer, busy < s.cfg.Workers && !s.isPaused())
+		s.arm(timer, busy < s.cfg.Workers && !storming && !s.isPaused())
 		select {
 		case <-s.poke:
 		case <-s.store.Changed():
 		case b := <-done:
 			busy--
 			delete(inFlight, &b[0])
+			if len(b) >= s.cfg.DigestAfter {
+				storming = false
+			}
 		case <-renew.C:
 			var ids []uint64
 			for _, b := range inFlight {

@@ -173,3 +173,30 @@ func TestSchedulerStopTimesOut(t *testing.T) {
 		t.Fatalf("pending %d, want the undeliverable event kept", n)
 	}
 }
+
+// TestSchedulerOneStormAtATime: a backlog bigger than DigestMax goes out as storm
+// batches one after the other, never several at once (they would all wait for the same
+// channels' pace, holding more records in memory); every event is handed out.
+func TestSchedulerOneStormAtATime(t *testing.T) {
+	sp := openSpool(t)
+	for i := range 100 {
+		if _, _, err := sp.Accept(ev(i, "r"), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.Flush()
+	gate := make(chan struct{})
+	b := &batches{st: sp, gate: gate}
+	s := NewScheduler(sp, b.deliver, SchedulerConfig{Workers: 4, DigestAfter: 10, DigestMax: 20})
+	s.Start(context.Background())
+	defer s.Stop(context.Background())
+	for range 5 {
+		gate <- struct{}{} // one batch may finish; a second must not have started meanwhile
+	}
+	waitFor(t, "the backlog", func() bool { return total(b.sizes()) == 100 })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.most != 1 || len(b.got) != 5 {
+		t.Errorf("%d batches, at most %d at once; want 5 batches of 20, one at a time", len(b.got), b.most)
+	}
+}
