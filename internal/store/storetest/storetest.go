@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 		{"StaleClaimsAreFenced", fenced},
 		{"ExpediteBringsOneDestinationsRetriesForward", expedite},
 		{"UpdateItemsInOneGoInOrder", updateItems},
+		{"ListBySite", listBySite},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -697,6 +698,35 @@ func updateItems(t *testing.T, h Harness) {
 		got, err := s.Item(key)
 		if err != nil || string(got) != want || (want == "" && got != nil) {
 			t.Errorf("item %s = %q (%v), want %q", key, got, err, want)
+		}
+	}
+}
+
+// listBySite: the site an event was taken for (payload.Site) is kept, and a listing
+// selects by it — by content URL in any case, "default" for the Default site's.
+func listBySite(t *testing.T, h Harness) {
+	s := h.Open(t)
+	defer s.Close()
+	for i, site := range []string{"", "finance", "finance", "sales"} {
+		p := Event(i)
+		p.Site = site
+		if _, _, err := s.Accept(p, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimAll(t, s, 4) // indexed
+	for _, tc := range []struct {
+		site string
+		want int
+	}{{"", 4}, {"finance", 2}, {"FINANCE", 2}, {"sales", 1}, {"default", 1}, {"hr", 0}} {
+		got, err := s.List(store.ListQuery{Site: tc.site})
+		if err != nil || len(got) != tc.want {
+			t.Errorf("site %q: %d records (%v), want %d", tc.site, len(got), err, tc.want)
+		}
+		for _, r := range got {
+			if tc.site != "" && !store.SiteIs(r.Payload.Site, tc.site) {
+				t.Errorf("site %q listed an event of site %q", tc.site, r.Payload.Site)
+			}
 		}
 	}
 }
