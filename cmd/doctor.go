@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -89,7 +90,18 @@ func (f *Factory) doctorSetup(cmd *cobra.Command) doctor.Setup {
 		if cfg.Actions != nil {
 			s.ActionsAllow = cfg.Actions.Allow
 		}
-		for _, site := range cfg.Sites {
+		sites := cfg.Sites
+		if cfg.DiscoverSites != nil {
+			// sites: all — the sites the relay would serve now, each checked.
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			found, derr := cfg.DiscoverSites(ctx)
+			cancel()
+			if derr != nil {
+				s.SettingsErr = fmt.Errorf("sites: all: could not list the server's sites: %w", derr)
+			}
+			sites = found
+		}
+		for _, site := range sites {
 			if c, ok := site.Tableau.(*tableau.Client); ok {
 				s.Sites = append(s.Sites, doctor.Site{Name: site.Label(), Tableau: c})
 			}
