@@ -85,6 +85,11 @@ type Pipeline struct {
 // token and other destinations keep delivering: the delay of resuming after a reload.
 const slackPauseHold = 10 * time.Second
 
+// sitePauseHold is how long the events of a site whose token Tableau refuses wait at a
+// time: its credential is checked every minute, and when it works again its events are
+// made due at once (Store.Expedite), so a long pause costs one write per event a minute.
+const sitePauseHold = time.Minute
+
 // waitForSlack puts off Slack's part of the events while Slack refuses the token and
 // other destinations keep delivering — after the route stage has handed them to those
 // destinations — without counting an attempt.

@@ -49,7 +49,7 @@ func (p *Pipeline) checkSite(_ context.Context, items []*item) {
 		case !c.Served:
 			it.err = &permanentError{fmt.Sprintf("site_luid %s is not a site this relay serves", it.rec.Payload.SiteLUID), "site_mismatch"}
 		case c.Paused:
-			it.later = time.Now().Add(slackPauseHold)
+			it.later = time.Now().Add(sitePauseHold)
 		case c.Wait != "":
 			it.err = &waitError{c.Wait}
 		}
