@@ -71,9 +71,6 @@ func (s *site) comp(kind string) string {
 	return kind + " " + s.Label()
 }
 
-// who is what pause lines and metrics call the site's credential.
-func (s *site) who() string { return "tableau" }
-
 // newSites are the sites of cfg: Sites, or the one site of Tableau at Path.
 func newSites(cfg Config) []*site {
 	if len(cfg.Sites) == 0 {
