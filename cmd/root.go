@@ -218,8 +218,9 @@ var apiVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 // adminFilterKeys are flags that select or name webhooks in the admin commands. The
 // relay has settings of the same names (TABHOOK_EVENT, TABHOOK_NAME_PREFIX, event: in a
 // shared config file): the admin commands read them from the command line only, so an
-// exported relay environment never chooses what a delete deletes.
-var adminFilterKeys = []string{"event", "name", "name-prefix", "url", "url-prefix", "enabled", "disabled"}
+// exported relay environment never chooses what a delete deletes. --all-sites widens
+// a prune to every site: asked for on the command line only, too.
+var adminFilterKeys = []string{"event", "name", "name-prefix", "url", "url-prefix", "enabled", "disabled", "all-sites"}
 
 // canPrompt: a person is at a terminal and --no-input was not given.
 func (f *Factory) canPrompt(cmd *cobra.Command) bool {
