@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/tabhook/tabhook/internal/cli"
+	"github.com/tabhook/tabhook/internal/creds"
 	"github.com/tabhook/tabhook/internal/relay"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
@@ -217,29 +217,15 @@ func SiteConfigs(settings []SiteSettings, top tableau.Config) ([]tableau.Config,
 		tc := top
 		tc.Site = s.ContentURL
 		if s.PATName != "" {
-			secret, err := readSecret(s.PATSecretFile)
+			secret, err := creds.ReadSecretFile(s.PATSecretFile, "the PAT secret")
 			if err != nil {
-				return nil, fmt.Errorf("site %s: read the PAT secret: %w", relay.SiteLabel(s.ContentURL), err)
+				return nil, fmt.Errorf("site %s: %w", relay.SiteLabel(s.ContentURL), err)
 			}
 			tc.PATName, tc.PATSecret = s.PATName, secret
 		}
 		out = append(out, tc)
 	}
 	return out, nil
-}
-
-// readSecret reads a secret file, its trailing newline trimmed; the content never
-// appears in errors.
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
 }
 
 // siteSecrets re-reads the sites' own PAT secrets (a reload); the sites on the
@@ -251,9 +237,9 @@ func siteSecrets(settings []SiteSettings, secret string) (map[string]string, err
 			out[s.ContentURL] = secret
 			continue
 		}
-		v, err := readSecret(s.PATSecretFile)
+		v, err := creds.ReadSecretFile(s.PATSecretFile, "the PAT secret")
 		if err != nil {
-			return nil, fmt.Errorf("site %s: re-read the PAT secret: %w", relay.SiteLabel(s.ContentURL), err)
+			return nil, fmt.Errorf("site %s: %w", relay.SiteLabel(s.ContentURL), err)
 		}
 		out[s.ContentURL] = v
 	}
@@ -266,13 +252,14 @@ func discoverSites(top tableau.Config, base relay.Config) func(ctx context.Conte
 	shared := &tableau.SharedToken{}
 	top.Token = shared
 	clients := map[string]*tableau.Client{} // one per site for the relay's life: a site keeps its client
+	var lister *tableau.Client              // one session for every listing (signed in again only when it ends)
 	return func(ctx context.Context) ([]relay.Site, error) {
-		lister, err := tableau.New(top)
-		if err != nil {
-			return nil, err
-		}
-		if err := lister.SignIn(ctx); err != nil {
-			return nil, err
+		if lister == nil {
+			c, err := tableau.New(top)
+			if err != nil {
+				return nil, err
+			}
+			lister = c
 		}
 		found, err := lister.Sites(ctx)
 		if err != nil {

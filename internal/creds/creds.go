@@ -320,7 +320,7 @@ func (r *Resolver) Secret(fset *pflag.FlagSet, flag, fileFlag, label string, req
 		return "", &ConflictError{Flags: [2]string{fileFlag, flag}, Where: map[Source]string{SourceFlag: "on the command line", SourceEnv: "in the environment", SourceConfig: "in the config file"}[r.sources[flag]]}
 	}
 	if file != "" && (direct == "" || r.sources[fileFlag] > r.sources[flag]) {
-		return readSecretFile(file, label)
+		return ReadSecretFile(file, label)
 	}
 	if direct != "" {
 		return direct, nil
@@ -342,7 +342,9 @@ func (r *Resolver) Secret(fset *pflag.FlagSet, flag, fileFlag, label string, req
 	return v, nil
 }
 
-func readSecretFile(path, label string) (string, error) {
+// ReadSecretFile reads a secret from a file, its trailing newline trimmed; label names
+// it in errors, which never carry the content.
+func ReadSecretFile(path, label string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		// The path is not secret; the content never appears in errors.

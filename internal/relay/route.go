@@ -8,6 +8,7 @@ import (
 
 	"github.com/tabhook/tabhook/internal/destination"
 	"github.com/tabhook/tabhook/internal/enrich"
+	"github.com/tabhook/tabhook/internal/store"
 	"github.com/tabhook/tabhook/internal/tableau"
 )
 
@@ -75,7 +76,7 @@ func (r Routing) checkSites(i int, rt Route) error {
 		return nil // sites: all — sites come and go; a route may name one to come
 	}
 	for _, s := range rt.Site {
-		if !slices.ContainsFunc(r.Sites, func(served string) bool { return sameSite(s, served) }) {
+		if !slices.ContainsFunc(r.Sites, func(served string) bool { return store.SiteIs(served, s) }) {
 			labels := make([]string, len(r.Sites))
 			for j, served := range r.Sites {
 				labels[j] = SiteLabel(served)
@@ -84,15 +85,6 @@ func (r Routing) checkSites(i int, rt Route) error {
 		}
 	}
 	return nil
-}
-
-// sameSite: a route's site names the site with this content URL ("Default" and "" the
-// Default site; any case, as Tableau's content URLs are).
-func sameSite(name, contentURL string) bool {
-	if contentURL == "" {
-		return name == "" || strings.EqualFold(name, "Default")
-	}
-	return strings.EqualFold(name, contentURL)
 }
 
 func (r Routing) checkTo(i int, rt Route) error {
@@ -156,7 +148,7 @@ func (r Routing) Route(f enrich.Facts) (channel string, to []string) {
 }
 
 func matchesSite(list []string, contentURL string) bool {
-	return len(list) == 0 || slices.ContainsFunc(list, func(s string) bool { return sameSite(s, contentURL) })
+	return len(list) == 0 || slices.ContainsFunc(list, func(s string) bool { return store.SiteIs(contentURL, s) })
 }
 
 func matches(list []string, v string) bool {

@@ -123,10 +123,10 @@ func (q ListQuery) Matches(r Record) bool {
 }
 
 // SiteIs reports whether an event's site (its content URL) is the one named: by
-// content URL, or "default" for the Default site, in any case.
+// content URL, or "default" (or "") for the Default site, in any case.
 func SiteIs(contentURL, name string) bool {
 	if contentURL == "" {
-		return strings.EqualFold(name, "default")
+		return name == "" || strings.EqualFold(name, "default")
 	}
 	return strings.EqualFold(contentURL, name)
 }
